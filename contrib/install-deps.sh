@@ -1,0 +1,35 @@
+#!/bin/sh
+# tunnelgw: install the build, test and benchmark dependencies on Debian 12 with apt-get.
+# The README and .ci/run both call this script, so the list lives here only.
+set -eu
+
+BUILD="build-essential autoconf automake pkg-config
+       libssh-dev libssl-dev libconfig-dev libsqlite3-dev libevent-dev"
+TEST="check openssh-client openssl python3"
+
+pkgs="$BUILD $TEST"
+case "${1:-}" in
+	--bench) pkgs="$pkgs openssh-server iperf3 python3-asyncssh" ;;
+	"") ;;
+	*) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+esac
+
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' \
+		|| missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+	exit 0
+fi
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tunnelgw: the table of configuration options. Parsing, defaults, `tunnelgw -T` and the
+ * comments of tunnelgw.conf.example all come from here, so they cannot drift apart.
+ */
+#include "config.h"
+
+#include <stddef.h>
+
+#include "conf.h"
+
+#define OFF(f)	offsetof(struct conf, f)
+
+static const char *const listen_default[] = { "0.0.0.0:2222", NULL };
+static const char *const host_keys_default[] = { "ssh_host_ed25519_key", NULL };
+static const char *const log_level_choices[] = { "error", "warn", "info", "debug", "trace", NULL };
+
+/* Index 0 means syslog is off; conf_syslog_facility() maps the rest. */
+const char *const conf_facility_choices[] = {
+	"none", "daemon", "auth", "authpriv", "user", "local0", "local1", "local2", "local3",
+	"local4", "local5", "local6", "local7", NULL
+};
+
+const struct conf_option conf_table[] = {
+	{ .name = "listen", .type = CONF_LIST, .offset = OFF(listen),
+	  .def_list = listen_default, .min = 1, .max = 16, .check = conf_check_endpoint,
+	  .help = "Where SSH clients connect: \"ADDRESS:PORT\" entries; IPv6 as \"[::]:2222\"." },
+	{ .name = "host_keys", .type = CONF_PATH_LIST, .offset = OFF(host_keys),
+	  .def_list = host_keys_default, .min = 1, .max = 8,
+	  .help = "SSH host key files. A missing file is created (ed25519, mode 0600) on first start." },
+	{ .name = "public_host", .type = CONF_STRING, .offset = OFF(public_host),
+	  .def_str = "", .check = conf_check_host_name,
+	  .help = "The host name shown in tcp:// URLs; \"\" uses this machine's host name." },
+	{ .name = "public_bind", .type = CONF_STRING, .offset = OFF(public_bind),
+	  .def_str = "0.0.0.0", .check = conf_check_address,
+	  .help = "The address public ports listen on (\"::\" for IPv6 and IPv4)." },
+	{ .name = "port_range", .type = CONF_STRING, .offset = OFF(port_range),
+	  .def_str = "10000-60000", .check = conf_check_port_range,
+	  .help = "Random public ports are drawn from this range, \"LOW-HIGH\", 1024 or above." },
+	{ .name = "allow_requested_ports", .type = CONF_BOOL, .offset = OFF(allow_requested_ports),
+	  .def_num = 0,
+	  .help = "May a client ask for a port in port_range that it has not reserved." },
+	{ .name = "authorized_keys", .type = CONF_PATH, .offset = OFF(authorized_keys),
+	  .def_str = "authorized_keys",
+	  .help = "authorized_keys-style file of the keys that may log in, with their options." },
+	{ .name = "database", .type = CONF_PATH, .offset = OFF(database),
+	  .def_str = "tunnelgw.db",
+	  .help = "SQLite database of accounts, tokens, keys and reserved addresses; created on first start." },
+	{ .name = "proxy_protocol", .type = CONF_INT, .offset = OFF(proxy_protocol),
+	  .def_num = 0, .min = 0, .max = 2,
+	  .help = "Default PROXY protocol header sent toward the user's service: 0 (off), 1 or 2." },
+	{ .name = "idle_timeout", .type = CONF_INT, .offset = OFF(idle_timeout),
+	  .def_num = 300, .min = 0, .max = 604800,
+	  .help = "Seconds without traffic before a public connection is closed; 0 never closes it." },
+	{ .name = "events_log", .type = CONF_PATH, .offset = OFF(events_log),
+	  .def_str = "",
+	  .help = "JSON-lines file of tunnel and connection events; \"\" turns it off." },
+	{ .name = "ciphers", .type = CONF_STRING, .offset = OFF(ciphers),
+	  .def_str = "", .check = conf_check_ciphers,
+	  .help = "SSH ciphers offered, in order of preference; \"\" picks AES-GCM first where the CPU has "
+		  "AES instructions and ChaCha20-Poly1305 first elsewhere." },
+	{ .name = "log_level", .type = CONF_CHOICE, .offset = OFF(log_level),
+	  .def_num = 2, .choices = log_level_choices,
+	  .help = "How much to log: \"error\", \"warn\", \"info\", \"debug\" or \"trace\"; each -v adds one." },
+	{ .name = "syslog_facility", .type = CONF_CHOICE, .offset = OFF(syslog_facility),
+	  .def_num = 0, .choices = conf_facility_choices,
+	  .help = "Also log to syslog with this facility (\"daemon\", \"auth\", \"local0\"...); \"none\" keeps "
+		  "logging on stderr only." },
+	{ .name = "workers", .type = CONF_INT, .offset = OFF(workers),
+	  .def_num = 0, .min = 0, .max = 256,
+	  .help = "Worker threads that carry SSH sessions and their tunnels; 0 starts one per CPU." },
+	{ .name = "login_grace_time", .type = CONF_INT, .offset = OFF(login_grace_time),
+	  .def_num = 30, .min = 1, .max = 600,
+	  .help = "Seconds an SSH client has to authenticate before it is disconnected." },
+};
+
+const size_t conf_table_size = sizeof conf_table / sizeof conf_table[0];

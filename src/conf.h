@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: the configuration, its declarative option table, loader and printer. */
+#ifndef TG_CONF_H
+#define TG_CONF_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* A list of strings from a libconfig array. */
+struct strlist {
+	char	**v;
+	size_t	  n;
+};
+
+/* The effective configuration: every option of the table has a field here. */
+struct conf {
+	struct strlist	 listen;
+	struct strlist	 host_keys;
+	char		*public_host;
+	char		*public_bind;
+	char		*port_range;
+	int		 allow_requested_ports;
+	char		*authorized_keys;
+	char		*database;
+	int		 proxy_protocol;
+	int		 idle_timeout;
+	char		*events_log;
+	char		*ciphers;
+	int		 log_level;
+	int		 syslog_facility;	/* index into the facility choices; 0 = off */
+	int		 workers;
+	int		 login_grace_time;
+
+	/* Derived by conf_finish(). */
+	int		 port_min;
+	int		 port_max;
+	char		*path;			/* the file loaded, absolute; NULL for defaults */
+	char		*dir;			/* its folder: relative paths resolve here */
+};
+
+enum conf_type {
+	CONF_BOOL,
+	CONF_INT,
+	CONF_STRING,
+	CONF_PATH,		/* a string; relative values resolve against the file's folder */
+	CONF_CHOICE,		/* a string from a fixed set, stored as its index */
+	CONF_LIST,		/* an array of strings */
+	CONF_PATH_LIST,		/* an array of paths */
+};
+
+/* One option: its name, type, where it lives in struct conf, default, bounds and help. */
+struct conf_option {
+	const char	 *name;
+	enum conf_type	  type;
+	size_t		  offset;
+	long long	  def_num;		/* BOOL, INT, CHOICE */
+	const char	 *def_str;		/* STRING, PATH */
+	const char *const *def_list;		/* LIST, PATH_LIST: NULL-terminated */
+	long long	  min;			/* INT bounds; LIST: fewest entries */
+	long long	  max;			/* INT bounds; LIST: most entries */
+	const char *const *choices;		/* CHOICE: NULL-terminated */
+	int		(*check)(const char *, char **);	/* STRING and list items */
+	const char	 *help;
+};
+
+extern const struct conf_option conf_table[];
+extern const size_t conf_table_size;
+
+struct conf	*conf_create(void);
+void		 conf_free(struct conf *);
+int		 conf_load(struct conf *, const char *, char **);
+int		 conf_finish(struct conf *, char **);
+const struct conf_option *conf_find(const char *);
+void		 conf_print(FILE *, const struct conf *, int);
+const char	*conf_choice_name(const char *, int);
+int		 conf_syslog_facility(const struct conf *);
+
+int		 conf_split_endpoint(const char *, char **, int *);
+int		 conf_check_endpoint(const char *, char **);
+int		 conf_check_address(const char *, char **);
+int		 conf_check_port_range(const char *, char **);
+int		 conf_check_ciphers(const char *, char **);
+int		 conf_check_host_name(const char *, char **);
+int		 conf_parse_port_range(const char *, int *, int *);
+const char	*conf_default_ciphers(void);
+
+#endif

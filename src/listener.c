@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: listening TCP sockets, opened by us so the backlog and options are ours. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "listener.h"
+#include "xmalloc.h"
+
+/*
+ * Open a non-blocking listening socket on numeric address and port (0 = any free port);
+ * returns the descriptor, or -1 with *cause set.
+ */
+int
+listener_open(const char *address, int port, int backlog, char **cause)
+{
+	struct addrinfo	 hints, *ai = NULL;
+	char		 service[16];
+	int		 fd = -1, on = 1, rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	snprintf(service, sizeof service, "%d", port);
+	if ((rc = getaddrinfo(address, service, &hints, &ai)) != 0) {
+		xasprintf(cause, "cannot listen on %s port %d: %s", address, port, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
+		goto fail;
+	/* "::" should take IPv4 too only if asked for; a v6 address stays v6. */
+	if (ai->ai_family == AF_INET6 && strcmp(address, "::") != 0 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) == -1)
+		goto fail;
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		goto fail;
+	if (listen(fd, backlog) == -1)
+		goto fail;
+	freeaddrinfo(ai);
+	return fd;
+fail:
+	xasprintf(cause, "cannot listen on %s%s%s port %d: %s", ai->ai_family == AF_INET6 ? "[" : "",
+	    address, ai->ai_family == AF_INET6 ? "]" : "", port, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(ai);
+	return -1;
+}
+
+/* Open a listening socket on "ADDRESS:PORT". */
+int
+listener_open_endpoint(const char *endpoint, int backlog, char **cause)
+{
+	char	*host;
+	int	 port, fd;
+
+	if (conf_split_endpoint(endpoint, &host, &port) != 0) {
+		xasprintf(cause, "invalid listen address '%s'", endpoint);
+		return -1;
+	}
+	fd = listener_open(host, port, backlog, cause);
+	free(host);
+	return fd;
+}
+
+/* Return the local port a socket is bound to, or -1. */
+int
+listener_port(int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+/* Format a socket address as "IP:PORT" or "[IPV6]:PORT" in a new string. */
+char *
+listener_format(const struct sockaddr *sa, socklen_t len)
+{
+	char	 host[INET6_ADDRSTRLEN], port[8], *s;
+
+	if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return xstrdup("?");
+	if (sa->sa_family == AF_INET6)
+		xasprintf(&s, "[%s]:%s", host, port);
+	else
+		xasprintf(&s, "%s:%s", host, port);
+	return s;
+}

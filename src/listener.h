@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: listening TCP sockets. */
+#ifndef TG_LISTENER_H
+#define TG_LISTENER_H
+
+#include <sys/socket.h>
+
+int	 listener_open(const char *, int, int, char **);
+int	 listener_open_endpoint(const char *, int, char **);
+int	 listener_port(int);
+char	*listener_format(const struct sockaddr *, socklen_t);
+
+#endif

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: leveled logging to stderr and, when configured, syslog. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static const char *log_ident = "tunnelgw";
+static int	 log_level = LOG_LEVEL_INFO;
+static int	 log_syslog;		/* syslog is open */
+static int	 log_journal;		/* stderr goes to journald: no timestamps, <N> prefixes */
+
+static const char *log_names[] = { "error", "warn", "info", "debug", "trace" };
+static const int log_priorities[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG, LOG_DEBUG };
+
+/* Start logging as ident at level; syslog_facility < 0 keeps syslog off. */
+void
+log_open(const char *ident, int level, int syslog_facility)
+{
+	log_ident = ident;
+	log_set_level(level);
+	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	if (log_syslog)
+		closelog();
+	log_syslog = 0;
+	if (syslog_facility >= 0) {
+		openlog(ident, LOG_PID | LOG_NDELAY, syslog_facility);
+		log_syslog = 1;
+	}
+}
+
+/* Change the level; values beyond the known ones are clamped. */
+void
+log_set_level(int level)
+{
+	if (level < LOG_LEVEL_ERROR)
+		level = LOG_LEVEL_ERROR;
+	if (level > LOG_LEVEL_TRACE)
+		level = LOG_LEVEL_TRACE;
+	log_level = level;
+}
+
+/* Return the current level. */
+int
+log_get_level(void)
+{
+	return log_level;
+}
+
+/* Close syslog if it is open. */
+void
+log_close(void)
+{
+	if (log_syslog)
+		closelog();
+	log_syslog = 0;
+}
+
+/* Return the name of a level. */
+const char *
+log_level_name(int level)
+{
+	if (level < LOG_LEVEL_ERROR || level > LOG_LEVEL_TRACE)
+		return "?";
+	return log_names[level];
+}
+
+/*
+ * Log one message. The line is built first and written with one write(2), so lines from
+ * several threads never interleave.
+ */
+void
+log_vmsg(int level, const char *fmt, va_list ap)
+{
+	char		 msg[2048], line[2300], stamp[40];
+	struct timespec	 ts;
+	struct tm	 tm;
+	va_list		 ap2;
+	int		 n;
+
+	if (level > log_level)
+		return;
+	va_copy(ap2, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap2);
+	va_end(ap2);
+
+	if (log_syslog)
+		syslog(log_priorities[level], "%s", msg);
+
+	if (log_journal) {
+		n = snprintf(line, sizeof line, "<%d>%s: %s\n", log_priorities[level],
+		    log_names[level], msg);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(line, sizeof line, "%s.%03ldZ %s[%ld]: %s: %s\n", stamp,
+		    ts.tv_nsec / 1000000L, log_ident, (long)getpid(), log_names[level], msg);
+	}
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof line)
+		n = sizeof line - 1;
+	if (write(STDERR_FILENO, line, (size_t)n) == -1) {
+		/* Nowhere left to report it. */
+	}
+}
+
+/* Log one message at level. */
+void
+log_msg(int level, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+/* Log an error and exit: only for start-up failures and broken invariants. */
+void
+fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_ERROR, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: SSH host keys: created on first start, checked before every use. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libssh/libssh.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sshgw.h"
+#include "xmalloc.h"
+#include "log.h"
+
+/* Check that path is a private key file only its owner can read, and that it loads. */
+static int
+hostkey_verify(const char *path, ssh_key *out, char **cause)
+{
+	struct stat	 sb;
+	ssh_key		 key = NULL;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		xasprintf(cause, "host key %s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		xasprintf(cause, "host key %s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if ((sb.st_mode & 077) != 0) {
+		xasprintf(cause, "host key %s: permissions %04o are too open; it must be readable "
+		    "by its owner only (chmod 600)", path, (unsigned int)(sb.st_mode & 07777));
+		return -1;
+	}
+	if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
+		xasprintf(cause, "host key %s: not an unencrypted private key in a format "
+		    "libssh reads (OpenSSH or PEM)", path);
+		return -1;
+	}
+	if (out != NULL)
+		*out = key;
+	else
+		ssh_key_free(key);
+	return 0;
+}
+
+/* Check a host key for `tunnelgw -t`: present and usable, or absent in a writable folder. */
+int
+hostkey_check(const char *path, char **cause)
+{
+	char	*dir, *slash;
+	int	 rc;
+
+	if (access(path, F_OK) == 0 || errno != ENOENT)
+		return hostkey_verify(path, NULL, cause);
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	rc = access(dir, W_OK | X_OK);
+	if (rc == -1)
+		xasprintf(cause, "host key %s is missing and cannot be created in %s: %s", path,
+		    dir, strerror(errno));
+	free(dir);
+	return rc == -1 ? -1 : 0;
+}
+
+/* Write a new ed25519 private key to path, which must not exist, with mode 0600. */
+static int
+hostkey_create(const char *path, char **cause)
+{
+	ssh_key	 key = NULL;
+	char	*b64 = NULL;
+	size_t	 len, off = 0;
+	ssize_t	 n;
+	int	 fd = -1, rc = -1;
+
+	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK ||
+	    ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &b64) != SSH_OK) {
+		xasprintf(cause, "host key %s: cannot generate an ed25519 key", path);
+		goto out;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		xasprintf(cause, "host key %s: cannot create: %s", path, strerror(errno));
+		goto out;
+	}
+	len = strlen(b64);
+	while (off < len) {
+		n = write(fd, b64 + off, len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			xasprintf(cause, "host key %s: cannot write: %s", path, strerror(errno));
+			unlink(path);
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1) {
+		xasprintf(cause, "host key %s: cannot write: %s", path, strerror(errno));
+		unlink(path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	strfreezero(b64);
+	ssh_key_free(key);
+	return rc;
+}
+
+/* Return the "SHA256:..." fingerprint of a key, as OpenSSH prints it. */
+static char *
+hostkey_fingerprint(ssh_key key)
+{
+	unsigned char	*hash = NULL;
+	char		*fp, *copy;
+	size_t		 hlen;
+
+	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != 0)
+		return xstrdup("?");
+	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+	ssh_clean_pubkey_hash(&hash);
+	copy = xstrdup(fp != NULL ? fp : "?");
+	ssh_string_free_char(fp);
+	return copy;
+}
+
+/*
+ * Make sure the host key at path exists and loads, creating an ed25519 key when it is
+ * missing; *fingerprint gets its SHA256 fingerprint.
+ */
+int
+hostkey_ensure(const char *path, char **fingerprint, char **cause)
+{
+	ssh_key	 key = NULL;
+
+	if (access(path, F_OK) == -1 && errno == ENOENT) {
+		if (hostkey_create(path, cause) != 0)
+			return -1;
+		log_info("created host key %s (ed25519)", path);
+	}
+	if (hostkey_verify(path, &key, cause) != 0)
+		return -1;
+	*fingerprint = hostkey_fingerprint(key);
+	ssh_key_free(key);
+	return 0;
+}

@@ -1,0 +1,114 @@
+# tunnelgw: helpers for the scenario tests (sourced by bash).
+# Each test runs in its own temporary folder, removed at exit; daemons it started are stopped.
+set -eu
+
+: "${TUNNELGW:?run the scenario tests through make check}"
+TG_TMP=$(mktemp -d /tmp/tg-scenario-XXXXXX)
+TG_PIDS=""
+TG_CHECKS=0
+TG_NAME=$(basename "$0" .sh)
+
+tg_cleanup() {
+	local pid
+	for pid in $TG_PIDS; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in $TG_PIDS; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$TG_TMP"
+}
+trap tg_cleanup EXIT
+
+# fail MESSAGE: report a failed assertion and stop the test.
+fail() {
+	echo "FAIL: $TG_NAME: $*" >&2
+	exit 1
+}
+
+# ok MESSAGE: count and report a passed assertion.
+ok() {
+	TG_CHECKS=$((TG_CHECKS + 1))
+	echo "ok $TG_CHECKS - $*"
+}
+
+# done_testing: end a test, which must have asserted something.
+done_testing() {
+	[ "$TG_CHECKS" -gt 0 ] || fail "no assertion ran"
+	echo "$TG_NAME: $TG_CHECKS checks passed"
+}
+
+# expect_status WANT CMD...: run CMD, capture stdout/stderr in $TG_OUT/$TG_ERR, check the status.
+expect_status() {
+	local want=$1 got
+	shift
+	set +e
+	"$@" >"$TG_TMP/out" 2>"$TG_TMP/err"
+	got=$?
+	set -e
+	TG_OUT=$(cat "$TG_TMP/out")
+	TG_ERR=$(cat "$TG_TMP/err")
+	[ "$got" -eq "$want" ] || fail "'$*' exited $got, not $want; stderr: $TG_ERR"
+}
+
+# contains HAYSTACK NEEDLE WHAT: assert that a text holds a string.
+contains() {
+	case "$1" in
+	*"$2"*) ok "$3" ;;
+	*) fail "$3: '$2' not in: $1" ;;
+	esac
+}
+
+# free_port: print a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_for SECONDS CMD...: poll CMD every 20 ms until it succeeds or time runs out.
+wait_for() {
+	local limit=$(( $1 * 50 )) i=0
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ "$i" -lt "$limit" ] || return 1
+		sleep 0.02
+	done
+}
+
+# write_conf FILE [EXTRA...]: a loopback configuration in FILE's folder, plus extra lines.
+write_conf() {
+	local file=$1
+	shift
+	TG_SSH_PORT=$(free_port)
+	{
+		echo "listen = [ \"127.0.0.1:$TG_SSH_PORT\" ];"
+		echo "public_host = \"127.0.0.1\";"
+		echo "public_bind = \"127.0.0.1\";"
+		for line in "$@"; do
+			echo "$line"
+		done
+	} >"$file"
+}
+
+# start_gw CONF: start tunnelgw in the background, log in $TG_TMP/gw.log, wait until ready.
+start_gw() {
+	local conf=$1
+	"$TUNNELGW" -f "$conf" -v >"$TG_TMP/gw.log" 2>&1 &
+	TG_GW_PID=$!
+	TG_PIDS="$TG_PIDS $TG_GW_PID"
+	wait_for 10 grep -q ': ready' "$TG_TMP/gw.log" || {
+		cat "$TG_TMP/gw.log" >&2
+		fail "tunnelgw did not become ready"
+	}
+}
+
+# stop_gw: stop the gateway with SIGTERM and check that it exits 0.
+stop_gw() {
+	local rc
+	kill -TERM "$TG_GW_PID"
+	set +e
+	wait "$TG_GW_PID"
+	rc=$?
+	set -e
+	[ "$rc" -eq 0 ] || fail "tunnelgw exited $rc after SIGTERM"
+}
