@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: ISC */
-/* tunnelgw: the daemon: opens the SSH listeners, runs the loop, stops on a signal. */
+/*
+ * tunnelgw: the daemon: loads the keys, starts the workers, accepts SSH clients on the
+ * listen addresses and hands each to a worker, and stops on a signal.
+ */
 #include "config.h"
 
 #include <sys/types.h>
@@ -7,36 +10,50 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <libssh/libssh.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
+#include "worker.h"
 #include "xmalloc.h"
 
-#define DAEMON_BACKLOG	1024
+#define DAEMON_BACKLOG		1024
+#define DAEMON_ACCEPT_BURST	64
 
 struct daemon {
 	struct conf	 *conf;
+	struct keyfile	 *keys;
 	struct event_base *base;
 	struct event	**listeners;
 	size_t		  nlisteners;
 	struct event	 *sigs[3];
+	int		  workers_up;
 };
 
-/* Accept pending SSH connections; the SSH layer is not attached yet, so close them. */
+/* libevent: SSH clients wait on a listen address; hand each to a worker. */
 static void
 daemon_accept(evutil_socket_t fd, short what, void *arg)
 {
-	int	 c;
+	int	 c, i;
 
-	while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
-		log_warn("SSH service not available in this build; closing connection");
-		close(c);
+	for (i = 0; i < DAEMON_ACCEPT_BURST; i++) {
+		c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c == -1) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("accept: %s: new SSH connections wait", strerror(errno));
+			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		worker_dispatch(c);
 	}
 }
 
@@ -76,6 +93,27 @@ daemon_listen(struct daemon *d, char **cause)
 	return 0;
 }
 
+/* Load the keys file; a missing file means no key logs in, which is logged, not fatal. */
+static int
+daemon_load_keys(struct daemon *d, char **cause)
+{
+	size_t	 i;
+
+	if ((d->keys = keyfile_load(d->conf->authorized_keys, cause)) == NULL) {
+		if (access(d->conf->authorized_keys, F_OK) == 0)
+			return -1;
+		log_warn("%s; no key can log in", *cause);
+		free(*cause);
+		*cause = NULL;
+		return 0;
+	}
+	for (i = 0; i < keyfile_nproblems(d->keys); i++)
+		log_warn("%s (line skipped)", keyfile_problem(d->keys, i));
+	log_info("%zu key%s loaded from %s", keyfile_count(d->keys),
+	    keyfile_count(d->keys) == 1 ? "" : "s", d->conf->authorized_keys);
+	return 0;
+}
+
 /* Free everything the daemon holds. */
 static void
 daemon_free(struct daemon *d)
@@ -87,12 +125,15 @@ daemon_free(struct daemon *d)
 		event_free(d->listeners[i]);
 	}
 	free(d->listeners);
+	if (d->workers_up)
+		worker_stop_all();
 	for (i = 0; i < sizeof d->sigs / sizeof d->sigs[0]; i++) {
 		if (d->sigs[i] != NULL)
 			event_free(d->sigs[i]);
 	}
 	if (d->base != NULL)
 		event_base_free(d->base);
+	keyfile_free(d->keys);
 	free(d);
 }
 
@@ -107,20 +148,25 @@ daemon_run(struct conf *conf, char **cause)
 
 	d = xcalloc(1, sizeof *d);
 	d->conf = conf;
+	signal(SIGPIPE, SIG_IGN);
+	ssh_init();
 	if ((d->base = event_base_new()) == NULL)
 		fatal("cannot create the event loop");
-	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < sizeof signals / sizeof signals[0]; i++) {
 		d->sigs[i] = evsignal_new(d->base, signals[i], daemon_signal, d);
 		if (d->sigs[i] == NULL || event_add(d->sigs[i], NULL) == -1)
 			fatal("cannot watch signal %d", signals[i]);
 	}
-	if (daemon_listen(d, cause) != 0)
+	if (daemon_load_keys(d, cause) != 0 || daemon_listen(d, cause) != 0)
 		goto out;
+	if (worker_start_all(conf, d->keys, cause) != 0)
+		goto out;
+	d->workers_up = 1;
 	log_info("ready");
 	event_base_dispatch(d->base);
 	rc = 0;
 out:
 	daemon_free(d);
+	ssh_finalize();
 	return rc;
 }

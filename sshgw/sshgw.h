@@ -3,7 +3,78 @@
 #ifndef TG_SSHGW_H
 #define TG_SSHGW_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
+struct conf;
+struct event_base;
+struct keyent;
+struct keyfile;
+
+struct sshgw_server;		/* one per worker: host keys and algorithms (an ssh_bind) */
+struct sshgw_session;		/* one SSH client connection */
+struct sshgw_channel;		/* one forwarded-tcpip channel */
+
+/* What the SSH layer asks of the daemon. Each runs in the session's worker thread. */
+struct sshgw_hooks {
+	/* A tcpip-forward: open a public port; 0 with *bound, or -1 with *reason. */
+	int	(*forward_add)(struct sshgw_session *, const char *address, int port,
+		    int *bound, char **reason);
+	/* A cancel-tcpip-forward, or the session ending: close a public port. */
+	void	(*forward_remove)(struct sshgw_session *, int bound);
+	/* The session is gone (authenticated or not); whatever the daemon holds for it must go. */
+	void	(*session_closed)(struct sshgw_session *);
+};
+
+/* What a forwarded channel tells its owner. Called after libssh has returned, never inside it. */
+struct sshgw_channel_events {
+	/* The client confirmed the channel (ok = 1) or refused it (ok = 0, with a reason). */
+	void	(*opened)(void *arg, int ok, const char *reason);
+	/* Data from the client: return how much was taken; the rest stays buffered by libssh. */
+	size_t	(*data)(void *arg, const void *buf, size_t len);
+	/* The client will send no more data. */
+	void	(*eof)(void *arg);
+	/* The client closed the channel, or the session ended: the owner must free the channel. */
+	void	(*closed)(void *arg);
+	/* The client's window opened again after a write was cut short. */
+	void	(*writable)(void *arg);
+};
+
+/* The options of a `tcp` command, with -1 where the command did not set one. */
+struct sshgw_tcp_opts {
+	int		 proxy_proto;
+	int		 idle_timeout;
+	char		*allow_cidr;
+	char		*deny_cidr;
+};
+
 int	 hostkey_check(const char *, char **);
 int	 hostkey_ensure(const char *, char **, char **);
+
+struct sshgw_server *sshgw_server_create(const struct conf *, const struct keyfile *,
+	    const struct sshgw_hooks *, char **);
+void	 sshgw_server_free(struct sshgw_server *);
+
+struct sshgw_session *sshgw_session_create(struct sshgw_server *, struct event_base *, int);
+void	 sshgw_session_close(struct sshgw_session *, const char *);
+void	 sshgw_session_set_data(struct sshgw_session *, void *);
+void	*sshgw_session_data(const struct sshgw_session *);
+unsigned long long sshgw_session_id(const struct sshgw_session *);
+const char *sshgw_session_peer(const struct sshgw_session *);
+const char *sshgw_session_account(const struct sshgw_session *);
+const struct keyent *sshgw_session_key(const struct sshgw_session *);
+const struct sshgw_tcp_opts *sshgw_session_tcp_opts(const struct sshgw_session *);
+void	 sshgw_session_notice(struct sshgw_session *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+size_t	 sshgw_session_count(void);
+
+struct sshgw_channel *sshgw_channel_open(struct sshgw_session *, int, const char *, int,
+	    const struct sshgw_channel_events *, void *);
+ssize_t	 sshgw_channel_write(struct sshgw_channel *, const void *, size_t);
+size_t	 sshgw_channel_window(const struct sshgw_channel *);
+ssize_t	 sshgw_channel_read(struct sshgw_channel *, void *, size_t);
+size_t	 sshgw_channel_pending(const struct sshgw_channel *);
+void	 sshgw_channel_eof(struct sshgw_channel *);
+void	 sshgw_channel_free(struct sshgw_channel *);
 
 #endif

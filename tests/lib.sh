@@ -112,3 +112,58 @@ stop_gw() {
 	set -e
 	[ "$rc" -eq 0 ] || fail "tunnelgw exited $rc after SIGTERM"
 }
+
+# --- SSH scenarios --------------------------------------------------------------------------
+
+TG_PY="python3 $top_srcdir/tests/tg.py"
+TG_SSH_OPTS="-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+-o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=10"
+
+# gw_setup [EXTRA-CONF-LINES...]: a client key allowed in authorized_keys, and a running gateway.
+gw_setup() {
+	ssh-keygen -q -t ed25519 -N "" -C tunnelgw-test -f "$TG_TMP/client"
+	cp "$TG_TMP/client.pub" "$TG_TMP/authorized_keys"
+	write_conf "$TG_TMP/gw.conf" "workers = 2;" "$@"
+	start_gw "$TG_TMP/gw.conf"
+}
+
+# start_ssh NAME SSH-ARGS...: run ssh against the gateway in the background; its output goes to
+# $TG_TMP/NAME.out and NAME.err, its pid to $TG_LAST_PID.
+start_ssh() {
+	local name=$1
+	shift
+	# shellcheck disable=SC2086
+	ssh $TG_SSH_OPTS -i "$TG_TMP/client" -p "$TG_SSH_PORT" "$@" \
+		>"$TG_TMP/$name.out" 2>"$TG_TMP/$name.err" </dev/null &
+	TG_LAST_PID=$!
+	TG_PIDS="$TG_PIDS $TG_LAST_PID"
+}
+
+# lines_at_least FILE PATTERN N: does FILE have N lines matching PATTERN.
+lines_at_least() {
+	[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ]
+}
+
+# allocated NAME [N]: wait for the Nth "Allocated port" line of an ssh and print the port.
+allocated() {
+	local n=${2:-1}
+	wait_for 10 lines_at_least "$TG_TMP/$1.err" '^Allocated port' "$n" || {
+		cat "$TG_TMP/$1.err" "$TG_TMP/gw.log" >&2
+		fail "ssh $1 got no allocated port"
+	}
+	sed -n 's/^Allocated port \([0-9]*\) .*/\1/p' "$TG_TMP/$1.err" | sed -n "${n}p"
+}
+
+# start_service KIND: start a tg.py service (echo, reply-after-eof); its port goes to $TG_SVC.
+start_service() {
+	local portfile="$TG_TMP/service.$RANDOM.port"
+	$TG_PY "$1" "$portfile" >"$portfile.log" 2>&1 &
+	TG_PIDS="$TG_PIDS $!"
+	wait_for 10 test -s "$portfile" || fail "the $1 service did not start"
+	TG_SVC=$(cat "$portfile")
+}
+
+# port_closed PORT: assert that nothing accepts connections on PORT any more.
+port_closed() {
+	$TG_PY closed "$1" >/dev/null
+}

@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tunnelgw: one public connection bridged to a forwarded-tcpip channel, in the worker that
+ * owns the SSH session, both ways with backpressure:
+ *  - public -> client: the socket is read only while the client's window has room, so a
+ *    slow SSH client slows the public sender;
+ *  - client -> public: what the socket does not take at once is buffered up to a cap, then
+ *    left with libssh, which holds back the window we grant, so a slow public reader slows
+ *    the SSH client.
+ * Buffers exist only while data waits: an idle connection holds none.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "listener.h"
+#include "log.h"
+#include "sshgw.h"
+#include "xmalloc.h"
+
+#define BRIDGE_OUT_CAP	(256 * 1024)	/* client -> public bytes we hold before pushing back */
+#define BRIDGE_READ	(64 * 1024)	/* public -> client bytes read at once */
+
+struct bridge_buf {
+	char	*data;
+	size_t	 off;
+	size_t	 len;
+	size_t	 size;
+};
+
+struct bridge {
+	struct sshgw_session	*sess;
+	struct sshgw_channel	*ch;
+	struct event_base	*base;
+	int			 fd;
+	struct event		*rev;
+	struct event		*wev;
+	struct event		*idle;
+	struct bridge_buf	 out;		/* client -> public, waiting for the socket */
+	struct bridge_buf	 in;		/* public -> client, waiting for the window */
+	char			*peer;
+	char			*url;
+	int			 idle_timeout;
+	time_t			 last;
+	time_t			 started;
+	unsigned long long	 bytes_in;	/* public -> service */
+	unsigned long long	 bytes_out;	/* service -> public */
+	unsigned int		 opened:1;
+	unsigned int		 reading:1;
+	unsigned int		 writing:1;
+	unsigned int		 pub_eof:1;	/* the public client sent EOF (passed on) */
+	unsigned int		 ch_eof:1;	/* the SSH client sent EOF */
+	unsigned int		 ch_closed:1;	/* the channel is gone */
+	unsigned int		 wr_shut:1;	/* EOF passed to the public client */
+	unsigned int		 broken:1;	/* the public socket failed inside a libssh callback */
+	LIST_ENTRY(bridge)	 entry;		/* this worker's bridges */
+};
+
+static _Thread_local LIST_HEAD(, bridge) bridge_all;
+
+static void	bridge_free(struct bridge *, const char *);
+static void	bridge_progress(struct bridge *);
+
+static _Thread_local char bridge_scratch[BRIDGE_READ];
+
+/* Return the bytes a buffer holds. */
+static size_t
+bridge_buf_used(const struct bridge_buf *b)
+{
+	return b->len - b->off;
+}
+
+/* Append to a buffer, growing it; the buffer is freed again once empty. */
+static void
+bridge_buf_add(struct bridge_buf *b, const void *data, size_t len)
+{
+	if (b->off > 0 && b->off == b->len)
+		b->off = b->len = 0;
+	if (b->len + len > b->size) {
+		if (b->off > 0) {
+			memmove(b->data, b->data + b->off, b->len - b->off);
+			b->len -= b->off;
+			b->off = 0;
+		}
+		if (b->len + len > b->size) {
+			b->size = b->len + len;
+			b->data = xreallocarray(b->data, 1, b->size);
+		}
+	}
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+}
+
+/* Drop bytes from the front of a buffer; free its memory when it empties. */
+static void
+bridge_buf_drop(struct bridge_buf *b, size_t n)
+{
+	b->off += n;
+	if (b->off >= b->len) {
+		free(b->data);
+		memset(b, 0, sizeof *b);
+	}
+}
+
+/* Turn reading of the public socket on or off. */
+static void
+bridge_want_read(struct bridge *b, int on)
+{
+	if (on && !b->reading)
+		event_add(b->rev, NULL);
+	else if (!on && b->reading)
+		event_del(b->rev);
+	b->reading = on ? 1 : 0;
+}
+
+/* Turn waiting for the public socket to be writable on or off. */
+static void
+bridge_want_write(struct bridge *b, int on)
+{
+	if (on && !b->writing)
+		event_add(b->wev, NULL);
+	else if (!on && b->writing)
+		event_del(b->wev);
+	b->writing = on ? 1 : 0;
+}
+
+/* Note traffic, for the idle timeout. */
+static void
+bridge_touch(struct bridge *b)
+{
+	b->last = time(NULL);
+}
+
+/* Write buffered client -> public bytes; -1 when the socket failed. */
+static int
+bridge_flush_out(struct bridge *b)
+{
+	ssize_t	 n;
+
+	while (bridge_buf_used(&b->out) > 0) {
+		n = write(b->fd, b->out.data + b->out.off, bridge_buf_used(&b->out));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		b->bytes_out += (size_t)n;
+		bridge_buf_drop(&b->out, (size_t)n);
+	}
+	return 0;
+}
+
+/* Pull what libssh still holds for us into the out buffer, up to limit bytes in all. */
+static int
+bridge_pull(struct bridge *b, size_t limit)
+{
+	ssize_t	 n;
+
+	while (b->ch != NULL && sshgw_channel_pending(b->ch) > 0 &&
+	    bridge_buf_used(&b->out) < limit) {
+		n = sshgw_channel_read(b->ch, bridge_scratch, sizeof bridge_scratch);
+		if (n <= 0)
+			return n == 0 ? 0 : -1;
+		bridge_buf_add(&b->out, bridge_scratch, (size_t)n);
+	}
+	return 0;
+}
+
+/* Send buffered public -> client bytes as the window allows; -1 when the channel failed. */
+static int
+bridge_flush_in(struct bridge *b)
+{
+	ssize_t	 n;
+
+	while (bridge_buf_used(&b->in) > 0) {
+		n = sshgw_channel_write(b->ch, b->in.data + b->in.off, bridge_buf_used(&b->in));
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		bridge_buf_drop(&b->in, (size_t)n);
+	}
+	return 0;
+}
+
+/* Decide what to wait for next, pass EOFs on, and free the bridge once both ways are done. */
+static void
+bridge_progress(struct bridge *b)
+{
+	int	 out_idle = bridge_buf_used(&b->out) == 0 &&
+		    (b->ch == NULL || sshgw_channel_pending(b->ch) == 0);
+
+	log_trace("%s %s: out %zu pending %zu in %zu window %zu eof %d/%d closed %d",
+	    b->url, b->peer, bridge_buf_used(&b->out), b->ch ? sshgw_channel_pending(b->ch) : 0,
+	    bridge_buf_used(&b->in), b->ch ? sshgw_channel_window(b->ch) : 0, b->pub_eof,
+	    b->ch_eof, b->ch_closed);
+
+	if (b->ch_eof && out_idle && !b->wr_shut) {
+		shutdown(b->fd, SHUT_WR);
+		b->wr_shut = 1;
+	}
+	if (b->ch_closed && out_idle) {
+		bridge_free(b, "closed by the SSH client");
+		return;
+	}
+	if (b->pub_eof && b->wr_shut) {
+		bridge_free(b, "closed");
+		return;
+	}
+	bridge_want_write(b, !out_idle);
+	bridge_want_read(b, b->opened && !b->ch_closed && !b->pub_eof &&
+	    bridge_buf_used(&b->in) == 0 && sshgw_channel_window(b->ch) > 0);
+}
+
+/* libevent: the public socket has data (or EOF) for the client. */
+static void
+bridge_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct bridge	*b = arg;
+	size_t		 room = sshgw_channel_window(b->ch);
+	ssize_t		 n, w;
+
+	if (room == 0) {
+		bridge_progress(b);
+		return;
+	}
+	if (room > sizeof bridge_scratch)
+		room = sizeof bridge_scratch;
+	n = read(fd, bridge_scratch, room);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		bridge_free(b, strerror(errno));
+		return;
+	}
+	bridge_touch(b);
+	if (n == 0) {
+		b->pub_eof = 1;
+		sshgw_channel_eof(b->ch);
+		bridge_progress(b);
+		return;
+	}
+	b->bytes_in += (size_t)n;
+	w = sshgw_channel_write(b->ch, bridge_scratch, (size_t)n);
+	if (w < 0) {
+		bridge_free(b, "the SSH channel failed");
+		return;
+	}
+	if (w < n)	/* the window shrank under us (a rekey): keep the rest */
+		bridge_buf_add(&b->in, bridge_scratch + w, (size_t)(n - w));
+	bridge_progress(b);
+}
+
+/* libevent: the public socket can take more of the client's data. */
+static void
+bridge_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct bridge	*b = arg;
+
+	if (b->broken) {
+		bridge_free(b, "public connection lost");
+		return;
+	}
+	if (bridge_flush_out(b) != 0) {
+		bridge_free(b, strerror(errno));
+		return;
+	}
+	if (bridge_buf_used(&b->out) == 0) {
+		if (bridge_pull(b, BRIDGE_OUT_CAP) != 0 || bridge_flush_out(b) != 0) {
+			bridge_free(b, "public connection lost");
+			return;
+		}
+	}
+	bridge_touch(b);
+	bridge_progress(b);
+}
+
+/*
+ * sshgw (inside libssh): data from the client. Written straight to the socket when nothing
+ * waits; otherwise buffered up to the cap; what is left stays with libssh.
+ */
+static size_t
+bridge_ch_data(void *arg, const void *data, size_t len)
+{
+	struct bridge	*b = arg;
+	size_t		 taken = 0, room;
+	ssize_t		 n;
+
+	if (b->broken)
+		return len;
+	if (bridge_buf_used(&b->out) == 0) {
+		n = write(b->fd, data, len);
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			b->broken = 1;	/* freed from the loop: not inside libssh */
+			event_active(b->wev, EV_WRITE, 0);
+			return len;
+		}
+		if (n > 0) {
+			taken = (size_t)n;
+			b->bytes_out += (size_t)n;
+		}
+	}
+	room = BRIDGE_OUT_CAP > bridge_buf_used(&b->out) ? BRIDGE_OUT_CAP - bridge_buf_used(&b->out) : 0;
+	if (room > len - taken)
+		room = len - taken;
+	if (room > 0)
+		bridge_buf_add(&b->out, (const char *)data + taken, room);
+	taken += room;
+	if (taken < len || bridge_buf_used(&b->out) > 0)
+		bridge_want_write(b, 1);
+	bridge_touch(b);
+	return taken;
+}
+
+/* sshgw: the client answered the channel open. */
+static void
+bridge_ch_opened(void *arg, int ok, const char *reason)
+{
+	struct bridge	*b = arg;
+
+	if (!ok) {
+		log_info("%s: connection from %s refused by the SSH client: %s", b->url, b->peer,
+		    reason);
+		bridge_free(b, NULL);
+		return;
+	}
+	b->opened = 1;
+	log_debug("%s: connection from %s open", b->url, b->peer);
+	bridge_progress(b);
+}
+
+/* sshgw: the client sends no more data. */
+static void
+bridge_ch_eof(void *arg)
+{
+	struct bridge	*b = arg;
+
+	b->ch_eof = 1;
+	bridge_progress(b);
+}
+
+/* sshgw: the channel is closed: keep what libssh held, let the channel go, finish writing. */
+static void
+bridge_ch_closed(void *arg)
+{
+	struct bridge	*b = arg;
+
+	if (bridge_pull(b, SIZE_MAX) != 0)
+		b->broken = 1;
+	sshgw_channel_free(b->ch);
+	b->ch = NULL;
+	b->ch_closed = 1;
+	b->ch_eof = 1;
+	if (b->broken) {
+		bridge_free(b, "public connection lost");
+		return;
+	}
+	if (bridge_flush_out(b) != 0) {
+		bridge_free(b, strerror(errno));
+		return;
+	}
+	bridge_progress(b);
+}
+
+/* sshgw: the client's window opened again. */
+static void
+bridge_ch_writable(void *arg)
+{
+	struct bridge	*b = arg;
+
+	if (bridge_flush_in(b) != 0) {
+		bridge_free(b, "the SSH channel failed");
+		return;
+	}
+	bridge_progress(b);
+}
+
+static const struct sshgw_channel_events bridge_events = {
+	.opened = bridge_ch_opened,
+	.data = bridge_ch_data,
+	.eof = bridge_ch_eof,
+	.closed = bridge_ch_closed,
+	.writable = bridge_ch_writable,
+};
+
+/* libevent: check for idleness; close the connection or look again later. */
+static void
+bridge_on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct bridge	*b = arg;
+	struct timeval	 tv = { 0, 0 };
+	time_t		 now = time(NULL), left = b->last + b->idle_timeout - now;
+
+	if (left <= 0) {
+		bridge_free(b, "idle timeout");
+		return;
+	}
+	tv.tv_sec = left;
+	evtimer_add(b->idle, &tv);
+}
+
+/* Close the public socket and the channel, and free the bridge; why is logged. */
+static void
+bridge_free(struct bridge *b, const char *why)
+{
+	if (why != NULL)
+		log_debug("%s: connection from %s %s after %lld s: %llu bytes in, %llu out",
+		    b->url, b->peer, why, (long long)(time(NULL) - b->started), b->bytes_in,
+		    b->bytes_out);
+	LIST_REMOVE(b, entry);
+	sshgw_channel_free(b->ch);
+	event_free(b->rev);
+	event_free(b->wev);
+	if (b->idle != NULL)
+		event_free(b->idle);
+	close(b->fd);
+	free(b->out.data);
+	free(b->in.data);
+	free(b->peer);
+	free(b->url);
+	free(b);
+}
+
+/*
+ * Bridge a public connection, accepted on tunnel t, through a new channel of session s.
+ * Returns 0, or -1 (the socket closed) when the session cannot take another channel.
+ */
+int
+bridge_create(struct event_base *base, struct sshgw_session *s,
+    const struct bridge_tunnel_info *t, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	struct bridge	*b;
+	char		 host[NI_MAXHOST], port[NI_MAXSERV];
+	struct timeval	 tv = { t->idle_timeout, 0 };
+
+	if (getnameinfo(sa, salen, host, sizeof host, port, sizeof port,
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		close(fd);
+		return -1;
+	}
+	b = xcalloc(1, sizeof *b);
+	LIST_INSERT_HEAD(&bridge_all, b, entry);
+	b->sess = s;
+	b->base = base;
+	b->fd = fd;
+	b->peer = listener_format(sa, salen);
+	b->url = xstrdup(t->url);
+	b->idle_timeout = t->idle_timeout;
+	b->started = b->last = time(NULL);
+	b->rev = event_new(base, fd, EV_READ | EV_PERSIST, bridge_on_read, b);
+	b->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, bridge_on_write, b);
+	if (b->rev == NULL || b->wev == NULL)
+		fatal("cannot add a connection to the event loop");
+	if (t->idle_timeout > 0) {
+		if ((b->idle = evtimer_new(base, bridge_on_idle, b)) == NULL ||
+		    evtimer_add(b->idle, &tv) != 0)
+			fatal("cannot add a timer to the event loop");
+	}
+	b->ch = sshgw_channel_open(s, t->port, host, atoi(port), &bridge_events, b);
+	if (b->ch == NULL) {
+		log_warn("%s: connection from %s dropped: the SSH session cannot open another "
+		    "channel now", b->url, b->peer);
+		bridge_free(b, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Free every bridge of this thread: its sessions are gone and the worker is stopping. */
+void
+bridge_free_all(void)
+{
+	while (!LIST_EMPTY(&bridge_all))
+		bridge_free(LIST_FIRST(&bridge_all), "the gateway is stopping");
+}

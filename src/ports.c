@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tunnelgw: public ports. One table, shared by all workers under a mutex taken once per
+ * forward request (never on the data path), says which ports our tunnels hold; a port is
+ * taken in the table before its listener opens, so two workers never race for one.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "listener.h"
+#include "ports.h"
+#include "xmalloc.h"
+
+#define PORTS_BACKLOG		512
+#define PORTS_RANDOM_TRIES	32
+
+static pthread_mutex_t	ports_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t		ports_used[65536 / 8];
+static int		ports_nused;
+
+/* Mark a port as ours if it is free in the table; 0 on success. */
+static int
+ports_take(int port)
+{
+	int	 rc = -1;
+
+	pthread_mutex_lock(&ports_lock);
+	if (!(ports_used[port / 8] & (1u << (port % 8)))) {
+		ports_used[port / 8] |= (uint8_t)(1u << (port % 8));
+		ports_nused++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&ports_lock);
+	return rc;
+}
+
+/* Give a port back to the table. */
+void
+ports_release(int port)
+{
+	if (port <= 0 || port > 65535)
+		return;
+	pthread_mutex_lock(&ports_lock);
+	if (ports_used[port / 8] & (1u << (port % 8))) {
+		ports_used[port / 8] &= (uint8_t)~(1u << (port % 8));
+		ports_nused--;
+	}
+	pthread_mutex_unlock(&ports_lock);
+}
+
+/* Is a port held by one of our tunnels. */
+int
+ports_in_use(int port)
+{
+	int	 used;
+
+	pthread_mutex_lock(&ports_lock);
+	used = (ports_used[port / 8] & (1u << (port % 8))) != 0;
+	pthread_mutex_unlock(&ports_lock);
+	return used;
+}
+
+/* Return how many ports our tunnels hold. */
+int
+ports_count(void)
+{
+	int	 n;
+
+	pthread_mutex_lock(&ports_lock);
+	n = ports_nused;
+	pthread_mutex_unlock(&ports_lock);
+	return n;
+}
+
+/* Take port and open its listener; -1 with errno-like *busy set when someone holds it. */
+static int
+ports_try(const struct conf *c, int port, int *busy, char **cause)
+{
+	char	*why = NULL;
+	int	 fd;
+
+	*busy = 0;
+	if (ports_take(port) != 0) {
+		*busy = 1;
+		return -1;
+	}
+	errno = 0;
+	fd = listener_open(c->public_bind, port, PORTS_BACKLOG, &why);
+	if (fd == -1) {
+		*busy = errno == EADDRINUSE;
+		ports_release(port);
+		if (!*busy && cause != NULL)
+			*cause = why;
+		else
+			free(why);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Open a listener on a random free port of port_range: random draws first, then a walk from
+ * a random start, so a nearly full range is still found. Returns the fd and *port, or -1.
+ */
+int
+ports_open_random(const struct conf *c, int *port, char **cause)
+{
+	uint32_t	 span = (uint32_t)(c->port_max - c->port_min + 1), i, start;
+	int		 p, fd, busy;
+
+	for (i = 0; i < PORTS_RANDOM_TRIES; i++) {
+		p = c->port_min + (int)arc4random_uniform(span);
+		if ((fd = ports_try(c, p, &busy, cause)) != -1) {
+			*port = p;
+			return fd;
+		}
+		if (!busy)
+			return -1;
+	}
+	start = arc4random_uniform(span);
+	for (i = 0; i < span; i++) {
+		p = c->port_min + (int)((start + i) % span);
+		if ((fd = ports_try(c, p, &busy, cause)) != -1) {
+			*port = p;
+			return fd;
+		}
+		if (!busy)
+			return -1;
+	}
+	xasprintf(cause, "no free port left in port_range %s", c->port_range);
+	return -1;
+}
+
+/* Open a listener on one given port; -1 with *cause when it is taken or cannot open. */
+int
+ports_open(const struct conf *c, int port, char **cause)
+{
+	int	 fd, busy;
+
+	*cause = NULL;
+	if ((fd = ports_try(c, port, &busy, cause)) != -1)
+		return fd;
+	if (busy && *cause == NULL)
+		xasprintf(cause, "port %d is in use", port);
+	return -1;
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: public ports: which are ours, and opening listeners on them. */
+#ifndef TG_PORTS_H
+#define TG_PORTS_H
+
+struct conf;
+
+int	 ports_open_random(const struct conf *, int *, char **);
+int	 ports_open(const struct conf *, int, char **);
+void	 ports_release(int);
+int	 ports_in_use(int);
+int	 ports_count(void);
+
+#endif

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: tunnels: a public listening port per granted forward, and its connections. */
+#ifndef TG_TUNNEL_H
+#define TG_TUNNEL_H
+
+struct conf;
+struct event_base;
+struct sshgw_session;
+
+extern const struct sshgw_hooks tunnel_hooks;
+
+void	 tunnel_setup(const struct conf *);
+void	 tunnel_session_attach(struct sshgw_session *, struct event_base *, void (*)(void *), void *);
+
+#endif

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tunnelgw: worker threads. Each has its own libevent base and its own SSH server settings,
+ * and owns the sessions handed to it outright: their handshake, tunnels and connections all
+ * run in that thread, so the data path takes no locks. The main thread accepts SSH clients
+ * and passes each socket to the worker with the fewest sessions through a pipe.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "conf.h"
+#include "log.h"
+#include "sshgw.h"
+#include "tunnel.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#define WORKER_STOP	(-1)	/* what the main thread sends to end a worker */
+
+struct worker;
+
+/* A session as its worker knows it. */
+struct wsess {
+	struct worker		*w;
+	struct sshgw_session	*s;
+	TAILQ_ENTRY(wsess)	 entry;
+};
+
+struct worker {
+	int			 id;
+	pthread_t		 thread;
+	struct event_base	*base;
+	int			 pipe[2];
+	struct event		*inbox;
+	struct sshgw_server	*srv;
+	atomic_int		 load;
+	TAILQ_HEAD(, wsess)	 sessions;
+};
+
+static struct worker	*workers;
+static int		 nworkers;
+
+/* Return how many workers run. */
+int
+worker_count(void)
+{
+	return nworkers;
+}
+
+/* tunnel: a session of this worker ended. */
+static void
+worker_session_closed(void *arg)
+{
+	struct wsess	*ws = arg;
+
+	TAILQ_REMOVE(&ws->w->sessions, ws, entry);
+	atomic_fetch_sub(&ws->w->load, 1);
+	free(ws);
+}
+
+/* Take over an SSH client socket in this worker. */
+static void
+worker_adopt(struct worker *w, int fd)
+{
+	struct sshgw_session	*s;
+	struct wsess		*ws;
+
+	if ((s = sshgw_session_create(w->srv, w->base, fd)) == NULL) {
+		atomic_fetch_sub(&w->load, 1);
+		return;
+	}
+	ws = xcalloc(1, sizeof *ws);
+	ws->w = w;
+	ws->s = s;
+	TAILQ_INSERT_TAIL(&w->sessions, ws, entry);
+	tunnel_session_attach(s, w->base, worker_session_closed, ws);
+}
+
+/* Close every session of this worker and leave its loop. */
+static void
+worker_shutdown(struct worker *w)
+{
+	struct wsess	*ws;
+
+	while ((ws = TAILQ_FIRST(&w->sessions)) != NULL)
+		sshgw_session_close(ws->s, "the gateway is shutting down");
+	event_base_loopexit(w->base, NULL);
+}
+
+/* libevent: sockets (or the stop word) from the main thread. */
+static void
+worker_inbox(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	int		 fds[64];
+	ssize_t		 n;
+	size_t		 i;
+
+	n = read(fd, fds, sizeof fds);
+	if (n <= 0)
+		return;
+	for (i = 0; i < (size_t)n / sizeof fds[0]; i++) {
+		if (fds[i] == WORKER_STOP) {
+			worker_shutdown(w);
+			return;
+		}
+		worker_adopt(w, fds[i]);
+	}
+}
+
+/* A worker thread: run its loop until told to stop. */
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w = arg;
+
+	log_debug("worker %d running", w->id);
+	event_base_dispatch(w->base);
+	bridge_free_all();
+	log_debug("worker %d stopped", w->id);
+	return NULL;
+}
+
+/* Prepare one worker: its loop, inbox and SSH server settings. */
+static int
+worker_init(struct worker *w, int id, const struct conf *c, const struct keyfile *keys,
+    char **cause)
+{
+	w->id = id;
+	TAILQ_INIT(&w->sessions);
+	if ((w->base = event_base_new()) == NULL)
+		fatal("cannot create an event loop");
+	if (pipe2(w->pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe: %s", strerror(errno));
+	w->inbox = event_new(w->base, w->pipe[0], EV_READ | EV_PERSIST, worker_inbox, w);
+	if (w->inbox == NULL || event_add(w->inbox, NULL) != 0)
+		fatal("cannot add a worker's inbox to its loop");
+	if ((w->srv = sshgw_server_create(c, keys, &tunnel_hooks, cause)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Start the worker threads: the configured number, or one per CPU. */
+int
+worker_start_all(const struct conf *c, const struct keyfile *keys, char **cause)
+{
+	long	 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int	 i;
+
+	nworkers = c->workers > 0 ? c->workers : (ncpu > 0 ? (int)ncpu : 1);
+	workers = xcalloc((size_t)nworkers, sizeof *workers);
+	tunnel_setup(c);
+	for (i = 0; i < nworkers; i++) {
+		if (worker_init(&workers[i], i, c, keys, cause) != 0)
+			return -1;
+	}
+	for (i = 0; i < nworkers; i++) {
+		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
+			fatal("cannot start worker thread %d", i);
+	}
+	log_info("%d worker thread%s started", nworkers, nworkers == 1 ? "" : "s");
+	return 0;
+}
+
+/* Hand an accepted SSH client socket to the worker with the fewest sessions. */
+void
+worker_dispatch(int fd)
+{
+	struct worker	*w = &workers[0];
+	int		 i;
+
+	for (i = 1; i < nworkers; i++) {
+		if (atomic_load(&workers[i].load) < atomic_load(&w->load))
+			w = &workers[i];
+	}
+	atomic_fetch_add(&w->load, 1);
+	if (write(w->pipe[1], &fd, sizeof fd) != (ssize_t)sizeof fd) {
+		log_warn("worker %d is not keeping up; dropping a new SSH connection", w->id);
+		atomic_fetch_sub(&w->load, 1);
+		close(fd);
+	}
+}
+
+/* Stop every worker: each closes its sessions, then its thread ends. */
+void
+worker_stop_all(void)
+{
+	int	 i, stop = WORKER_STOP;
+
+	for (i = 0; i < nworkers; i++) {
+		if (write(workers[i].pipe[1], &stop, sizeof stop) != (ssize_t)sizeof stop)
+			log_warn("cannot tell worker %d to stop", i);
+	}
+	for (i = 0; i < nworkers; i++) {
+		pthread_join(workers[i].thread, NULL);
+		event_free(workers[i].inbox);
+		close(workers[i].pipe[0]);
+		close(workers[i].pipe[1]);
+		sshgw_server_free(workers[i].srv);
+		event_base_free(workers[i].base);
+	}
+	free(workers);
+	workers = NULL;
+	nworkers = 0;
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: worker threads, each owning its SSH sessions, their tunnels and connections. */
+#ifndef TG_WORKER_H
+#define TG_WORKER_H
+
+struct conf;
+struct keyfile;
+
+int	 worker_start_all(const struct conf *, const struct keyfile *, char **);
+void	 worker_dispatch(int);
+void	 worker_stop_all(void);
+int	 worker_count(void);
+
+#endif

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tunnelgw: the session channel: the command a user runs (`tcp`, `help`, `status`, ...),
+ * the banner that lists their tunnels, and the one-line refusals that say why.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "conf.h"
+#include "log.h"
+#include "sshgw-int.h"
+#include "xmalloc.h"
+
+#define COMMAND_USAGE \
+	"usage: ssh -R 0:localhost:PORT [-N] USER@GATEWAY [COMMAND]\n" \
+	"commands:\n" \
+	"  tcp [OPTIONS]   show your tunnels' public addresses and keep them open (the default)\n" \
+	"      --proxy-proto=0|1|2       PROXY protocol header toward your service\n" \
+	"      --allow-cidr=CIDR[,CIDR]  only these public clients may connect\n" \
+	"      --deny-cidr=CIDR[,CIDR]   these public clients may not connect\n" \
+	"      --idle-timeout=SECONDS    close public connections idle this long\n" \
+	"  status          list this session's tunnels\n" \
+	"  help            this text\n" \
+	"With -N no command runs and the tunnels work the same.\n"
+
+/* Write one line (or lines) to the session channel, stdout or stderr, with pty line ends. */
+void
+sshgw_command_write(struct sshgw_session *s, int to_stderr, const char *text)
+{
+	const char	*p, *nl;
+	char		*line;
+	int		 n;
+
+	if (s->sch == NULL || s->sch_closed)
+		return;
+	for (p = text; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (nl == NULL)
+			nl = p + strlen(p);
+		n = xasprintf(&line, "%.*s%s", (int)(nl - p), p, s->pty ? "\r\n" : "\n");
+		if (to_stderr)
+			ssh_channel_write_stderr(s->sch, line, (uint32_t)n);
+		else
+			ssh_channel_write(s->sch, line, (uint32_t)n);
+		free(line);
+		if (*nl == '\0')
+			break;
+	}
+	sshgw_session_update(s);
+}
+
+/* End the command: exit status, EOF and CLOSE, in that order so the client prints the status. */
+static void
+sshgw_command_finish(struct sshgw_session *s, int status)
+{
+	ssh_channel_request_send_exit_status(s->sch, status);
+	ssh_channel_send_eof(s->sch);
+	ssh_channel_close(s->sch);
+	s->sch_closed = 1;
+	sshgw_session_update(s);
+}
+
+/* Refuse a command with one line on stderr and exit status 2. */
+static void
+sshgw_command_fail(struct sshgw_session *s, const char *msg)
+{
+	char	*line;
+
+	xasprintf(&line, "tunnelgw: %s", msg);
+	sshgw_command_write(s, 1, line);
+	free(line);
+	log_info("session %llu (%s): command refused: %s", s->id, s->account, msg);
+	sshgw_command_finish(s, 2);
+}
+
+/* Write the banner line of one forward. */
+static void
+sshgw_command_banner(struct sshgw_session *s, const struct sshgw_forward *f)
+{
+	char	*line;
+
+	xasprintf(&line, "Forwarding  tcp://%s:%d -> %s:%d", s->srv->conf->public_host, f->bound,
+	    f->address[0] != '\0' ? f->address : "*", f->requested);
+	sshgw_command_write(s, 0, line);
+	free(line);
+}
+
+/* A forward was granted: a running `tcp` shows it at once. */
+void
+sshgw_command_forward_added(struct sshgw_session *s, const struct sshgw_forward *f)
+{
+	log_info("session %llu (%s): forward %s:%d granted: tcp://%s:%d", s->id, s->account,
+	    f->address, f->requested, s->srv->conf->public_host, f->bound);
+	if (s->tcp_active && !s->sch_closed)
+		sshgw_command_banner(s, f);
+}
+
+/* Parse a whole number option value within bounds. */
+static int
+sshgw_command_number(const char *v, int min, int max, int *out)
+{
+	char	*end;
+	long	 n;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	n = strtol(v, &end, 10);
+	if (*end != '\0' || n < min || n > max)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+/* Check a CIDR list option and keep it; 0 or -1 with *cause. */
+static int
+sshgw_command_cidr(const char *name, const char *v, char **field, char **cause)
+{
+	struct cidrlist	*l;
+	char		*why = NULL;
+
+	if (cidrlist_parse(v, &l, &why) != 0) {
+		xasprintf(cause, "%s: %s", name, why);
+		free(why);
+		return -1;
+	}
+	cidrlist_free(l);
+	free(*field);
+	*field = xstrdup(v);
+	return 0;
+}
+
+/* Parse one `tcp` option; 0 or -1 with *cause. */
+static int
+sshgw_command_tcp_option(struct sshgw_session *s, const char *arg, char **cause)
+{
+	const char	*eq = strchr(arg, '=');
+	char		*name;
+	const char	*v;
+	int		 rc = -1;
+
+	if (strncmp(arg, "--", 2) != 0 || eq == NULL) {
+		xasprintf(cause, "tcp: unknown option '%s' (try 'help')", arg);
+		return -1;
+	}
+	name = xstrndup(arg, (size_t)(eq - arg));
+	v = eq + 1;
+	if (strcmp(name, "--proxy-proto") == 0 || strcmp(name, "--upstream-proxy-protocol") == 0) {
+		if ((rc = sshgw_command_number(v, 0, 2, &s->opts.proxy_proto)) != 0)
+			xasprintf(cause, "tcp: %s must be 0, 1 or 2, not '%s'", name, v);
+	} else if (strcmp(name, "--idle-timeout") == 0) {
+		if ((rc = sshgw_command_number(v, 0, 604800, &s->opts.idle_timeout)) != 0)
+			xasprintf(cause, "tcp: %s must be seconds from 0 to 604800, not '%s'", name, v);
+	} else if (strcmp(name, "--allow-cidr") == 0)
+		rc = sshgw_command_cidr(name, v, &s->opts.allow_cidr, cause);
+	else if (strcmp(name, "--deny-cidr") == 0)
+		rc = sshgw_command_cidr(name, v, &s->opts.deny_cidr, cause);
+	else
+		xasprintf(cause, "tcp: unknown option '%s' (try 'help')", name);
+	free(name);
+	return rc;
+}
+
+/* Run `tcp [OPTIONS]`: check the options, then show every tunnel and stay open. */
+static void
+sshgw_command_tcp(struct sshgw_session *s, char **argv, int argc)
+{
+	char	*cause = NULL;
+	size_t	 i;
+	int	 n;
+
+	for (n = 1; n < argc; n++) {
+		if (sshgw_command_tcp_option(s, argv[n], &cause) != 0) {
+			sshgw_command_fail(s, cause);
+			free(cause);
+			return;
+		}
+	}
+	s->tcp_active = 1;
+	for (i = 0; i < s->nfwd; i++)
+		sshgw_command_banner(s, &s->fwd[i]);
+}
+
+/* Run `status`: this session's tunnels, one per line. */
+static void
+sshgw_command_status(struct sshgw_session *s)
+{
+	size_t	 i;
+
+	if (s->nfwd == 0)
+		sshgw_command_write(s, 0, "no tunnels in this session");
+	for (i = 0; i < s->nfwd; i++)
+		sshgw_command_banner(s, &s->fwd[i]);
+	sshgw_command_finish(s, 0);
+}
+
+/* Split a command line on blanks into at most max words; returns the count, or -1. */
+static int
+sshgw_command_split(char *line, char **argv, int max)
+{
+	char	*word;
+	int	 argc = 0;
+
+	while ((word = strsep(&line, " \t")) != NULL) {
+		if (*word == '\0')
+			continue;
+		if (argc == max)
+			return -1;
+		argv[argc++] = word;
+	}
+	return argc;
+}
+
+/* Run the command the client sent (or `tcp` for a shell). */
+static void
+sshgw_command_run(struct sshgw_session *s)
+{
+	char	*line = s->command, *argv[16], *msg;
+	int	 argc;
+
+	s->command = NULL;
+	argc = sshgw_command_split(line, argv, 16);
+	if (argc < 0)
+		sshgw_command_fail(s, "too many words in the command (try 'help')");
+	else if (argc == 0 || strcmp(argv[0], "tcp") == 0)
+		sshgw_command_tcp(s, argv, argc == 0 ? 1 : argc);
+	else if (strcmp(argv[0], "help") == 0) {
+		sshgw_command_write(s, 0, COMMAND_USAGE);
+		sshgw_command_finish(s, 0);
+	} else if (strcmp(argv[0], "status") == 0)
+		sshgw_command_status(s);
+	else if (strcmp(argv[0], "register") == 0)
+		sshgw_command_fail(s, "register: log in with a token to register a key");
+	else {
+		xasprintf(&msg, "unknown command '%.64s' (try 'help')", argv[0]);
+		sshgw_command_fail(s, msg);
+		free(msg);
+	}
+	free(line);
+}
+
+/* Deferred session-channel work: show kept refusals, run a received command. */
+void
+sshgw_command_post(struct sshgw_session *s)
+{
+	size_t	 i;
+
+	if (s->sch == NULL || s->sch_closed)
+		return;
+	for (i = 0; i < s->nnotices; i++) {
+		sshgw_command_write(s, 1, s->notices[i]);
+		free(s->notices[i]);
+	}
+	s->nnotices = 0;
+	if (s->command != NULL)
+		sshgw_command_run(s);
+}
+
+/* libssh: a pty for the session: granted, so line ends and Ctrl-C work as a user expects. */
+static int
+sshgw_command_on_pty(ssh_session ssh, ssh_channel ch, const char *term, int w, int h, int pw,
+    int ph, void *arg)
+{
+	struct sshgw_session	*s = arg;
+
+	s->pty = 1;
+	return 0;
+}
+
+/* Keep a command to run once libssh has answered the request. */
+static int
+sshgw_command_take(struct sshgw_session *s, const char *command)
+{
+	if (s->command != NULL || s->tcp_active || s->sch_closed)
+		return 1;
+	if (strlen(command) > SSHGW_MAX_COMMAND)
+		command = "(too long)";
+	s->command = xstrdup(command);
+	sshgw_session_kick(s);
+	return 0;
+}
+
+/* libssh: an exec request: the command. */
+static int
+sshgw_command_on_exec(ssh_session ssh, ssh_channel ch, const char *command, void *arg)
+{
+	return sshgw_command_take(arg, command);
+}
+
+/* libssh: a shell request (no command given): as `tcp`. */
+static int
+sshgw_command_on_shell(ssh_session ssh, ssh_channel ch, void *arg)
+{
+	return sshgw_command_take(arg, "");
+}
+
+/* libssh: environment variables are not used; refuse them. */
+static int
+sshgw_command_on_env(ssh_session ssh, ssh_channel ch, const char *name, const char *value,
+    void *arg)
+{
+	return 1;
+}
+
+/* libssh: input on the session channel: Ctrl-C or Ctrl-D on a pty ends the session. */
+static int
+sshgw_command_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len, int is_stderr,
+    void *arg)
+{
+	struct sshgw_session	*s = arg;
+
+	if (s->pty && (memchr(data, 0x03, len) != NULL || memchr(data, 0x04, len) != NULL))
+		sshgw_session_close(s, "closed by the user");
+	return (int)len;
+}
+
+/* libssh: the client closed the session channel: the tunnels of a `tcp` session go with it. */
+static void
+sshgw_command_on_close(ssh_session ssh, ssh_channel ch, void *arg)
+{
+	struct sshgw_session	*s = arg;
+
+	if (s->tcp_active)
+		sshgw_session_close(s, "the client closed the session");
+	s->sch_closed = 1;
+}
+
+/* libssh: the client opens a session channel; one per connection, after authentication. */
+ssh_channel
+sshgw_command_channel_open(ssh_session ssh, void *arg)
+{
+	struct sshgw_session	*s = arg;
+
+	if (!s->authenticated || s->sch != NULL || s->closing != NULL)
+		return NULL;
+	if ((s->sch = ssh_channel_new(ssh)) == NULL)
+		return NULL;
+	memset(&s->schcb, 0, sizeof s->schcb);
+	s->schcb.userdata = s;
+	s->schcb.channel_pty_request_function = sshgw_command_on_pty;
+	s->schcb.channel_exec_request_function = sshgw_command_on_exec;
+	s->schcb.channel_shell_request_function = sshgw_command_on_shell;
+	s->schcb.channel_env_request_function = sshgw_command_on_env;
+	s->schcb.channel_data_function = sshgw_command_on_data;
+	s->schcb.channel_close_function = sshgw_command_on_close;
+	ssh_callbacks_init(&s->schcb);
+	ssh_set_channel_callbacks(s->sch, &s->schcb);
+	return s->sch;
+}
+
+/* Forget the session channel; libssh frees it with the session. */
+void
+sshgw_command_free(struct sshgw_session *s)
+{
+	if (s->sch != NULL && s->ssh != NULL)
+		ssh_remove_channel_callbacks(s->sch, &s->schcb);
+	s->sch = NULL;
+	free(s->command);
+	s->command = NULL;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: the SSH server settings shared by a worker's sessions: host keys and algorithms. */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "sshgw-int.h"
+#include "xmalloc.h"
+
+/* Key exchange: curve25519 and the NIST curves, then strong finite-field groups. */
+#define SSHGW_KEX "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256," \
+	"ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group16-sha512," \
+	"diffie-hellman-group18-sha512,diffie-hellman-group14-sha256"
+/* MACs matter only for the CTR ciphers; encrypt-then-MAC first. */
+#define SSHGW_MACS "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com," \
+	"hmac-sha2-256,hmac-sha2-512"
+#define SSHGW_HOSTKEY_ALGS "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
+	"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
+#define SSHGW_PUBKEY_TYPES "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
+	"ecdsa-sha2-nistp521,sk-ssh-ed25519@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com," \
+	"rsa-sha2-512,rsa-sha2-256"
+
+/* Set one option of a bind, with a clear error. */
+static int
+sshgw_server_set(struct sshgw_server *srv, enum ssh_bind_options_e opt, const void *value,
+    const char *what, char **cause)
+{
+	if (ssh_bind_options_set(srv->bind, opt, value) != SSH_OK) {
+		xasprintf(cause, "SSH %s: %s", what, ssh_get_error(srv->bind));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Create the SSH server settings for one worker: its own ssh_bind, so no two threads ever
+ * share one (libssh changes a bind on its first accept).
+ */
+struct sshgw_server *
+sshgw_server_create(const struct conf *conf, const struct keyfile *keys,
+    const struct sshgw_hooks *hooks, char **cause)
+{
+	struct sshgw_server	*srv;
+	bool			 no = false;
+	size_t			 i;
+
+	srv = xcalloc(1, sizeof *srv);
+	srv->conf = conf;
+	srv->keys = keys;
+	srv->hooks = hooks;
+	if ((srv->bind = ssh_bind_new()) == NULL)
+		fatal("out of memory creating an SSH server");
+	/* Never read /etc/ssh/libssh_server_config: our configuration is the only one. */
+	if (sshgw_server_set(srv, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no, "configuration", cause) != 0)
+		goto fail;
+	for (i = 0; i < conf->host_keys.n; i++) {
+		if (sshgw_server_set(srv, SSH_BIND_OPTIONS_HOSTKEY, conf->host_keys.v[i],
+		    "host key", cause) != 0)
+			goto fail;
+	}
+	if (sshgw_server_set(srv, SSH_BIND_OPTIONS_CIPHERS_C_S, conf->ciphers, "ciphers", cause) != 0 ||
+	    sshgw_server_set(srv, SSH_BIND_OPTIONS_CIPHERS_S_C, conf->ciphers, "ciphers", cause) != 0 ||
+	    sshgw_server_set(srv, SSH_BIND_OPTIONS_KEY_EXCHANGE, SSHGW_KEX, "key exchange", cause) != 0 ||
+	    sshgw_server_set(srv, SSH_BIND_OPTIONS_HMAC_C_S, SSHGW_MACS, "MACs", cause) != 0 ||
+	    sshgw_server_set(srv, SSH_BIND_OPTIONS_HMAC_S_C, SSHGW_MACS, "MACs", cause) != 0 ||
+	    sshgw_server_set(srv, SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, SSHGW_HOSTKEY_ALGS,
+	    "host key algorithms", cause) != 0 ||
+	    sshgw_server_set(srv, SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, SSHGW_PUBKEY_TYPES,
+	    "public key types", cause) != 0)
+		goto fail;
+	return srv;
+fail:
+	sshgw_server_free(srv);
+	return NULL;
+}
+
+/* Free a server's settings; NULL is a no-op. */
+void
+sshgw_server_free(struct sshgw_server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->bind != NULL)
+		ssh_bind_free(srv->bind);
+	free(srv);
+}

@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tunnelgw: one SSH client connection: handshake, authentication, forward requests, and
+ * the bridge between libevent and libssh. Each session has its own small ssh_event and is
+ * polled only when libevent reports its socket ready, so the cost of a wake-up does not
+ * grow with the number of sessions.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "conf.h"
+#include "listener.h"
+#include "log.h"
+#include "sshgw-int.h"
+#include "xmalloc.h"
+
+static atomic_ullong	sshgw_next_id = 1;
+static atomic_size_t	sshgw_sessions;
+
+static void	sshgw_session_teardown(struct sshgw_session *);
+
+/* Return how many sessions exist in this process. */
+size_t
+sshgw_session_count(void)
+{
+	return atomic_load(&sshgw_sessions);
+}
+
+/* Attach the daemon's own data to a session. */
+void
+sshgw_session_set_data(struct sshgw_session *s, void *data)
+{
+	s->data = data;
+}
+
+/* Return the daemon's data of a session. */
+void *
+sshgw_session_data(const struct sshgw_session *s)
+{
+	return s->data;
+}
+
+/* Return the session's number, unique in this process. */
+unsigned long long
+sshgw_session_id(const struct sshgw_session *s)
+{
+	return s->id;
+}
+
+/* Return "IP:PORT" of the SSH client. */
+const char *
+sshgw_session_peer(const struct sshgw_session *s)
+{
+	return s->peer;
+}
+
+/* Return the account the session authenticated as, or NULL before authentication. */
+const char *
+sshgw_session_account(const struct sshgw_session *s)
+{
+	return s->account;
+}
+
+/* Return the keys-file entry the session authenticated with, or NULL. */
+const struct keyent *
+sshgw_session_key(const struct sshgw_session *s)
+{
+	return s->key;
+}
+
+/* Return the options of the session's tcp command (all -1 or NULL when none ran). */
+const struct sshgw_tcp_opts *
+sshgw_session_tcp_opts(const struct sshgw_session *s)
+{
+	return &s->opts;
+}
+
+/*
+ * Tell the user something in one line: on the session channel's stderr when there is one,
+ * else kept (a few lines at most) until one opens. The log gets it too, from the caller.
+ */
+void
+sshgw_session_notice(struct sshgw_session *s, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+
+	va_start(ap, fmt);
+	xvasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (s->sch != NULL && !s->sch_closed) {
+		sshgw_command_write(s, 1, line);
+		free(line);
+		return;
+	}
+	if (s->nnotices == SSHGW_MAX_NOTICES) {
+		free(line);
+		return;
+	}
+	s->notices[s->nnotices++] = line;
+}
+
+/* Ask for the session's deferred work to run soon, outside whatever libssh call is active. */
+void
+sshgw_session_kick(struct sshgw_session *s)
+{
+	if (s->kick != NULL)
+		event_active(s->kick, EV_TIMEOUT, 0);
+}
+
+/* Watch the session socket for writing while libssh has output waiting, and only then. */
+void
+sshgw_session_update(struct sshgw_session *s)
+{
+	short	 want = EV_READ;
+
+	if (s->io == NULL)
+		return;
+	if (ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING)
+		want |= EV_WRITE;
+	if (want == s->events)
+		return;
+	event_del(s->io);
+	event_assign(s->io, s->base, s->fd, want | EV_PERSIST, event_get_callback(s->io), s);
+	event_add(s->io, NULL);
+	s->events = want;
+}
+
+/*
+ * After a call into libssh made outside a session wake-up: libssh may have handled packets
+ * (a window adjust, a channel confirmation) inside it, so look at what waits, soon.
+ */
+void
+sshgw_session_touched(struct sshgw_session *s)
+{
+	sshgw_session_update(s);
+	if (!TAILQ_EMPTY(&s->waiting) || !TAILQ_EMPTY(&s->noted))
+		sshgw_session_kick(s);
+}
+
+/* Mark the session for closing with a reason; it closes once no libssh call is active. */
+void
+sshgw_session_close(struct sshgw_session *s, const char *why)
+{
+	if (s->closing == NULL)
+		s->closing = xstrdup(why);
+	if (s->in_process)
+		sshgw_session_kick(s);
+	else
+		sshgw_session_teardown(s);
+}
+
+/* Did libssh close the connection, or lose it. */
+static int
+sshgw_session_dead(struct sshgw_session *s)
+{
+	return ssh_get_fd(s->ssh) == SSH_INVALID_SOCKET ||
+	    (ssh_get_status(s->ssh) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
+}
+
+/*
+ * Run what was deferred: channel notices and retries, commands, closing. from_io says that
+ * libssh has just read from the client (or time passed), so opening channels are worth
+ * asking about.
+ */
+static void
+sshgw_session_post(struct sshgw_session *s, int from_io)
+{
+	struct timeval	 second = { 1, 0 };
+
+	if (s->closing == NULL && sshgw_session_dead(s))
+		s->closing = xstrdup(ssh_get_error(s->ssh)[0] != '\0' ? ssh_get_error(s->ssh) :
+		    "connection closed by client");
+	if (s->closing != NULL) {
+		sshgw_session_teardown(s);
+		return;
+	}
+	s->in_process++;
+	sshgw_channel_post(s, from_io);
+	sshgw_command_post(s);
+	s->in_process--;
+	if (s->closing != NULL || sshgw_session_dead(s)) {
+		sshgw_session_post(s, 0);
+		return;
+	}
+	sshgw_session_update(s);
+	if (s->nopening > 0 && !evtimer_pending(s->tick, NULL))
+		evtimer_add(s->tick, &second);
+}
+
+/* libevent: the session socket is ready; let libssh read (a bounded burst) and write. */
+static void
+sshgw_session_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct sshgw_session	*s = arg;
+	int			 i, rc;
+
+	s->in_process++;
+	for (i = 0; i < SSHGW_POLL_BURST && s->closing == NULL; i++) {
+		if (!s->kex_done && s->authenticated)
+			s->kex_done = 1;
+		if (!s->kex_done) {
+			rc = ssh_handle_key_exchange(s->ssh);
+			if (rc == SSH_OK) {
+				s->kex_done = 1;
+				log_debug("session %llu: key exchange done", s->id);
+				continue;
+			}
+			if (rc == SSH_ERROR) {
+				s->closing = xstrdup(ssh_get_error(s->ssh));
+				break;
+			}
+			break;
+		}
+		rc = ssh_event_dopoll(s->sev, 0);
+		if (rc != SSH_OK)
+			break;
+	}
+	s->in_process--;
+	sshgw_session_post(s, 1);
+}
+
+/* libevent: deferred work was asked for. */
+static void
+sshgw_session_kicked(evutil_socket_t fd, short what, void *arg)
+{
+	sshgw_session_post(arg, 0);
+}
+
+/* libevent: a second passed while channels were opening: check on them and their deadlines. */
+static void
+sshgw_session_ticked(evutil_socket_t fd, short what, void *arg)
+{
+	sshgw_session_post(arg, 1);
+}
+
+/* libevent: the login grace time ran out. */
+static void
+sshgw_session_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct sshgw_session	*s = arg;
+
+	if (!s->authenticated)
+		sshgw_session_close(s, "not authenticated within login_grace_time");
+}
+
+/* libssh: accept only the services an SSH client needs. */
+static int
+sshgw_session_service(ssh_session ssh, const char *service, void *arg)
+{
+	return strcmp(service, "ssh-userauth") == 0 || strcmp(service, "ssh-connection") == 0 ?
+	    0 : -1;
+}
+
+/* Count a refused authentication attempt; too many end the session. */
+static int
+sshgw_session_refuse(struct sshgw_session *s)
+{
+	if (++s->auth_failures >= SSHGW_MAX_AUTH_FAILURES)
+		sshgw_session_close(s, "too many authentication failures");
+	return SSH_AUTH_DENIED;
+}
+
+/* libssh: "none" authentication never succeeds. */
+static int
+sshgw_session_auth_none(ssh_session ssh, const char *user, void *arg)
+{
+	return SSH_AUTH_DENIED;
+}
+
+/* Does the key's from= option allow the session's client address. */
+static int
+sshgw_session_from_ok(struct sshgw_session *s, const struct keyent *ke)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+
+	if (ke->opts.from == NULL)
+		return 1;
+	if (getpeername(s->fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	return cidrlist_match(ke->opts.from, (struct sockaddr *)&ss);
+}
+
+/*
+ * libssh: public-key authentication against the keys file. A probe (state NONE) is answered
+ * with PK_OK for a known key; a verified signature (state VALID) logs the session in.
+ */
+static int
+sshgw_session_auth_pubkey(ssh_session ssh, const char *user, struct ssh_key_struct *key,
+    char state, void *arg)
+{
+	struct sshgw_session	*s = arg;
+	const struct keyent	*ke;
+
+	if (s->closing != NULL)
+		return SSH_AUTH_DENIED;
+	ke = s->srv->keys != NULL ? keyfile_find(s->srv->keys, key) : NULL;
+	if (ke == NULL) {
+		if (state == SSH_PUBLICKEY_STATE_VALID || state == SSH_PUBLICKEY_STATE_NONE)
+			log_info("session %llu from %s: unknown key offered for user '%s'", s->id,
+			    s->peer, user);
+		return sshgw_session_refuse(s);
+	}
+	if (!sshgw_session_from_ok(s, ke)) {
+		log_info("session %llu from %s: key %s (line %d) is not allowed from this address "
+		    "(from=)", s->id, s->peer, ke->fingerprint, ke->line);
+		return sshgw_session_refuse(s);
+	}
+	if (state == SSH_PUBLICKEY_STATE_NONE)
+		return SSH_AUTH_SUCCESS;
+	if (state != SSH_PUBLICKEY_STATE_VALID)
+		return sshgw_session_refuse(s);
+	s->authenticated = 1;
+	s->key = ke;
+	s->account = xstrdup(ke->account);
+	if (s->grace != NULL)
+		event_del(s->grace);
+	log_info("session %llu from %s: authenticated as account '%s' with %s key %s", s->id,
+	    s->peer, s->account, ke->type, ke->fingerprint);
+	return SSH_AUTH_SUCCESS;
+}
+
+/* Find a forward by the address and port a client names in a cancel request. */
+static struct sshgw_forward *
+sshgw_session_find_forward(struct sshgw_session *s, const char *address, int port)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nfwd; i++) {
+		if (strcmp(s->fwd[i].address, address) == 0 &&
+		    (s->fwd[i].bound == port || (port != 0 && s->fwd[i].requested == port)))
+			return &s->fwd[i];
+	}
+	return NULL;
+}
+
+/* Refuse a forward request: reply, log, and tell the user why. */
+static void
+sshgw_session_refuse_forward(struct sshgw_session *s, ssh_message msg, const char *address,
+    int port, const char *why)
+{
+	ssh_message_reply_default(msg);
+	log_info("session %llu (%s): forward %s:%d refused: %s", s->id, s->account, address,
+	    port, why);
+	sshgw_session_notice(s, "tunnelgw: forward of %s:%d refused: %s", address, port, why);
+}
+
+/* A tcpip-forward request: ask the daemon for a public port and answer, inside the callback. */
+static void
+sshgw_session_forward(struct sshgw_session *s, ssh_message msg)
+{
+	const struct sshgw_hooks	*hooks = s->srv->hooks;
+	struct sshgw_forward		*f;
+	const char			*address = ssh_message_global_request_address(msg);
+	int				 port = ssh_message_global_request_port(msg), bound;
+	char				*why = NULL;
+
+	if (address == NULL)
+		address = "";
+	if (strlen(address) > 255) {
+		sshgw_session_refuse_forward(s, msg, "?", port, "bind address too long");
+		return;
+	}
+	if (port < 0 || port > 65535) {
+		sshgw_session_refuse_forward(s, msg, address, port, "no such port");
+		return;
+	}
+	if (s->nfwd == SSHGW_MAX_FORWARDS) {
+		sshgw_session_refuse_forward(s, msg, address, port, "too many forwards in one session");
+		return;
+	}
+	if (port != 0 && sshgw_session_find_forward(s, address, port) != NULL) {
+		sshgw_session_refuse_forward(s, msg, address, port, "already forwarded in this session");
+		return;
+	}
+	if (hooks->forward_add(s, address, port, &bound, &why) != 0) {
+		sshgw_session_refuse_forward(s, msg, address, port, why);
+		free(why);
+		return;
+	}
+	if (ssh_message_global_request_reply_success(msg, (uint16_t)bound) != SSH_OK) {
+		hooks->forward_remove(s, bound);
+		return;
+	}
+	f = &s->fwd[s->nfwd++];
+	f->address = xstrdup(address);
+	f->requested = port;
+	f->bound = bound;
+	sshgw_command_forward_added(s, f);
+}
+
+/* A cancel-tcpip-forward request: close the public port at once. */
+static void
+sshgw_session_cancel(struct sshgw_session *s, ssh_message msg)
+{
+	const char		*address = ssh_message_global_request_address(msg);
+	int			 port = ssh_message_global_request_port(msg);
+	struct sshgw_forward	*f;
+
+	if ((f = sshgw_session_find_forward(s, address != NULL ? address : "", port)) == NULL) {
+		ssh_message_reply_default(msg);
+		return;
+	}
+	s->srv->hooks->forward_remove(s, f->bound);
+	log_info("session %llu (%s): forward %s:%d cancelled, port %d closed", s->id, s->account,
+	    f->address, f->requested, f->bound);
+	free(f->address);
+	*f = s->fwd[--s->nfwd];
+	ssh_message_global_request_reply_success(msg, 0);
+}
+
+/* libssh: messages no callback took. Forward requests are answered here; the rest refused. */
+static int
+sshgw_session_message(ssh_session ssh, ssh_message msg, void *arg)
+{
+	struct sshgw_session	*s = arg;
+
+	if (ssh_message_type(msg) != SSH_REQUEST_GLOBAL || !s->authenticated ||
+	    s->closing != NULL)
+		return 1;
+	switch (ssh_message_subtype(msg)) {
+	case SSH_GLOBAL_REQUEST_TCPIP_FORWARD:
+		sshgw_session_forward(s, msg);
+		return 0;
+	case SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD:
+		sshgw_session_cancel(s, msg);
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* Set TCP options on an SSH client's socket: no Nagle, keepalives to find vanished clients. */
+static void
+sshgw_session_sockopts(int fd)
+{
+	int	 on = 1, idle = 60, intvl = 10, cnt = 6;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+/* Install the libssh callbacks of a new session. */
+static void
+sshgw_session_callbacks(struct sshgw_session *s)
+{
+	memset(&s->scb, 0, sizeof s->scb);
+	s->scb.userdata = s;
+	s->scb.auth_none_function = sshgw_session_auth_none;
+	s->scb.auth_pubkey_function = sshgw_session_auth_pubkey;
+	s->scb.service_request_function = sshgw_session_service;
+	s->scb.channel_open_request_session_function = sshgw_command_channel_open;
+	ssh_callbacks_init(&s->scb);
+	ssh_set_server_callbacks(s->ssh, &s->scb);
+	ssh_set_message_callback(s->ssh, sshgw_session_message, s);
+	ssh_set_auth_methods(s->ssh, SSH_AUTH_METHOD_PUBLICKEY);
+}
+
+/*
+ * Take over an accepted SSH client socket: start the handshake and watch the socket in base.
+ * Returns NULL (the socket closed) when the session cannot even start.
+ */
+struct sshgw_session *
+sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
+{
+	struct sshgw_session	*s;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+	struct timeval		 tv = { srv->conf->login_grace_time, 0 };
+	int			 rc;
+
+	s = xcalloc(1, sizeof *s);
+	s->id = atomic_fetch_add(&sshgw_next_id, 1);
+	s->srv = srv;
+	s->base = base;
+	s->fd = fd;
+	s->opts.proxy_proto = -1;
+	s->opts.idle_timeout = -1;
+	TAILQ_INIT(&s->channels);
+	TAILQ_INIT(&s->waiting);
+	TAILQ_INIT(&s->noted);
+	atomic_fetch_add(&sshgw_sessions, 1);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		s->peer = listener_format((struct sockaddr *)&ss, len);
+	else
+		s->peer = xstrdup("?");
+	sshgw_session_sockopts(fd);
+
+	if ((s->ssh = ssh_new()) == NULL)
+		fatal("out of memory creating an SSH session");
+	if (ssh_bind_accept_fd(srv->bind, s->ssh, fd) != SSH_OK) {
+		log_warn("session %llu from %s: cannot start: %s", s->id, s->peer,
+		    ssh_get_error(srv->bind));
+		close(fd);
+		s->fd = -1;
+		goto fail;
+	}
+	sshgw_session_callbacks(s);
+	ssh_set_blocking(s->ssh, 0);
+	rc = ssh_handle_key_exchange(s->ssh);	/* sends our banner, creates the poll context */
+	if (rc == SSH_ERROR) {
+		log_info("session %llu from %s: handshake failed: %s", s->id, s->peer,
+		    ssh_get_error(s->ssh));
+		goto fail;
+	}
+	s->kex_done = rc == SSH_OK;
+	if ((s->sev = ssh_event_new()) == NULL || ssh_event_add_session(s->sev, s->ssh) != SSH_OK) {
+		log_warn("session %llu from %s: cannot poll the session", s->id, s->peer);
+		goto fail;
+	}
+	s->io = event_new(base, fd, EV_READ | EV_PERSIST, sshgw_session_io, s);
+	s->kick = event_new(base, -1, 0, sshgw_session_kicked, s);
+	s->grace = evtimer_new(base, sshgw_session_grace, s);
+	s->tick = evtimer_new(base, sshgw_session_ticked, s);
+	if (s->io == NULL || s->kick == NULL || s->grace == NULL || s->tick == NULL || event_add(s->io, NULL) != 0 ||
+	    evtimer_add(s->grace, &tv) != 0)
+		fatal("cannot add an SSH session to the event loop");
+	s->events = EV_READ;
+	log_debug("session %llu from %s: connected", s->id, s->peer);
+	sshgw_session_update(s);
+	return s;
+fail:
+	sshgw_session_teardown(s);
+	return NULL;
+}
+
+/*
+ * End a session: the daemon hears of every channel and forward going, then libssh closes
+ * the connection. Never called while a libssh call of this session is active.
+ */
+static void
+sshgw_session_teardown(struct sshgw_session *s)
+{
+	const struct sshgw_hooks	*hooks = s->srv->hooks;
+	size_t				 i;
+
+	if (s->io != NULL)
+		event_free(s->io);
+	if (s->kick != NULL)
+		event_free(s->kick);
+	if (s->grace != NULL)
+		event_free(s->grace);
+	if (s->tick != NULL)
+		event_free(s->tick);
+	s->io = s->kick = s->grace = s->tick = NULL;
+	sshgw_channel_detach_all(s);
+	for (i = 0; i < s->nfwd; i++) {
+		hooks->forward_remove(s, s->fwd[i].bound);
+		free(s->fwd[i].address);
+	}
+	s->nfwd = 0;
+	if (s->authenticated || s->closing != NULL)
+		log_info("session %llu from %s%s%s%s: closed: %s", s->id, s->peer,
+		    s->account ? " (" : "", s->account ? s->account : "", s->account ? ")" : "",
+		    s->closing ? s->closing : "ended");
+	hooks->session_closed(s);
+	sshgw_command_free(s);
+	if (s->sev != NULL) {
+		ssh_event_remove_session(s->sev, s->ssh);
+		ssh_event_free(s->sev);
+	}
+	if (s->ssh != NULL) {
+		ssh_disconnect(s->ssh);
+		ssh_free(s->ssh);
+	}
+	for (i = 0; i < s->nnotices; i++)
+		free(s->notices[i]);
+	free(s->opts.allow_cidr);
+	free(s->opts.deny_cidr);
+	free(s->closing);
+	free(s->account);
+	free(s->peer);
+	atomic_fetch_sub(&sshgw_sessions, 1);
+	free(s);
+}

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: what the files of the SSH layer share among themselves; private to sshgw/. */
+#ifndef TG_SSHGW_INT_H
+#define TG_SSHGW_INT_H
+
+#include <sys/queue.h>
+
+#include <libssh/libssh.h>
+#include <libssh/callbacks.h>
+#include <libssh/server.h>
+#include <time.h>
+
+#include "sshgw.h"
+
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST((head));				\
+	    (var) && ((tvar) = TAILQ_NEXT((var), field), 1);		\
+	    (var) = (tvar))
+#endif
+
+#define SSHGW_MAX_FORWARDS	64	/* tcpip-forwards one session may hold */
+#define SSHGW_MAX_OPENING	256	/* channels one session may have waiting for the client */
+#define SSHGW_OPEN_TIMEOUT	30	/* seconds the client has to confirm a channel */
+#define SSHGW_MAX_AUTH_FAILURES	6	/* refused auth attempts before disconnecting */
+#define SSHGW_MAX_NOTICES	16	/* refusal lines kept until a session channel opens */
+#define SSHGW_MAX_COMMAND	1024	/* longest command line accepted */
+#define SSHGW_POLL_BURST	64	/* packets read per wake-up before yielding to others */
+
+struct sshgw_server {
+	ssh_bind			 bind;
+	const struct conf		*conf;
+	const struct keyfile		*keys;
+	const struct sshgw_hooks	*hooks;
+};
+
+/* A granted tcpip-forward: what the client asked for, and the public port it got. */
+struct sshgw_forward {
+	char		*address;
+	int		 requested;
+	int		 bound;
+};
+
+enum sshgw_chan_state {
+	CHAN_OPENING,		/* waiting for the client's answer */
+	CHAN_OPEN,
+	CHAN_CLOSED,		/* closed by the client, or its session ended */
+	CHAN_FAILED,		/* the client refused it, or did not answer in time */
+};
+
+/* Notices a channel owes its owner, delivered after libssh returns. */
+#define CHAN_NOTE_OPENED	0x1
+#define CHAN_NOTE_FAILED	0x2
+#define CHAN_NOTE_EOF		0x4
+#define CHAN_NOTE_CLOSED	0x8
+
+struct sshgw_channel {
+	struct sshgw_session			*sess;
+	ssh_channel				 ch;
+	struct ssh_channel_callbacks_struct	 cb;
+	const struct sshgw_channel_events	*ev;		/* NULL: the owner let go while opening */
+	void					*arg;
+	enum sshgw_chan_state			 state;
+	char					*address;
+	int					 bound;
+	char					*orig_ip;
+	int					 orig_port;
+	time_t					 deadline;
+	size_t					 pending;	/* bytes libssh holds that the owner did not take */
+	int					 notes;
+	char					*reason;
+	int					 blocked;	/* a write was cut short */
+	int					 zero_window;	/* ... because the window was empty */
+	int					 eof_sent;
+	TAILQ_ENTRY(sshgw_channel)		 entry;		/* every channel of the session */
+	TAILQ_ENTRY(sshgw_channel)		 wait;		/* opening or blocked on the window */
+	TAILQ_ENTRY(sshgw_channel)		 note;		/* notices pending */
+	int					 on_wait;
+	int					 on_note;
+};
+
+TAILQ_HEAD(sshgw_channels, sshgw_channel);
+
+struct sshgw_session {
+	unsigned long long			 id;
+	struct sshgw_server			*srv;
+	struct event_base			*base;
+	ssh_session				 ssh;
+	ssh_event				 sev;
+	struct event				*io;
+	struct event				*kick;
+	struct event				*grace;
+	struct event				*tick;		/* runs while channels are opening */
+	struct ssh_server_callbacks_struct	 scb;
+	int					 fd;
+	char					*peer;
+	int					 kex_done;
+	int					 authenticated;
+	int					 auth_failures;
+	char					*account;
+	const struct keyent			*key;
+	struct sshgw_forward			 fwd[SSHGW_MAX_FORWARDS];
+	size_t					 nfwd;
+
+	/* The session channel, where commands run and the banner is shown. */
+	ssh_channel				 sch;
+	struct ssh_channel_callbacks_struct	 schcb;
+	int					 pty;
+	char					*command;	/* received, not yet run */
+	int					 tcp_active;
+	int					 sch_closed;
+	struct sshgw_tcp_opts			 opts;
+	char					*notices[SSHGW_MAX_NOTICES];
+	size_t					 nnotices;
+
+	struct sshgw_channels			 channels;
+	struct sshgw_channels			 waiting;
+	struct sshgw_channels			 noted;
+	size_t					 nopening;
+	int					 in_process;
+	char					*closing;	/* why, once the session must end */
+	short					 events;	/* what io waits for */
+	void					*data;
+};
+
+void	 sshgw_session_kick(struct sshgw_session *);
+void	 sshgw_session_update(struct sshgw_session *);
+void	 sshgw_session_touched(struct sshgw_session *);
+void	 sshgw_channel_post(struct sshgw_session *, int);
+void	 sshgw_channel_detach_all(struct sshgw_session *);
+void	 sshgw_command_open(struct sshgw_session *);
+void	 sshgw_command_post(struct sshgw_session *);
+void	 sshgw_command_forward_added(struct sshgw_session *, const struct sshgw_forward *);
+void	 sshgw_command_write(struct sshgw_session *, int, const char *);
+void	 sshgw_command_free(struct sshgw_session *);
+ssh_channel sshgw_command_channel_open(ssh_session, void *);
+
+#endif

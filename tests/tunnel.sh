@@ -1,0 +1,41 @@
+# tunnelgw: ssh -R to a random public port, bytes intact both ways, banner and teardown.
+. "$(dirname "$0")/lib.sh"
+
+gw_setup 'port_range = "31000-31999";'
+start_service echo
+svc=$TG_SVC
+
+start_ssh a -R "0:localhost:$svc" v2@127.0.0.1 tcp
+port=$(allocated a)
+[ "$port" -ge 31000 ] && [ "$port" -le 31999 ] || fail "allocated port $port is outside port_range"
+ok "the allocated port $port is in port_range"
+wait_for 5 grep -q "^Forwarding  tcp://127.0.0.1:$port -> localhost:0" "$TG_TMP/a.out" ||
+	fail "banner: $(cat "$TG_TMP/a.out")"
+ok "the tcp banner names the same port as OpenSSH's Allocated port line"
+
+$TG_PY stream "$port" 20000000 1 || fail "20 MB through one connection"
+ok "20 MB of random data each way through one public connection arrive intact (sha256)"
+
+$TG_PY stream "$port" 2000000 10 || fail "10 concurrent connections"
+ok "10 concurrent connections, 2 MB each way each, arrive intact (sha256)"
+
+start_service reply-after-eof
+reply=$TG_SVC
+start_ssh h -N -R "0:localhost:$reply" v2@127.0.0.1
+hport=$(allocated h)
+$TG_PY halfclose "$hport" 3000000 || fail "half-close"
+ok "a public client that shuts down its write side still receives the full reply"
+
+kill "$TG_LAST_PID"
+wait "$TG_LAST_PID" 2>/dev/null || true
+wait_for 1 port_closed "$hport" || fail "port $hport still accepts connections after the client left"
+ok "after the client exits, its public port refuses connections within a second"
+
+$TG_PY stream "$port" 100000 1 || fail "the other tunnel after one client left"
+ok "another client's tunnel is unaffected"
+
+contains "$(cat "$TG_TMP/gw.log")" "tcp://127.0.0.1:$hport: tunnel closed" "the log says the tunnel closed"
+stop_gw
+ok "the gateway stops cleanly with tunnels open"
+
+done_testing
