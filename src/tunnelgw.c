@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
@@ -30,6 +32,29 @@ usage(FILE *fp)
 	    "  -V       print the version and exit\n", SYSCONFDIR);
 }
 
+/* Check the keys file for -t: every line must load; a missing file is only a warning. */
+static int
+check_keys(const struct conf *c, char **cause)
+{
+	struct keyfile	*kf;
+
+	if ((kf = keyfile_load(c->authorized_keys, cause)) == NULL) {
+		if (access(c->authorized_keys, F_OK) == 0)
+			return -1;
+		fprintf(stderr, "tunnelgw: warning: %s; no key can log in\n", *cause);
+		free(*cause);
+		*cause = NULL;
+		return 0;
+	}
+	if (keyfile_nproblems(kf) > 0) {
+		*cause = xstrdup(keyfile_problem(kf, 0));
+		keyfile_free(kf);
+		return -1;
+	}
+	keyfile_free(kf);
+	return 0;
+}
+
 /* Check everything the configuration names, for -t. */
 static int
 check_all(const struct conf *c, char **cause)
@@ -40,7 +65,7 @@ check_all(const struct conf *c, char **cause)
 		if (hostkey_check(c->host_keys.v[i], cause) != 0)
 			return -1;
 	}
-	return 0;
+	return check_keys(c, cause);
 }
 
 /* Create missing host keys and make sure every one loads. */
@@ -98,7 +123,7 @@ main(int argc, char **argv)
 	}
 
 	c = conf_create();
-	if (conf_load(c, path, &cause) != 0 || ((test || print) && check_all(c, &cause) != 0)) {
+	if (conf_load(c, path, &cause) != 0 || (test && check_all(c, &cause) != 0)) {
 		fprintf(stderr, "tunnelgw: %s\n", cause);
 		free(cause);
 		conf_free(c);

@@ -55,8 +55,13 @@ sshgw_channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 	struct sshgw_channel	*c = arg;
 	size_t			 taken;
 
-	if (is_stderr || c->state != CHAN_OPEN)
+	if (is_stderr || c->state != CHAN_OPEN || c->ev == NULL)
 		return (int)len;	/* nothing wants it: drop it, keep the window moving */
+	if (len > SSHGW_MAX_PENDING) {
+		/* libssh keeps what a client sends past our window: a client that does is cut off. */
+		sshgw_session_close(c->sess, "the client sent more than the channel window allows");
+		return (int)len;
+	}
 	taken = c->ev->data(c->arg, data, len);
 	if (taken > len)
 		taken = len;
@@ -226,7 +231,8 @@ sshgw_channel_check_waiting(struct sshgw_session *s, int from_io)
 				sshgw_channel_check_open(c, now);
 		} else if (c->state != CHAN_OPEN || c->ev == NULL)
 			sshgw_channel_unwait(c);
-		else if (ssh_channel_window_size(c->ch) > 0 && (from_io || c->zero_window)) {
+		else if (ssh_channel_window_size(c->ch) > 0 && s->unflushed < SSHGW_MAX_UNFLUSHED &&
+		    (from_io || c->zero_window)) {
 			sshgw_channel_unwait(c);
 			c->blocked = c->zero_window = 0;
 			c->ev->writable(c->arg);
@@ -296,6 +302,8 @@ sshgw_channel_write(struct sshgw_channel *c, const void *buf, size_t len)
 	if (c->state != CHAN_OPEN || c->eof_sent || c->sess->closing != NULL)
 		return -1;
 	win = ssh_channel_window_size(c->ch);
+	if (c->sess->unflushed >= SSHGW_MAX_UNFLUSHED)
+		win = 0;
 	if (len > win)
 		len = win;
 	if (len > 0x40000000)
@@ -303,7 +311,9 @@ sshgw_channel_write(struct sshgw_channel *c, const void *buf, size_t len)
 	rc = len > 0 ? ssh_channel_write(c->ch, buf, (uint32_t)len) : 0;
 	if (rc == SSH_ERROR)
 		return -1;
-	if ((size_t)rc < len || ssh_channel_window_size(c->ch) == 0) {
+	c->sess->unflushed += (size_t)rc;
+	if ((size_t)rc < len || ssh_channel_window_size(c->ch) == 0 ||
+	    c->sess->unflushed >= SSHGW_MAX_UNFLUSHED) {
 		c->blocked = 1;
 		c->zero_window = ssh_channel_window_size(c->ch) == 0;
 		sshgw_channel_wait(c);
@@ -312,13 +322,25 @@ sshgw_channel_write(struct sshgw_channel *c, const void *buf, size_t len)
 	return rc;
 }
 
-/* Return how much the client's window lets us send now. */
+/*
+ * Return how much we may send now: the client's window, or 0 while the client is not taking
+ * what was already queued for it. When it returns 0, ev->writable follows once sending is
+ * possible again.
+ */
 size_t
-sshgw_channel_window(const struct sshgw_channel *c)
+sshgw_channel_window(struct sshgw_channel *c)
 {
-	if (c->state != CHAN_OPEN || c->eof_sent)
+	uint32_t	 win;
+
+	if (c->state != CHAN_OPEN || c->eof_sent || c->sess->closing != NULL)
 		return 0;
-	return ssh_channel_window_size(c->ch);
+	win = ssh_channel_window_size(c->ch);
+	if (win > 0 && c->sess->unflushed < SSHGW_MAX_UNFLUSHED)
+		return win;
+	c->blocked = 1;
+	c->zero_window = 1;
+	sshgw_channel_wait(c);
+	return 0;
 }
 
 /* Return how many bytes from the client libssh holds that the owner has not taken yet. */

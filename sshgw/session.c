@@ -129,6 +129,8 @@ sshgw_session_update(struct sshgw_session *s)
 
 	if (s->io == NULL)
 		return;
+	if ((ssh_get_status(s->ssh) & SSH_WRITE_PENDING) == 0)
+		s->unflushed = 0;
 	if (ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING)
 		want |= EV_WRITE;
 	if (want == s->events)
@@ -188,6 +190,8 @@ sshgw_session_post(struct sshgw_session *s, int from_io)
 		sshgw_session_teardown(s);
 		return;
 	}
+	if ((ssh_get_status(s->ssh) & SSH_WRITE_PENDING) == 0)
+		s->unflushed = 0;
 	s->in_process++;
 	sshgw_channel_post(s, from_io);
 	sshgw_command_post(s);

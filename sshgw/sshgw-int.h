@@ -26,6 +26,8 @@
 #define SSHGW_MAX_NOTICES	16	/* refusal lines kept until a session channel opens */
 #define SSHGW_MAX_COMMAND	1024	/* longest command line accepted */
 #define SSHGW_POLL_BURST	64	/* packets read per wake-up before yielding to others */
+#define SSHGW_MAX_UNFLUSHED	(1024 * 1024)	/* bytes queued toward a client not reading */
+#define SSHGW_MAX_PENDING	(4 * 1024 * 1024) /* bytes a client may send past its window */
 
 struct sshgw_server {
 	ssh_bind			 bind;
@@ -120,6 +122,7 @@ struct sshgw_session {
 	int					 in_process;
 	char					*closing;	/* why, once the session must end */
 	short					 events;	/* what io waits for */
+	size_t					 unflushed;	/* written since libssh's buffer was last empty */
 	void					*data;
 };
 

@@ -71,7 +71,7 @@ size_t	 sshgw_session_count(void);
 struct sshgw_channel *sshgw_channel_open(struct sshgw_session *, int, const char *, int,
 	    const struct sshgw_channel_events *, void *);
 ssize_t	 sshgw_channel_write(struct sshgw_channel *, const void *, size_t);
-size_t	 sshgw_channel_window(const struct sshgw_channel *);
+size_t	 sshgw_channel_window(struct sshgw_channel *);
 ssize_t	 sshgw_channel_read(struct sshgw_channel *, void *, size_t);
 size_t	 sshgw_channel_pending(const struct sshgw_channel *);
 void	 sshgw_channel_eof(struct sshgw_channel *);

@@ -7,8 +7,18 @@ expect_status 0 "$TUNNELGW" -V
 contains "$TG_OUT" "tunnelgw " "-V prints the version"
 
 expect_status 0 "$TUNNELGW" -t -f "$TG_TMP/example.conf"
-[ -z "$TG_OUT$TG_ERR" ] || fail "-t on a valid file printed something"
-ok "-t on the example configuration exits 0 quietly"
+[ -z "$TG_OUT" ] || fail "-t on a valid file printed on stdout"
+contains "$TG_ERR" "warning: $TG_TMP/authorized_keys: cannot open: No such file or directory; no key can log in" \
+	"-t on the example configuration exits 0, warning that no keys file exists yet"
+
+ssh-keygen -q -t ed25519 -N "" -f "$TG_TMP/k"
+{ echo "# keys"; cat "$TG_TMP/k.pub"; echo "ssh-ed25519 notbase64!"; } >"$TG_TMP/authorized_keys"
+expect_status 1 "$TUNNELGW" -t -f "$TG_TMP/example.conf"
+contains "$TG_ERR" "tunnelgw: $TG_TMP/authorized_keys:3: " "-t on a malformed key line exits 1 naming FILE:LINE"
+head -2 "$TG_TMP/authorized_keys" >"$TG_TMP/ak" && mv "$TG_TMP/ak" "$TG_TMP/authorized_keys"
+expect_status 0 "$TUNNELGW" -t -f "$TG_TMP/example.conf"
+[ -z "$TG_OUT$TG_ERR" ] || fail "-t with a good keys file printed: $TG_OUT$TG_ERR"
+ok "-t with a valid keys file exits 0 quietly"
 
 printf 'listen = [ "127.0.0.1:2222" ];\n\nidle_timout = 5;\n' >"$TG_TMP/typo.conf"
 expect_status 1 "$TUNNELGW" -t -f "$TG_TMP/typo.conf"
