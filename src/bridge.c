@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,14 @@
 #include "bridge.h"
 #include "listener.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "sshgw.h"
 #include "xmalloc.h"
 
 #define BRIDGE_OUT_CAP	(256 * 1024)	/* client -> public bytes we hold before pushing back */
 #define BRIDGE_READ	(64 * 1024)	/* public -> client bytes read at once */
+#define BRIDGE_COMMAND_WAIT	2000	/* ms to wait for a command's options (PROXY header) */
+#define BRIDGE_COMMAND_STEP	10	/* ms between looks */
 
 struct bridge_buf {
 	char	*data;
@@ -47,10 +51,14 @@ struct bridge {
 	struct event		*rev;
 	struct event		*wev;
 	struct event		*idle;
+	struct event		*hold;		/* waits for the session's command */
+	int			 held_ms;
+	unsigned long long	 id;
 	struct bridge_buf	 out;		/* client -> public, waiting for the socket */
 	struct bridge_buf	 in;		/* public -> client, waiting for the window */
 	char			*peer;
 	char			*url;
+	const char		*public_host;	/* the configuration's, for the PROXY v2 authority */
 	int			 idle_timeout;
 	time_t			 last;
 	time_t			 started;
@@ -73,6 +81,7 @@ static void	bridge_free(struct bridge *, const char *);
 static void	bridge_progress(struct bridge *);
 
 static _Thread_local char bridge_scratch[BRIDGE_READ];
+static atomic_ullong bridge_next_id = 1;
 
 /* Return the bytes a buffer holds. */
 static size_t
@@ -325,11 +334,67 @@ bridge_ch_data(void *arg, const void *data, size_t len)
 	return taken;
 }
 
+/*
+ * Queue the PROXY header the session asks for as the channel's first bytes, in one write;
+ * -1 when it cannot be built.
+ */
+static int
+bridge_proxy_header(struct bridge *b, int version)
+{
+	struct sockaddr_storage	 src, dst;
+	socklen_t		 slen = sizeof src, dlen = sizeof dst;
+	char			 hdr[PROXYPROTO_MAX], uid[32];
+	ssize_t			 n;
+
+	if (getpeername(b->fd, (struct sockaddr *)&src, &slen) == -1 ||
+	    getsockname(b->fd, (struct sockaddr *)&dst, &dlen) == -1)
+		return -1;
+	snprintf(uid, sizeof uid, "%llu", b->id);
+	n = proxyproto_build(version, hdr, sizeof hdr, (struct sockaddr *)&src,
+	    (struct sockaddr *)&dst, b->public_host, uid);
+	if (n <= 0)
+		return -1;
+	bridge_buf_add(&b->in, hdr, (size_t)n);
+	return bridge_flush_in(b);
+}
+
+/* Start carrying data: the PROXY header first, if the session asks for one. */
+static void
+bridge_start(struct bridge *b)
+{
+	int	 version = sshgw_session_proxy_proto(b->sess);
+
+	if (version > 0 && bridge_proxy_header(b, version) != 0) {
+		bridge_free(b, "cannot send the PROXY header");
+		return;
+	}
+	b->opened = 1;
+	log_debug("%s: connection from %s open%s", b->url, b->peer,
+	    version > 0 ? " (PROXY header sent)" : "");
+	bridge_progress(b);
+}
+
+/* libevent: look again whether the session's command has run (its options decide the header). */
+static void
+bridge_on_hold(evutil_socket_t fd, short what, void *arg)
+{
+	struct bridge	*b = arg;
+	struct timeval	 tv = { 0, BRIDGE_COMMAND_STEP * 1000 };
+
+	b->held_ms += BRIDGE_COMMAND_STEP;
+	if (sshgw_session_command_pending(b->sess) && b->held_ms < BRIDGE_COMMAND_WAIT) {
+		evtimer_add(b->hold, &tv);
+		return;
+	}
+	bridge_start(b);
+}
+
 /* sshgw: the client answered the channel open. */
 static void
 bridge_ch_opened(void *arg, int ok, const char *reason)
 {
 	struct bridge	*b = arg;
+	struct timeval	 tv = { 0, BRIDGE_COMMAND_STEP * 1000 };
 
 	if (!ok) {
 		log_info("%s: connection from %s refused by the SSH client: %s", b->url, b->peer,
@@ -337,9 +402,17 @@ bridge_ch_opened(void *arg, int ok, const char *reason)
 		bridge_free(b, NULL);
 		return;
 	}
-	b->opened = 1;
-	log_debug("%s: connection from %s open", b->url, b->peer);
-	bridge_progress(b);
+	/*
+	 * The client sends its command before it answers this open, so it has normally run
+	 * already; if not, wait a little for it, as its options may ask for a PROXY header.
+	 */
+	if (sshgw_session_command_pending(b->sess)) {
+		if ((b->hold = evtimer_new(b->base, bridge_on_hold, b)) == NULL ||
+		    evtimer_add(b->hold, &tv) != 0)
+			fatal("cannot add a timer to the event loop");
+		return;
+	}
+	bridge_start(b);
 }
 
 /* sshgw: the client sends no more data. */
@@ -426,6 +499,8 @@ bridge_free(struct bridge *b, const char *why)
 	event_free(b->wev);
 	if (b->idle != NULL)
 		event_free(b->idle);
+	if (b->hold != NULL)
+		event_free(b->hold);
 	close(b->fd);
 	free(b->out.data);
 	free(b->in.data);
@@ -454,10 +529,12 @@ bridge_create(struct event_base *base, struct sshgw_session *s,
 	b = xcalloc(1, sizeof *b);
 	LIST_INSERT_HEAD(&bridge_all, b, entry);
 	b->sess = s;
+	b->id = atomic_fetch_add(&bridge_next_id, 1);
 	b->base = base;
 	b->fd = fd;
 	b->peer = listener_format(sa, salen);
 	b->url = xstrdup(t->url);
+	b->public_host = t->public_host;
 	b->idle_timeout = t->idle_timeout;
 	b->started = b->last = time(NULL);
 	b->rev = event_new(base, fd, EV_READ | EV_PERSIST, bridge_on_read, b);

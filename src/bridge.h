@@ -11,6 +11,7 @@ struct sshgw_session;
 struct bridge_tunnel_info {
 	int		 port;		/* the public port */
 	const char	*url;		/* tcp://public_host:port */
+	const char	*public_host;	/* lives as long as the daemon's configuration */
 	int		 idle_timeout;	/* seconds; 0: never */
 };
 

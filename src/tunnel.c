@@ -102,6 +102,7 @@ tunnel_accept(evutil_socket_t lfd, short what, void *arg)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 		info.port = t->port;
 		info.url = t->url;
+		info.public_host = tunnel_conf->public_host;
 		info.idle_timeout = tunnel_idle_timeout(t->gs);
 		bridge_create(t->gs->base, t->gs->sess, &info, fd, (struct sockaddr *)&ss, len);
 	}

@@ -88,6 +88,41 @@ sshgw_command_banner(struct sshgw_session *s, const struct sshgw_forward *f)
 	free(line);
 }
 
+/*
+ * Is a command on its way whose options may matter to a new connection: a session channel
+ * is open but its command has not run yet.
+ */
+int
+sshgw_session_command_pending(const struct sshgw_session *s)
+{
+	return s->sch != NULL && !s->sch_closed && (!s->command_seen || s->command != NULL);
+}
+
+/* The PROXY protocol version in force for the session's new connections. */
+int
+sshgw_session_proxy_proto(const struct sshgw_session *s)
+{
+	if (s->opts.proxy_proto >= 0)
+		return s->opts.proxy_proto;
+	if (s->key != NULL && s->key->opts.proxy_proto >= 0)
+		return s->key->opts.proxy_proto;
+	return s->srv->conf->proxy_protocol;
+}
+
+/* Tell a `tcp` user when PROXY headers go to their service. */
+static void
+sshgw_command_proxy_line(struct sshgw_session *s)
+{
+	char	*line;
+	int	 v = sshgw_session_proxy_proto(s);
+
+	if (v == 0)
+		return;
+	xasprintf(&line, "PROXY protocol v%d headers are sent to your service", v);
+	sshgw_command_write(s, 0, line);
+	free(line);
+}
+
 /* A forward was granted: a running `tcp` shows it at once. */
 void
 sshgw_command_forward_added(struct sshgw_session *s, const struct sshgw_forward *f)
@@ -181,6 +216,7 @@ sshgw_command_tcp(struct sshgw_session *s, char **argv, int argc)
 	s->tcp_active = 1;
 	for (i = 0; i < s->nfwd; i++)
 		sshgw_command_banner(s, &s->fwd[i]);
+	sshgw_command_proxy_line(s);
 }
 
 /* Run `status`: this session's tunnels, one per line. */
@@ -278,6 +314,7 @@ sshgw_command_take(struct sshgw_session *s, const char *command)
 	if (strlen(command) > SSHGW_MAX_COMMAND)
 		command = "(too long)";
 	s->command = xstrdup(command);
+	s->command_seen = 1;
 	sshgw_session_kick(s);
 	return 0;
 }

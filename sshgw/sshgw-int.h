@@ -109,6 +109,7 @@ struct sshgw_session {
 	struct ssh_channel_callbacks_struct	 schcb;
 	int					 pty;
 	char					*command;	/* received, not yet run */
+	int					 command_seen;	/* an exec or shell request came */
 	int					 tcp_active;
 	int					 sch_closed;
 	struct sshgw_tcp_opts			 opts;

@@ -64,6 +64,8 @@ const char *sshgw_session_peer(const struct sshgw_session *);
 const char *sshgw_session_account(const struct sshgw_session *);
 const struct keyent *sshgw_session_key(const struct sshgw_session *);
 const struct sshgw_tcp_opts *sshgw_session_tcp_opts(const struct sshgw_session *);
+int	 sshgw_session_command_pending(const struct sshgw_session *);
+int	 sshgw_session_proxy_proto(const struct sshgw_session *);
 void	 sshgw_session_notice(struct sshgw_session *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 size_t	 sshgw_session_count(void);

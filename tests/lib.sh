@@ -82,8 +82,8 @@ write_conf() {
 	TG_SSH_PORT=$(free_port)
 	{
 		echo "listen = [ \"127.0.0.1:$TG_SSH_PORT\" ];"
-		echo "public_host = \"127.0.0.1\";"
-		echo "public_bind = \"127.0.0.1\";"
+		case "$*" in *public_host*) ;; *) echo "public_host = \"127.0.0.1\";" ;; esac
+		case "$*" in *public_bind*) ;; *) echo "public_bind = \"127.0.0.1\";" ;; esac
 		for line in "$@"; do
 			echo "$line"
 		done

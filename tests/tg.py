@@ -8,12 +8,18 @@
 #   tg.py closed PORT              succeeds when a connection to PORT is refused or closed
 #                                  without data within 2 s
 #   tg.py reset PORT BYTES         sends part of BYTES, then resets the connection (RST)
+#   tg.py disconnected PORT MIN MAX [LINE]
+#                                  connects (e.g. to the SSH port), sends LINE and CRLF when
+#                                  given, else nothing, reads and discards whatever comes, and
+#                                  succeeds when the peer closes the connection between MIN
+#                                  and MAX seconds after connecting; prints the time it took
 import hashlib
 import os
 import socket
 import struct
 import sys
 import threading
+import time
 
 
 def serve(portfile, handler):
@@ -141,6 +147,32 @@ def reset(port, nbytes):
     print("reset sent")
 
 
+def disconnected(port, tmin, tmax, line=None):
+    start = time.monotonic()
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if line is not None:
+        c.sendall(line.encode() + b"\r\n")
+    c.settimeout(0.1)
+    while True:
+        took = time.monotonic() - start
+        if took > tmax:
+            sys.exit("connection to %d still open after %.1f s (want closed within %g-%g s)"
+                     % (port, took, tmin, tmax))
+        try:
+            d = c.recv(65536)
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            d = b""
+        if not d:
+            break
+    took = time.monotonic() - start
+    c.close()
+    if took < tmin:
+        sys.exit("connection to %d closed after %.2f s, before %g s" % (port, took, tmin))
+    print("closed by the peer after %.2f s" % took)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "echo":
@@ -155,6 +187,9 @@ def main():
         closed(int(args[0]))
     elif cmd == "reset":
         reset(int(args[0]), int(args[1]))
+    elif cmd == "disconnected":
+        disconnected(int(args[0]), float(args[1]), float(args[2]),
+                     args[3] if len(args) > 3 else None)
     else:
         sys.exit("unknown command " + cmd)
 
