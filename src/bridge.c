@@ -28,6 +28,7 @@
 #include "listener.h"
 #include "log.h"
 #include "proxyproto.h"
+#include "registry.h"
 #include "sshgw.h"
 #include "xmalloc.h"
 
@@ -59,6 +60,7 @@ struct bridge {
 	char			*peer;
 	char			*url;
 	const char		*public_host;	/* the configuration's, for the PROXY v2 authority */
+	struct reg_tunnel	*reg;
 	int			 idle_timeout;
 	time_t			 last;
 	time_t			 started;
@@ -167,6 +169,7 @@ bridge_flush_out(struct bridge *b)
 			return -1;
 		}
 		b->bytes_out += (size_t)n;
+		registry_bytes(b->reg, 0, (uint64_t)n);
 		bridge_buf_drop(&b->out, (size_t)n);
 	}
 	return 0;
@@ -263,6 +266,7 @@ bridge_on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	b->bytes_in += (size_t)n;
+	registry_bytes(b->reg, (uint64_t)n, 0);
 	w = sshgw_channel_write(b->ch, bridge_scratch, (size_t)n);
 	if (w < 0) {
 		bridge_free(b, "the SSH channel failed");
@@ -320,6 +324,7 @@ bridge_ch_data(void *arg, const void *data, size_t len)
 		if (n > 0) {
 			taken = (size_t)n;
 			b->bytes_out += (size_t)n;
+			registry_bytes(b->reg, 0, (uint64_t)n);
 		}
 	}
 	room = BRIDGE_OUT_CAP > bridge_buf_used(&b->out) ? BRIDGE_OUT_CAP - bridge_buf_used(&b->out) : 0;
@@ -494,6 +499,8 @@ bridge_free(struct bridge *b, const char *why)
 		    b->url, b->peer, why, (long long)(time(NULL) - b->started), b->bytes_in,
 		    b->bytes_out);
 	LIST_REMOVE(b, entry);
+	registry_conn(b->reg, -1);
+	registry_release(b->reg);
 	sshgw_channel_free(b->ch);
 	event_free(b->rev);
 	event_free(b->wev);
@@ -535,6 +542,8 @@ bridge_create(struct event_base *base, struct sshgw_session *s,
 	b->peer = listener_format(sa, salen);
 	b->url = xstrdup(t->url);
 	b->public_host = t->public_host;
+	b->reg = registry_hold(t->reg);
+	registry_conn(b->reg, 1);
 	b->idle_timeout = t->idle_timeout;
 	b->started = b->last = time(NULL);
 	b->rev = event_new(base, fd, EV_READ | EV_PERSIST, bridge_on_read, b);

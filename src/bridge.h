@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 struct event_base;
+struct reg_tunnel;
 struct sshgw_session;
 
 struct bridge_tunnel_info {
@@ -13,6 +14,7 @@ struct bridge_tunnel_info {
 	const char	*url;		/* tcp://public_host:port */
 	const char	*public_host;	/* lives as long as the daemon's configuration */
 	int		 idle_timeout;	/* seconds; 0: never */
+	struct reg_tunnel *reg;		/* where its counters go */
 };
 
 int	 bridge_create(struct event_base *, struct sshgw_session *, const struct bridge_tunnel_info *,

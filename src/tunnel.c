@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "log.h"
 #include "ports.h"
+#include "registry.h"
 #include "sshgw.h"
 #include "tunnel.h"
 #include "xmalloc.h"
@@ -35,6 +36,7 @@ struct tunnel {
 	int			 fd;
 	struct event		*ev;
 	char			*url;
+	struct reg_tunnel	*reg;
 	LIST_ENTRY(tunnel)	 entry;
 };
 
@@ -103,6 +105,7 @@ tunnel_accept(evutil_socket_t lfd, short what, void *arg)
 		info.port = t->port;
 		info.url = t->url;
 		info.public_host = tunnel_conf->public_host;
+		info.reg = t->reg;
 		info.idle_timeout = tunnel_idle_timeout(t->gs);
 		bridge_create(t->gs->base, t->gs->sess, &info, fd, (struct sockaddr *)&ss, len);
 	}
@@ -191,6 +194,7 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 {
 	struct gwsess	*gs = sshgw_session_data(s);
 	struct tunnel	*t;
+	char		*target;
 	int		 fd;
 
 	*reason = NULL;
@@ -201,6 +205,9 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 	t->port = *bound;
 	t->fd = fd;
 	xasprintf(&t->url, "tcp://%s:%d", tunnel_conf->public_host, t->port);
+	xasprintf(&target, "%s:%d", *address != '\0' ? address : "*", port);
+	t->reg = registry_add(sshgw_session_account(s), t->url, target, sshgw_session_id(s));
+	free(target);
 	t->ev = event_new(gs->base, fd, EV_READ | EV_PERSIST, tunnel_accept, t);
 	if (t->ev == NULL || event_add(t->ev, NULL) != 0)
 		fatal("cannot add a public port to the event loop");
@@ -227,6 +234,7 @@ tunnel_forward_remove(struct sshgw_session *s, int bound)
 	event_free(t->ev);
 	close(t->fd);
 	ports_release(t->port);
+	registry_remove(t->reg);
 	log_info("%s: tunnel closed", t->url);
 	free(t->url);
 	free(t);
@@ -248,7 +256,22 @@ tunnel_session_closed(struct sshgw_session *s)
 	free(gs);
 }
 
+/* sshgw hook: the `status` command: the account's live tunnels, in every session. */
+static char *
+tunnel_status(struct sshgw_session *s)
+{
+	char	*text;
+	int	 n;
+
+	text = registry_format(sshgw_session_account(s), 0, &n);
+	if (n > 0)
+		return text;
+	free(text);
+	return xstrdup("no live tunnels for this account\n");
+}
+
 const struct sshgw_hooks tunnel_hooks = {
+	.status = tunnel_status,
 	.forward_add = tunnel_forward_add,
 	.forward_remove = tunnel_forward_remove,
 	.session_closed = tunnel_session_closed,

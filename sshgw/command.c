@@ -22,7 +22,7 @@
 	"      --allow-cidr=CIDR[,CIDR]  only these public clients may connect\n" \
 	"      --deny-cidr=CIDR[,CIDR]   these public clients may not connect\n" \
 	"      --idle-timeout=SECONDS    close public connections idle this long\n" \
-	"  status          list this session's tunnels\n" \
+	"  status          list your account's live tunnels\n" \
 	"  help            this text\n" \
 	"With -N no command runs and the tunnels work the same.\n"
 
@@ -219,16 +219,14 @@ sshgw_command_tcp(struct sshgw_session *s, char **argv, int argc)
 	sshgw_command_proxy_line(s);
 }
 
-/* Run `status`: this session's tunnels, one per line. */
+/* Run `status`: the account's live tunnels, in this session and its others. */
 static void
 sshgw_command_status(struct sshgw_session *s)
 {
-	size_t	 i;
+	char	*text = s->srv->hooks->status(s);
 
-	if (s->nfwd == 0)
-		sshgw_command_write(s, 0, "no tunnels in this session");
-	for (i = 0; i < s->nfwd; i++)
-		sshgw_command_banner(s, &s->fwd[i]);
+	sshgw_command_write(s, 0, text);
+	free(text);
 	sshgw_command_finish(s, 0);
 }
 

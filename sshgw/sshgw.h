@@ -17,6 +17,8 @@ struct sshgw_channel;		/* one forwarded-tcpip channel */
 
 /* What the SSH layer asks of the daemon. Each runs in the session's worker thread. */
 struct sshgw_hooks {
+	/* The `status` command: a new string listing the account's live tunnels. */
+	char	*(*status)(struct sshgw_session *);
 	/* A tcpip-forward: open a public port; 0 with *bound, or -1 with *reason. */
 	int	(*forward_add)(struct sshgw_session *, const char *address, int port,
 		    int *bound, char **reason);

@@ -83,13 +83,17 @@ log_has "unknown key offered for user 'v2'" "the gateway log names the refusal o
 expect_status 0 gwssh client v2@127.0.0.1 help
 contains "$TG_OUT" "tcp [OPTIONS]" "help prints the usage with 'tcp [OPTIONS]' and exits 0"
 
+expect_status 0 gwssh alice v2@127.0.0.1 status
+contains "$TG_OUT" "no live tunnels for this account" "status without tunnels says so"
 expect_status 0 gwssh client -R "0:localhost:$svc" v2@127.0.0.1 status
 sport=$(sed -n 's/^Allocated port \([0-9]*\) .*/\1/p' "$TG_TMP/err")
 [ -n "$sport" ] || fail "status: no allocated port: $TG_ERR"
-contains "$TG_OUT" "Forwarding  tcp://127.0.0.1:$sport -> localhost:0" \
-	"status lists the session's tunnel and exits 0"
+contains "$TG_OUT" "tcp://127.0.0.1:$sport" "status lists the session's own tunnel and exits 0"
+start_key st client -N -R "0:localhost:$svc" v2@127.0.0.1
+stport=$(allocated st)
 expect_status 0 gwssh client v2@127.0.0.1 status
-contains "$TG_OUT" "no tunnels in this session" "status without tunnels says so"
+contains "$TG_OUT" "tcp://127.0.0.1:$stport" "status lists the account's tunnels held by its other sessions"
+contains "$TG_OUT" "URL" "status prints a header line"
 
 # LogLevel=ERROR keeps ssh's own "Permanently added" warning off stderr.
 expect_status 2 gwssh client -o LogLevel=ERROR v2@127.0.0.1 frob

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tunnelgw: the registry of live tunnels, shared by all workers. A tunnel is added when its
+ * forward is granted and removed when it closes, under a mutex (once per tunnel, never per
+ * byte); its counters are atomics its own worker bumps and anyone may read.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "registry.h"
+#include "xmalloc.h"
+
+struct reg_tunnel {
+	char			*account;
+	char			*url;
+	char			*target;
+	unsigned long long	 session;
+	time_t			 since;
+	atomic_int		 conns;
+	atomic_uint_fast64_t	 bytes_in;
+	atomic_uint_fast64_t	 bytes_out;
+	atomic_int		 refs;		/* the tunnel, and each of its connections */
+	int			 listed;
+	TAILQ_ENTRY(reg_tunnel)	 entry;
+};
+
+static pthread_mutex_t			registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static TAILQ_HEAD(, reg_tunnel)		registry_tunnels = TAILQ_HEAD_INITIALIZER(registry_tunnels);
+
+/* Record a new tunnel of account at url, for the client's forward target, in a session. */
+struct reg_tunnel *
+registry_add(const char *account, const char *url, const char *target, unsigned long long session)
+{
+	struct reg_tunnel	*t = xcalloc(1, sizeof *t);
+
+	t->account = xstrdup(account);
+	t->url = xstrdup(url);
+	t->target = xstrdup(target);
+	t->session = session;
+	t->since = time(NULL);
+	atomic_init(&t->refs, 1);
+	t->listed = 1;
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_INSERT_TAIL(&registry_tunnels, t, entry);
+	pthread_mutex_unlock(&registry_lock);
+	return t;
+}
+
+/* Take a reference for a connection of the tunnel, which may outlive its listing. */
+struct reg_tunnel *
+registry_hold(struct reg_tunnel *t)
+{
+	if (t != NULL)
+		atomic_fetch_add(&t->refs, 1);
+	return t;
+}
+
+/* Drop a reference; the last one frees the entry. NULL is a no-op. */
+void
+registry_release(struct reg_tunnel *t)
+{
+	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	free(t->account);
+	free(t->url);
+	free(t->target);
+	free(t);
+}
+
+/* The tunnel closed: unlist it, and drop its own reference. NULL is a no-op. */
+void
+registry_remove(struct reg_tunnel *t)
+{
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	if (t->listed)
+		TAILQ_REMOVE(&registry_tunnels, t, entry);
+	t->listed = 0;
+	pthread_mutex_unlock(&registry_lock);
+	registry_release(t);
+}
+
+/* Count a public connection opening (+1) or closing (-1). */
+void
+registry_conn(struct reg_tunnel *t, int delta)
+{
+	if (t != NULL)
+		atomic_fetch_add_explicit(&t->conns, delta, memory_order_relaxed);
+}
+
+/* Count bytes from the public side (in) and toward it (out). */
+void
+registry_bytes(struct reg_tunnel *t, uint64_t in, uint64_t out)
+{
+	if (t == NULL)
+		return;
+	if (in != 0)
+		atomic_fetch_add_explicit(&t->bytes_in, in, memory_order_relaxed);
+	if (out != 0)
+		atomic_fetch_add_explicit(&t->bytes_out, out, memory_order_relaxed);
+}
+
+/* Return how many tunnels an account holds now. */
+int
+registry_account_tunnels(const char *account)
+{
+	struct reg_tunnel	*t;
+	int			 n = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_FOREACH(t, &registry_tunnels, entry) {
+		if (strcmp(t->account, account) == 0)
+			n++;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return n;
+}
+
+/* Append a JSON string literal of s to a stream. */
+static void
+registry_json_string(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(fp, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(fp, "\\u%04x", (unsigned char)*s);
+		else
+			fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
+/*
+ * Describe the live tunnels of account (NULL: all), one per line with a header, or as a
+ * JSON array; returns a new string, and the number of tunnels in *count (if not NULL).
+ */
+char *
+registry_format(const char *account, int json, int *count)
+{
+	struct reg_tunnel	*t;
+	struct tm		 tm;
+	char			*out = NULL, since[32];
+	size_t			 len;
+	FILE			*fp;
+	int			 n = 0;
+
+	if ((fp = open_memstream(&out, &len)) == NULL)
+		fatal("out of memory listing tunnels");
+	if (json)
+		fputc('[', fp);
+	else
+		fprintf(fp, "%-28s %-20s %-20s %5s %12s %12s %s\n", "URL", "ACCOUNT", "TARGET",
+		    "CONNS", "BYTES_IN", "BYTES_OUT", "SINCE");
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_FOREACH(t, &registry_tunnels, entry) {
+		if (account != NULL && strcmp(t->account, account) != 0)
+			continue;
+		gmtime_r(&t->since, &tm);
+		strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (json) {
+			fputs(n++ ? ",{\"url\":" : "{\"url\":", fp);
+			registry_json_string(fp, t->url);
+			fputs(",\"account\":", fp);
+			registry_json_string(fp, t->account);
+			fputs(",\"target\":", fp);
+			registry_json_string(fp, t->target);
+			fprintf(fp, ",\"conns\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,"
+			    "\"since\":\"%s\"}", atomic_load(&t->conns),
+			    (unsigned long long)atomic_load(&t->bytes_in),
+			    (unsigned long long)atomic_load(&t->bytes_out), since);
+		} else if (++n)
+			fprintf(fp, "%-28s %-20s %-20s %5d %12llu %12llu %s\n", t->url, t->account,
+			    t->target, atomic_load(&t->conns),
+			    (unsigned long long)atomic_load(&t->bytes_in),
+			    (unsigned long long)atomic_load(&t->bytes_out), since);
+	}
+	pthread_mutex_unlock(&registry_lock);
+	if (json)
+		fputs("]\n", fp);
+	fclose(fp);
+	if (count != NULL)
+		*count = n;
+	return out;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: the live tunnels of every worker, for status, limits and operators. */
+#ifndef TG_REGISTRY_H
+#define TG_REGISTRY_H
+
+#include <stdint.h>
+
+struct reg_tunnel;
+
+struct reg_tunnel *registry_add(const char *, const char *, const char *, unsigned long long);
+struct reg_tunnel *registry_hold(struct reg_tunnel *);
+void	 registry_release(struct reg_tunnel *);
+void	 registry_remove(struct reg_tunnel *);
+void	 registry_conn(struct reg_tunnel *, int);
+void	 registry_bytes(struct reg_tunnel *, uint64_t, uint64_t);
+int	 registry_account_tunnels(const char *);
+char	*registry_format(const char *, int, int *);
+
+#endif
