@@ -5,7 +5,7 @@ set -eu
 
 BUILD="build-essential autoconf automake pkg-config
        libssh-dev libssl-dev libconfig-dev libsqlite3-dev libevent-dev"
-TEST="check openssh-client openssl python3 haproxy"
+TEST="check openssh-client openssl python3 haproxy sqlite3"
 
 pkgs="$BUILD $TEST"
 case "${1:-}" in

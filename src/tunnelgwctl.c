@@ -2,21 +2,54 @@
 /* tunnelgwctl: the operator's command line: accounts, tokens, keys, addresses, live tunnels. */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "conf.h"
+#include "store.h"
 #include "xmalloc.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
 
+#define CTL_QUOTE_MAX	64	/* longest piece of an argument quoted in a message */
+
+struct ctl_command;
+
 struct ctl {
-	struct conf	*conf;
-	int		 json;
+	struct conf			*conf;
+	int				 json;
+	const struct ctl_command	*cmd;	/* the command running */
+	struct store			*store;
+};
+
+/* The kind of a column's values: how --json writes them. */
+enum ctl_type {
+	CTL_STRING,
+	CTL_NUMBER,
+	CTL_TIME,	/* RFC 3339 UTC */
+};
+
+/* One column of a listing: its header (lower-cased, its --json key) and kind. */
+struct ctl_column {
+	const char	*name;
+	enum ctl_type	 type;
+};
+
+/* A listing: rows of cells, NULL where there is no value ("-", null in JSON). */
+struct ctl_table {
+	const struct ctl_column	*cols;
+	size_t			 ncols;
+	char			**cells;	/* nrows * ncols */
+	size_t			 nrows;
 };
 
 /* One command: its words, how many arguments it takes, and what runs it. */
@@ -39,22 +72,738 @@ ctl_unavailable(struct ctl *ctl, int argc, char **argv)
 	return 1;
 }
 
+/* Print "tunnelgwctl: message" on stderr; returns 1, the exit status of a failure. */
+static int
+ctl_error(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("tunnelgwctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* Report cause, free it, and return 1. */
+static int
+ctl_fail(char *cause)
+{
+	ctl_error("%s", cause);
+	free(cause);
+	return 1;
+}
+
+/* A printable copy of s in buf, cut at CTL_QUOTE_MAX characters, for a message. */
+static const char *
+ctl_quote(const char *s, char buf[CTL_QUOTE_MAX + 4])
+{
+	size_t	 i;
+
+	for (i = 0; i < CTL_QUOTE_MAX && s[i] != '\0'; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			buf[i] = '?';
+		else
+			buf[i] = s[i];
+	}
+	strcpy(buf + i, s[i] != '\0' ? "..." : "");
+	return buf;
+}
+
+/* Print why and the usage of the running command as an error; returns -1. */
+static int
+ctl_usage_error(struct ctl *ctl, const char *why)
+{
+	const struct ctl_command	*cmd = ctl->cmd;
+
+	ctl_error("%s (usage: tunnelgwctl %s%s%s %s)", why, cmd->noun,
+	    cmd->verb != NULL ? " " : "", cmd->verb != NULL ? cmd->verb : "", cmd->args);
+	return -1;
+}
+
+/* Parse a decimal number of 1 to 10 digits from lo to hi; what names it in the message. */
+static int
+ctl_number(const char *s, long long lo, long long hi, const char *what, long long *v)
+{
+	char		 q[CTL_QUOTE_MAX + 4];
+	long long	 n = 0;
+	size_t		 i, len = strnlen(s, 11);
+
+	if (len == 0 || len > 10 || strspn(s, "0123456789") != len)
+		goto bad;
+	for (i = 0; i < len; i++)
+		n = n * 10 + (s[i] - '0');
+	if (n < lo || n > hi)
+		goto bad;
+	*v = n;
+	return 0;
+
+bad:
+	ctl_error("%s '%s' is not a number from %lld to %lld", what, ctl_quote(s, q), lo, hi);
+	return -1;
+}
+
+/*
+ * Split a command's arguments into up to maxpos positional ones and one option opt, given as
+ * "--opt VALUE" or "--opt=VALUE"; *val stays NULL when it is absent.
+ */
+static int
+ctl_args(struct ctl *ctl, int argc, char **argv, const char *opt, const char **val,
+    char **pos, int maxpos, int *npos)
+{
+	char	 q[CTL_QUOTE_MAX + 4], why[CTL_QUOTE_MAX + 64];
+	size_t	 len = strlen(opt);
+	int	 i;
+
+	*val = NULL;
+	*npos = 0;
+	for (i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, opt, len) == 0 &&
+		    (argv[i][2 + len] == '\0' || argv[i][2 + len] == '=')) {
+			if (*val != NULL)
+				return ctl_usage_error(ctl, "an option is given twice");
+			if (argv[i][2 + len] == '=')
+				*val = argv[i] + 3 + len;
+			else if (i + 1 < argc)
+				*val = argv[++i];
+			else {
+				snprintf(why, sizeof why, "--%s needs a value", opt);
+				return ctl_usage_error(ctl, why);
+			}
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			snprintf(why, sizeof why, "unknown option '%s'", ctl_quote(argv[i], q));
+			return ctl_usage_error(ctl, why);
+		} else if (*npos == maxpos) {
+			return ctl_usage_error(ctl, "too many arguments");
+		} else
+			pos[(*npos)++] = argv[i];
+	}
+	if (*npos != maxpos)
+		return ctl_usage_error(ctl, "missing argument");
+	return 0;
+}
+
+/* Open the database the configuration names. */
+static int
+ctl_open(struct ctl *ctl)
+{
+	char	*cause;
+
+	if ((ctl->store = store_open(ctl->conf->database, STORE_BUSY_TIMEOUT, &cause)) == NULL)
+		return ctl_fail(cause);
+	return 0;
+}
+
+/* --- listings ----------------------------------------------------------------------------- */
+
+/* Make an empty listing with these columns. */
+static struct ctl_table *
+ctl_table_create(const struct ctl_column *cols, size_t ncols)
+{
+	struct ctl_table	*t = xcalloc(1, sizeof *t);
+
+	t->cols = cols;
+	t->ncols = ncols;
+	return t;
+}
+
+/* Free a listing; NULL is a no-op. */
+static void
+ctl_table_free(struct ctl_table *t)
+{
+	size_t	 i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}
+
+/* Add a row of empty cells and return it. */
+static char **
+ctl_table_add(struct ctl_table *t)
+{
+	size_t	 i;
+	char	**row;
+
+	t->cells = xreallocarray(t->cells, t->nrows + 1, t->ncols * sizeof *t->cells);
+	row = t->cells + t->nrows++ * t->ncols;
+	for (i = 0; i < t->ncols; i++)
+		row[i] = NULL;
+	return row;
+}
+
+/* Set a cell to a copy of s, or no value when s is NULL. */
+static void
+ctl_set(char **cell, const char *s)
+{
+	*cell = s != NULL ? xstrdup(s) : NULL;
+}
+
+/* Set a cell to a number. */
+static void
+ctl_set_number(char **cell, long long v)
+{
+	xasprintf(cell, "%lld", v);
+}
+
+/* Set a cell to a time in RFC 3339 UTC, or no value for 0. */
+static void
+ctl_set_time(char **cell, int64_t t)
+{
+	struct tm	 tm;
+	time_t		 tt = (time_t)t;
+	char		 buf[32];
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		*cell = NULL;
+		return;
+	}
+	*cell = xstrdup(buf);
+}
+
+/* Print a listing as columns under a header, aligned, "-" for no value. */
+static void
+ctl_table_print(FILE *fp, const struct ctl_table *t)
+{
+	size_t		*width, r, c, len;
+	const char	*s;
+
+	width = xreallocarray(NULL, t->ncols, sizeof *width);
+	for (c = 0; c < t->ncols; c++) {
+		width[c] = strlen(t->cols[c].name);
+		for (r = 0; r < t->nrows; r++) {
+			s = t->cells[r * t->ncols + c];
+			len = s != NULL ? strlen(s) : 1;
+			if (len > width[c])
+				width[c] = len;
+		}
+	}
+	for (r = 0; r <= t->nrows; r++) {
+		for (c = 0; c < t->ncols; c++) {
+			s = r == 0 ? t->cols[c].name : t->cells[(r - 1) * t->ncols + c];
+			if (s == NULL)
+				s = "-";
+			if (c + 1 == t->ncols)
+				fprintf(fp, "%s\n", s);
+			else
+				fprintf(fp, "%-*s  ", (int)width[c], s);
+		}
+	}
+	free(width);
+}
+
+/* The length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t
+ctl_utf8_len(const unsigned char *s)
+{
+	size_t		 n, i;
+	uint32_t	 cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* Write s as a JSON string: quotes, escapes, and U+FFFD for bytes that are not UTF-8. */
+static void
+ctl_json_string(FILE *fp, const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n;
+
+	fputc('"', fp);
+	while (*p != '\0') {
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", fp);
+		else if (*p == '\t')
+			fputs("\\t", fp);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(fp, "\\u%04x", *p);
+		else if ((n = ctl_utf8_len(p)) == 0)
+			fputs("\\ufffd", fp);
+		else {
+			fwrite(p, 1, n, fp);
+			p += n;
+			continue;
+		}
+		p++;
+	}
+	fputc('"', fp);
+}
+
+/* Write a column's header in lower case, as a JSON key. */
+static void
+ctl_json_key(FILE *fp, const char *name)
+{
+	fputc('"', fp);
+	for (; *name != '\0'; name++)
+		fputc(*name >= 'A' && *name <= 'Z' ? *name - 'A' + 'a' : *name, fp);
+	fputs("\": ", fp);
+}
+
+/* Write row r of a listing as a JSON object. */
+static void
+ctl_json_row(FILE *fp, const struct ctl_table *t, size_t r)
+{
+	const char	*s;
+	size_t		 c;
+
+	fputc('{', fp);
+	for (c = 0; c < t->ncols; c++) {
+		ctl_json_key(fp, t->cols[c].name);
+		s = t->cells[r * t->ncols + c];
+		if (s == NULL)
+			fputs("null", fp);
+		else if (t->cols[c].type == CTL_NUMBER)
+			fputs(s, fp);
+		else
+			ctl_json_string(fp, s);
+		fputs(c + 1 < t->ncols ? ", " : "}", fp);
+	}
+}
+
+/* Print a listing as a JSON array of objects, one per line. */
+static void
+ctl_table_json(FILE *fp, const struct ctl_table *t)
+{
+	size_t	 r;
+
+	if (t->nrows == 0) {
+		fputs("[]\n", fp);
+		return;
+	}
+	fputs("[\n", fp);
+	for (r = 0; r < t->nrows; r++) {
+		fputs("  ", fp);
+		ctl_json_row(fp, t, r);
+		fputs(r + 1 < t->nrows ? ",\n" : "\n", fp);
+	}
+	fputs("]\n", fp);
+}
+
+/* Print a listing as the options ask, and free it. Returns 0. */
+static int
+ctl_table_output(struct ctl *ctl, struct ctl_table *t)
+{
+	if (ctl->json)
+		ctl_table_json(stdout, t);
+	else
+		ctl_table_print(stdout, t);
+	ctl_table_free(t);
+	return 0;
+}
+
+/* --- accounts ----------------------------------------------------------------------------- */
+
+static const struct ctl_column ctl_account_columns[] = {
+	{ "NAME", CTL_STRING }, { "MAX_TUNNELS", CTL_NUMBER }, { "KEYS", CTL_NUMBER },
+	{ "TOKENS", CTL_NUMBER }, { "ADDRESSES", CTL_NUMBER }, { "CREATED", CTL_TIME },
+};
+
+/* account add NAME [--max-tunnels N]: create an account. */
+static int
+ctl_account_add(struct ctl *ctl, int argc, char **argv)
+{
+	const char	*val;
+	char		*name, *cause;
+	long long	 max = -1;
+	int		 npos;
+
+	if (ctl_args(ctl, argc, argv, "max-tunnels", &val, &name, 1, &npos) != 0)
+		return 1;
+	if (val != NULL && ctl_number(val, 0, STORE_MAX_TUNNELS, "--max-tunnels", &max) != 0)
+		return 1;
+	if (store_account_check_name(name, &cause) != 0)
+		return ctl_fail(cause);
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_account_add(ctl->store, name, (int)max, &cause) != 0)
+		return ctl_fail(cause);
+	return 0;
+}
+
+/* account list: the accounts with their limits and counts. */
+static int
+ctl_account_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct store_account	**v;
+	struct ctl_table	 *t;
+	char			 *cause, **row;
+	size_t			  n, i;
+
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_account_list(ctl->store, &v, &n, &cause) != 0)
+		return ctl_fail(cause);
+	t = ctl_table_create(ctl_account_columns, 6);
+	for (i = 0; i < n; i++) {
+		row = ctl_table_add(t);
+		ctl_set(&row[0], v[i]->name);
+		if (v[i]->max_tunnels != -1)
+			ctl_set_number(&row[1], v[i]->max_tunnels);
+		ctl_set_number(&row[2], v[i]->nkeys);
+		ctl_set_number(&row[3], v[i]->ntokens);
+		ctl_set_number(&row[4], v[i]->naddresses);
+		ctl_set_time(&row[5], v[i]->created);
+	}
+	store_account_list_free(v, n);
+	return ctl_table_output(ctl, t);
+}
+
+/* account del NAME: delete an account with its tokens, keys and addresses. */
+static int
+ctl_account_del(struct ctl *ctl, int argc, char **argv)
+{
+	char	*cause;
+
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_account_del(ctl->store, argv[0], &cause) != 0)
+		return ctl_fail(cause);
+	return 0;
+}
+
+/* --- tokens ------------------------------------------------------------------------------- */
+
+static const struct ctl_column ctl_token_columns[] = {
+	{ "ID", CTL_NUMBER }, { "ACCOUNT", CTL_STRING }, { "CREATED", CTL_TIME },
+	{ "EXPIRES", CTL_TIME }, { "REVOKED", CTL_TIME }, { "LAST_USED", CTL_TIME },
+};
+
+/* Write all of buf to standard output with write(2): no stdio buffer keeps a copy. */
+static int
+ctl_write_secret(const char *buf)
+{
+	size_t	 off = 0, len = strlen(buf);
+	ssize_t	 r;
+
+	if (fflush(stdout) != 0)
+		return -1;
+	while (off < len) {
+		if ((r = write(STDOUT_FILENO, buf + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += (size_t)r;
+	}
+	return 0;
+}
+
+/* The text that shows a new token: the token alone on a line, or a JSON object. */
+static char *
+ctl_token_text(struct ctl *ctl, const char *account, const char *token, int64_t id,
+    int64_t days)
+{
+	char	*text, *created, *expires, *exp;
+	int64_t	 now = (int64_t)time(NULL);
+
+	if (!ctl->json) {
+		xasprintf(&text, "%s\n", token);
+		return text;
+	}
+	/* The account name and the token need no JSON escaping: both are [A-Za-z0-9._@-]. */
+	ctl_set_time(&created, now);
+	ctl_set_time(&expires, days == 0 ? 0 : now + days * 86400);
+	if (expires != NULL)
+		xasprintf(&exp, "\"%s\"", expires);
+	else
+		exp = xstrdup("null");
+	xasprintf(&text, "{\"id\": %lld, \"account\": \"%s\", \"token\": \"%s\", "
+	    "\"created\": \"%s\", \"expires\": %s}\n", (long long)id, account, token,
+	    created != NULL ? created : "", exp);
+	free(created);
+	free(expires);
+	free(exp);
+	return text;
+}
+
+/* token create ACCOUNT [--expires DAYS]: print a new token, once; its id on stderr. */
+static int
+ctl_token_create(struct ctl *ctl, int argc, char **argv)
+{
+	const char	*val;
+	char		*account, *cause, *token, *text;
+	long long	 days = 0;
+	int64_t		 id;
+	int		 npos, rc;
+
+	if (ctl_args(ctl, argc, argv, "expires", &val, &account, 1, &npos) != 0)
+		return 1;
+	if (val != NULL && ctl_number(val, 1, STORE_MAX_DAYS, "--expires", &days) != 0)
+		return 1;
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_token_create(ctl->store, account, (int)days, &token, &id, &cause) != 0)
+		return ctl_fail(cause);
+	text = ctl_token_text(ctl, account, token, id, days);
+	strfreezero(token);
+	rc = ctl_write_secret(text) == 0 ? 0 : errno;
+	strfreezero(text);
+	if (rc != 0) {
+		/* Nobody saw it: a token that cannot be shown must not stay valid. */
+		if (store_token_revoke(ctl->store, id, &cause) != 0)
+			free(cause);
+		return ctl_error("cannot print the token (%s); token %lld was revoked",
+		    strerror(rc), (long long)id);
+	}
+	if (!ctl->json)
+		fprintf(stderr, "token %lld for account %s; it is shown only this once\n",
+		    (long long)id, account);
+	return 0;
+}
+
+/* token list: the tokens, never their secret. */
+static int
+ctl_token_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct store_token	**v;
+	struct ctl_table	 *t;
+	char			 *cause, **row;
+	size_t			  n, i;
+
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_token_list(ctl->store, &v, &n, &cause) != 0)
+		return ctl_fail(cause);
+	t = ctl_table_create(ctl_token_columns, 6);
+	for (i = 0; i < n; i++) {
+		row = ctl_table_add(t);
+		ctl_set_number(&row[0], v[i]->id);
+		ctl_set(&row[1], v[i]->account);
+		ctl_set_time(&row[2], v[i]->created);
+		ctl_set_time(&row[3], v[i]->expires);
+		ctl_set_time(&row[4], v[i]->revoked);
+		ctl_set_time(&row[5], v[i]->last_used);
+	}
+	store_token_list_free(v, n);
+	return ctl_table_output(ctl, t);
+}
+
+/* token revoke ID: revoke a token. */
+static int
+ctl_token_revoke(struct ctl *ctl, int argc, char **argv)
+{
+	char		*cause;
+	long long	 id;
+
+	if (ctl_number(argv[0], 1, INT64_MAX / 2, "token id", &id) != 0)
+		return 1;
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_token_revoke(ctl->store, id, &cause) != 0)
+		return ctl_fail(cause);
+	return 0;
+}
+
+/* --- keys --------------------------------------------------------------------------------- */
+
+static const struct ctl_column ctl_key_columns[] = {
+	{ "FINGERPRINT", CTL_STRING }, { "ACCOUNT", CTL_STRING }, { "TYPE", CTL_STRING },
+	{ "COMMENT", CTL_STRING }, { "ADDED_BY", CTL_STRING }, { "CREATED", CTL_TIME },
+};
+
+/* Add a key record as a row of a key listing. */
+static void
+ctl_key_row(struct ctl_table *t, const struct store_key *k)
+{
+	char	**row = ctl_table_add(t);
+
+	ctl_set(&row[0], k->fingerprint);
+	ctl_set(&row[1], k->account);
+	ctl_set(&row[2], k->type);
+	ctl_set(&row[3], k->comment);
+	ctl_set(&row[4], k->added_by);
+	ctl_set_time(&row[5], k->created);
+}
+
+/* key add ACCOUNT 'TYPE BASE64 [COMMENT]': prints the fingerprint (--json: the key). */
+static int
+ctl_key_add(struct ctl *ctl, int argc, char **argv)
+{
+	struct store_key	*k;
+	struct ctl_table	*t;
+	char			*cause;
+
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_key_add(ctl->store, argv[0], argv[1], "tunnelgwctl", &k, &cause) != 0)
+		return ctl_fail(cause);
+	if (ctl->json) {
+		t = ctl_table_create(ctl_key_columns, 6);
+		ctl_key_row(t, k);
+		ctl_json_row(stdout, t, 0);
+		fputc('\n', stdout);
+		ctl_table_free(t);
+	} else
+		printf("%s\n", k->fingerprint);
+	store_key_free(k);
+	return 0;
+}
+
+/* key list: the keys with their accounts. */
+static int
+ctl_key_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct store_key	**v;
+	struct ctl_table	 *t;
+	char			 *cause;
+	size_t			  n, i;
+
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_key_list(ctl->store, &v, &n, &cause) != 0)
+		return ctl_fail(cause);
+	t = ctl_table_create(ctl_key_columns, 6);
+	for (i = 0; i < n; i++)
+		ctl_key_row(t, v[i]);
+	store_key_list_free(v, n);
+	return ctl_table_output(ctl, t);
+}
+
+/* key del FINGERPRINT: delete a key. */
+static int
+ctl_key_del(struct ctl *ctl, int argc, char **argv)
+{
+	char	*cause;
+
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_key_del(ctl->store, argv[0], &cause) != 0)
+		return ctl_fail(cause);
+	return 0;
+}
+
+/* --- addresses ---------------------------------------------------------------------------- */
+
+static const struct ctl_column ctl_address_columns[] = {
+	{ "URL", CTL_STRING }, { "ACCOUNT", CTL_STRING }, { "CREATED", CTL_TIME },
+};
+
+/* Set a cell to the public address of port: tcp://PUBLIC_HOST:PORT, IPv6 in brackets. */
+static void
+ctl_set_url(struct ctl *ctl, char **cell, int port)
+{
+	const char	*host = ctl->conf->public_host;
+	int		 v6 = strchr(host, ':') != NULL;
+
+	xasprintf(cell, "tcp://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+/* Add an address as a row of an address listing. */
+static void
+ctl_address_row(struct ctl *ctl, struct ctl_table *t, int port, const char *account,
+    int64_t created)
+{
+	char	**row = ctl_table_add(t);
+
+	ctl_set_url(ctl, &row[0], port);
+	ctl_set(&row[1], account);
+	ctl_set_time(&row[2], created);
+}
+
+/* address reserve ACCOUNT [PORT]: prints tcp://PUBLIC_HOST:PORT (--json: the address). */
+static int
+ctl_address_reserve(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_table	*t;
+	char			*cause;
+	long long		 want = 0;
+	int			 port;
+
+	if (argc == 2 && ctl_number(argv[1], 1, 65535, "port", &want) != 0)
+		return 1;
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_address_reserve(ctl->store, argv[0], (int)want, ctl->conf->port_min,
+	    ctl->conf->port_max, &port, &cause) != 0)
+		return ctl_fail(cause);
+	t = ctl_table_create(ctl_address_columns, 3);
+	ctl_address_row(ctl, t, port, argv[0], (int64_t)time(NULL));
+	if (ctl->json) {
+		ctl_json_row(stdout, t, 0);
+		fputc('\n', stdout);
+	} else
+		printf("%s\n", t->cells[0]);
+	ctl_table_free(t);
+	return 0;
+}
+
+/* address list: the reserved addresses. */
+static int
+ctl_address_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct store_address	**v;
+	struct ctl_table	 *t;
+	char			 *cause;
+	size_t			  n, i;
+
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_address_list(ctl->store, &v, &n, &cause) != 0)
+		return ctl_fail(cause);
+	t = ctl_table_create(ctl_address_columns, 3);
+	for (i = 0; i < n; i++)
+		ctl_address_row(ctl, t, v[i]->port, v[i]->account, v[i]->created);
+	store_address_list_free(v, n);
+	return ctl_table_output(ctl, t);
+}
+
+/* address release PORT: release a reserved port. */
+static int
+ctl_address_release(struct ctl *ctl, int argc, char **argv)
+{
+	char		*cause;
+	long long	 port;
+
+	if (ctl_number(argv[0], 1, 65535, "port", &port) != 0)
+		return 1;
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_address_release(ctl->store, (int)port, &cause) != 0)
+		return ctl_fail(cause);
+	return 0;
+}
+
 static const struct ctl_command ctl_commands[] = {
-	{ "account", "add", 1, 3, "NAME [--max-tunnels N]", "create an account", ctl_unavailable },
-	{ "account", "list", 0, 0, "", "list accounts", ctl_unavailable },
-	{ "account", "del", 1, 1, "NAME", "delete an account and close its sessions", ctl_unavailable },
+	{ "account", "add", 1, 3, "NAME [--max-tunnels N]", "create an account", ctl_account_add },
+	{ "account", "list", 0, 0, "", "list accounts", ctl_account_list },
+	{ "account", "del", 1, 1, "NAME", "delete an account and close its sessions", ctl_account_del },
 	{ "token", "create", 1, 3, "ACCOUNT [--expires DAYS]", "create a token, printed once",
-	  ctl_unavailable },
-	{ "token", "list", 0, 0, "", "list tokens (never their secret)", ctl_unavailable },
-	{ "token", "revoke", 1, 1, "ID", "revoke a token and close its sessions", ctl_unavailable },
+	  ctl_token_create },
+	{ "token", "list", 0, 0, "", "list tokens (never their secret)", ctl_token_list },
+	{ "token", "revoke", 1, 1, "ID", "revoke a token and close its sessions", ctl_token_revoke },
 	{ "key", "add", 2, 2, "ACCOUNT 'ssh-ed25519 AAAA... comment'", "add a public key",
-	  ctl_unavailable },
-	{ "key", "list", 0, 0, "", "list keys", ctl_unavailable },
-	{ "key", "del", 1, 1, "FINGERPRINT", "delete a key and close its sessions", ctl_unavailable },
+	  ctl_key_add },
+	{ "key", "list", 0, 0, "", "list keys", ctl_key_list },
+	{ "key", "del", 1, 1, "FINGERPRINT", "delete a key and close its sessions", ctl_key_del },
 	{ "address", "reserve", 1, 2, "ACCOUNT [PORT]", "reserve a public port for an account",
-	  ctl_unavailable },
-	{ "address", "list", 0, 0, "", "list reserved addresses", ctl_unavailable },
-	{ "address", "release", 1, 1, "PORT", "release a reserved port", ctl_unavailable },
+	  ctl_address_reserve },
+	{ "address", "list", 0, 0, "", "list reserved addresses", ctl_address_list },
+	{ "address", "release", 1, 1, "PORT", "release a reserved port", ctl_address_release },
 	{ "tunnels", NULL, 0, 0, "", "live tunnels: url, account, target, conns, bytes, since",
 	  ctl_unavailable },
 };
@@ -102,6 +851,22 @@ ctl_find(int argc, char **argv, int *used)
 	return NULL;
 }
 
+/* Take --json out of a command's arguments, where it may come after the command too. */
+static int
+ctl_strip_json(struct ctl *ctl, int argc, char **argv)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			ctl->json = 1;
+		else
+			argv[n++] = argv[i];
+	}
+	return n;
+}
+
+/* tunnelgwctl: parse the options, find the command, load the configuration, run it. */
 int
 main(int argc, char **argv)
 {
@@ -111,7 +876,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct ctl_command	*cmd;
-	struct ctl			 ctl = { NULL, 0 };
+	struct ctl			 ctl = { NULL, 0, NULL, NULL };
 	const char			*path = SYSCONFDIR "/tunnelgw.conf";
 	char				*cause = NULL;
 	int				 ch, used, nargs, rc;
@@ -146,7 +911,7 @@ main(int argc, char **argv)
 		    argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
 		return 1;
 	}
-	nargs = argc - used;
+	nargs = ctl_strip_json(&ctl, argc - used, argv + used);
 	if (nargs < cmd->min_args || nargs > cmd->max_args) {
 		fprintf(stderr, "tunnelgwctl: usage: tunnelgwctl %s%s%s %s\n", cmd->noun,
 		    cmd->verb ? " " : "", cmd->verb ? cmd->verb : "", cmd->args);
@@ -159,7 +924,14 @@ main(int argc, char **argv)
 		conf_free(ctl.conf);
 		return 1;
 	}
+	ctl.cmd = cmd;
 	rc = cmd->run(&ctl, nargs, argv + used);
+	store_close(ctl.store);
 	conf_free(ctl.conf);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (rc == 0)
+			ctl_error("cannot write the output: %s", strerror(errno));
+		return 1;
+	}
 	return rc;
 }

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: the SQLite store of accounts, tokens, keys and reserved addresses. */
+#ifndef TG_STORE_H
+#define TG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_BUSY_TIMEOUT	5000	/* ms a writer waits for another one by default */
+#define STORE_MAX_ACCOUNT	64	/* longest account name */
+#define STORE_MAX_TUNNELS	100000	/* highest max_tunnels */
+#define STORE_MAX_DAYS		36500	/* longest token lifetime, in days */
+#define STORE_TOKEN_PREFIX	"tgw_"
+#define STORE_TOKEN_LEN		47	/* "tgw_" and 43 base64url characters: 32 random bytes */
+
+/*
+ * Every function that can fail returns -1 and hands back a one-line message through cause
+ * (free it), which never holds a token. Messages about the database start with "DB: ".
+ * Times are Unix seconds (UTC); 0 means "none" (never expires, never used, not revoked).
+ */
+
+struct store;
+
+/* An account; the counts are filled by store_account_list and store_account_find. */
+struct store_account {
+	char		*name;
+	int		 max_tunnels;	/* -1: no limit */
+	int64_t		 created;
+	unsigned int	 nkeys;
+	unsigned int	 ntokens;	/* tokens neither revoked nor expired */
+	unsigned int	 naddresses;
+};
+
+/* A token, never its secret nor its hash. */
+struct store_token {
+	int64_t		 id;
+	char		*account;
+	int64_t		 created;
+	int64_t		 expires;
+	int64_t		 revoked;
+	int64_t		 last_used;
+};
+
+/* A public key. */
+struct store_key {
+	char		*fingerprint;	/* "SHA256:..." as ssh-keygen -l prints it */
+	char		*account;
+	char		*type;		/* "ssh-ed25519" ... */
+	char		*key;		/* "TYPE BASE64": an authorized_keys line without options */
+	char		*comment;	/* NULL when none */
+	char		*added_by;	/* "tunnelgwctl", "register" ... */
+	int64_t		 created;
+};
+
+/* A reserved public port. */
+struct store_address {
+	int		 port;
+	char		*account;
+	int64_t		 created;
+};
+
+/* Opening, and the change counter the daemon polls. */
+struct store	*store_open(const char *, int, char **);
+void		 store_close(struct store *);
+int		 store_changes(struct store *, int64_t *, char **);
+int		 store_integrity(struct store *, char **);
+
+/* Accounts: add, delete (its tokens, keys and addresses go with it), find, list. */
+int		 store_account_check_name(const char *, char **);
+int		 store_account_add(struct store *, const char *, int, char **);
+int		 store_account_del(struct store *, const char *, char **);
+int		 store_account_find(struct store *, const char *, struct store_account **,
+		     char **);
+int		 store_account_list(struct store *, struct store_account ***, size_t *, char **);
+void		 store_account_free(struct store_account *);
+void		 store_account_list_free(struct store_account **, size_t);
+
+/* Tokens: create (the secret is returned once), revoke, verify a secret, list. */
+int		 store_token_create(struct store *, const char *, int, char **, int64_t *,
+		     char **);
+int		 store_token_revoke(struct store *, int64_t, char **);
+int		 store_token_wellformed(const char *);
+int		 store_token_verify(struct store *, const char *, char **, int64_t *, char **);
+int		 store_token_list(struct store *, struct store_token ***, size_t *, char **);
+void		 store_token_free(struct store_token *);
+void		 store_token_list_free(struct store_token **, size_t);
+
+/* Keys: add an OpenSSH public key line, delete and find by fingerprint, list. */
+int		 store_key_add(struct store *, const char *, const char *, const char *,
+		     struct store_key **, char **);
+int		 store_key_del(struct store *, const char *, char **);
+int		 store_key_find(struct store *, const char *, struct store_key **, char **);
+int		 store_key_list(struct store *, struct store_key ***, size_t *, char **);
+void		 store_key_free(struct store_key *);
+void		 store_key_list_free(struct store_key **, size_t);
+
+/* Reserved addresses: reserve a given or random port of a range, release, owner, list. */
+int		 store_address_reserve(struct store *, const char *, int, int, int, int *,
+		     char **);
+int		 store_address_release(struct store *, int, char **);
+int		 store_address_owner(struct store *, int, char **, char **);
+int		 store_address_list(struct store *, struct store_address ***, size_t *, char **);
+void		 store_address_free(struct store_address *);
+void		 store_address_list_free(struct store_address **, size_t);
+
+#endif

@@ -1,0 +1,960 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: unit tests of the SQLite store: schema, constraints, tokens, locking, crashes. */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "store.h"
+#include "xmalloc.h"
+#include "tg_test.h"
+
+/* Public keys made with ssh-keygen (from tests/check_keys.c), with their fingerprints. */
+#define ED25519 "AAAAC3NzaC1lZDI1NTE5AAAAILASBAwoiGAAwbb4+n1F2a4BlM3HDJjJtf7wjOfoCKtl"
+#define ED25519_FP "SHA256:lRxCKkTTJVWXkeZm/Y2aczAcoONPqFr8t2VheSNtCKI"
+#define P256 "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBJwmZSRx5+fXczylhdt1hVt4X06B" \
+	"CKdhaebL5U95OkhdZOrlSTCP0N/1rXhKx4lG/lX4/oYF2wPFLgDdOjszZPA="
+#define P256_FP "SHA256:qVejIep3buA4kGOgHyZ4Xic5nxWVwe5+wSLFKuyUpW0"
+
+/* Linked with -Wl,--wrap=CRYPTO_memcmp: count the constant-time comparisons made. */
+int	__real_CRYPTO_memcmp(const void *, const void *, size_t);
+int	__wrap_CRYPTO_memcmp(const void *, const void *, size_t);
+static int memcmp_calls;
+
+/* Count a call and compare as OpenSSL does. */
+int
+__wrap_CRYPTO_memcmp(const void *a, const void *b, size_t len)
+{
+	memcmp_calls++;
+	return __real_CRYPTO_memcmp(a, b, len);
+}
+
+/* The path of a database in a fresh test folder. */
+static char *
+db_path(void)
+{
+	char	*path;
+
+	ck_assert_int_ne(asprintf(&path, "%s/tunnelgw.db", tg_tmpdir()), -1);
+	return path;
+}
+
+/* Open the store at path or fail the test with the reason. */
+static struct store *
+open_ok(const char *path, int busy_ms)
+{
+	struct store	*st;
+	char		*cause = NULL;
+
+	st = store_open(path, busy_ms, &cause);
+	ck_assert_msg(st != NULL, "store_open: %s", cause);
+	return st;
+}
+
+/* Run one statement on a separate raw connection and return the integer of its first row. */
+static long long
+raw_int(const char *path, const char *sql)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*stmt;
+	long long	 v = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Run SQL on a separate raw connection. */
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3	*db;
+	char	*err = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK, "%s: %s", sql, err);
+	sqlite3_close(db);
+}
+
+/* Read a whole file into a new buffer; its length goes to *len. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE	*fp;
+	char	*buf;
+	long	 size;
+
+	fp = fopen(path, "rb");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+	size = ftell(fp);
+	ck_assert_int_ge(size, 0);
+	rewind(fp);
+	buf = xmalloc((size_t)size + 1);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)size, fp), (size_t)size);
+	fclose(fp);
+	*len = (size_t)size;
+	return buf;
+}
+
+/* Does path+suffix exist? */
+static int
+exists(const char *path, const char *suffix)
+{
+	struct stat	 sb;
+	char		*p;
+	int		 rc;
+
+	ck_assert_int_ne(asprintf(&p, "%s%s", path, suffix), -1);
+	rc = stat(p, &sb) == 0;
+	free(p);
+	return rc;
+}
+
+/* Assert that opening path fails with message expect and leaves the file byte for byte. */
+static void
+refused_untouched(const char *path, const char *expect)
+{
+	char	*before, *after, *cause = NULL;
+	size_t	 blen, alen;
+
+	before = slurp(path, &blen);
+	ck_assert_ptr_null(store_open(path, 100, &cause));
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_str_eq(cause, expect);
+	after = slurp(path, &alen);
+	ck_assert_uint_eq(blen, alen);
+	ck_assert_int_eq(memcmp(before, after, blen), 0);
+	free(cause);
+	free(before);
+	free(after);
+}
+
+/* A missing database is created, mode 0600, migrated to version 1, in WAL mode. */
+START_TEST(test_create)
+{
+	char		*path = db_path(), *cause = NULL;
+	struct store	*st = open_ok(path, 1000);
+	struct stat	 sb;
+
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 07777, 0600);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int(path, "PRAGMA application_id"), 0x54475731);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+	    "AND name IN ('accounts', 'tokens', 'keys', 'addresses', 'changes')"), 5);
+	ck_assert_int_eq(raw_int(path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+	ck_assert_msg(store_integrity(st, &cause) == 0, "%s", cause);
+	store_close(st);
+	/* Opening again migrates nothing and keeps the version. */
+	st = open_ok(path, 1000);
+	store_close(st);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
+	free(path);
+}
+END_TEST
+
+/* What was committed is there after closing and opening again. */
+START_TEST(test_reopen_keeps_data)
+{
+	char			*path = db_path(), *cause = NULL, *token, *owner, *acct;
+	struct store		*st = open_ok(path, 1000);
+	struct store_account	*a;
+	struct store_key	*k;
+	int64_t			 id, id2;
+	int			 port;
+
+	ck_assert_int_eq(store_account_add(st, "alice", 4, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", 0, &token, &id, &cause), 0);
+	ck_assert_int_eq(store_key_add(st, "alice", "ssh-ed25519 " ED25519 " a@b", "tunnelgwctl",
+	    NULL, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "alice", 20001, 20000, 20010, &port, &cause), 0);
+	store_close(st);
+
+	st = open_ok(path, 1000);
+	ck_assert_int_eq(store_account_find(st, "alice", &a, &cause), 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->max_tunnels, 4);
+	ck_assert_uint_eq(a->nkeys, 1);
+	ck_assert_uint_eq(a->ntokens, 1);
+	ck_assert_uint_eq(a->naddresses, 1);
+	store_account_free(a);
+	ck_assert_int_eq(store_token_verify(st, token, &acct, &id2, &cause), 0);
+	ck_assert_str_eq(acct, "alice");
+	ck_assert_int_eq(id2, id);
+	ck_assert_int_eq(store_key_find(st, ED25519_FP, &k, &cause), 0);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k->account, "alice");
+	ck_assert_int_eq(store_address_owner(st, 20001, &owner, &cause), 0);
+	ck_assert_str_eq(owner, "alice");
+	free(owner);
+	free(acct);
+	store_key_free(k);
+	strfreezero(token);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* A database from a newer tunnelgw is refused, byte for byte untouched. */
+START_TEST(test_newer_schema)
+{
+	char		*path = db_path();
+	struct store	*st = open_ok(path, 1000);
+
+	store_close(st);
+	raw_exec(path, "PRAGMA user_version = 7");
+	ck_assert_int_eq(exists(path, "-wal"), 0);	/* checkpointed at the last close */
+	refused_untouched(path, "DB: schema version 7 is newer than this tunnelgw understands (1)");
+	free(path);
+}
+END_TEST
+
+/* A file that is not a database is refused untouched, and no WAL or shm file appears. */
+START_TEST(test_not_a_database)
+{
+	const char	*dir = tg_tmpdir();
+	char		*path, *big;
+
+	path = tg_write(dir, "tunnelgw.db", "this is not a database, only some text\n");
+	refused_untouched(path, "DB: not a tunnelgw database (file is not a database)");
+	ck_assert_int_eq(exists(path, "-wal"), 0);
+	ck_assert_int_eq(exists(path, "-shm"), 0);
+	ck_assert_int_eq(exists(path, "-journal"), 0);
+	free(path);
+	/* Longer than a header, still not SQLite. */
+	big = xmalloc(4097);
+	memset(big, 'x', 4096);
+	big[4096] = '\0';
+	path = tg_write(dir, "big.db", big);
+	refused_untouched(path, "DB: not a tunnelgw database (file is not a database)");
+	ck_assert_int_eq(exists(path, "-wal"), 0);
+	free(big);
+	free(path);
+}
+END_TEST
+
+/* An SQLite database of another program is not taken over. */
+START_TEST(test_other_program)
+{
+	char	*path = db_path();
+	sqlite3	*db;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE notes (t TEXT); INSERT INTO notes "
+	    "VALUES ('x')", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	refused_untouched(path, "DB: not a tunnelgw database (another program's: application id "
+	    "0, 1 tables)");
+	free(path);
+}
+END_TEST
+
+/* A database with a valid header and garbage after it is refused, never written. */
+START_TEST(test_corrupt)
+{
+	char		*path = db_path(), *buf, *expect;
+	size_t		 len;
+	FILE		*fp;
+	struct store	*st = open_ok(path, 1000);
+
+	store_close(st);
+	buf = slurp(path, &len);
+	ck_assert_uint_gt(len, 200);
+	memset(buf + 100, 0xa5, len - 100);	/* keep the 100-byte header, ruin the pages */
+	fp = fopen(path, "wb");
+	ck_assert_uint_eq(fwrite(buf, 1, len, fp), len);
+	fclose(fp);
+	free(buf);
+	ck_assert_int_ne(asprintf(&expect, "DB: %s: the tunnelgw database is corrupt "
+	    "(database disk image is malformed)", path), -1);
+	refused_untouched(path, expect);
+	free(expect);
+	free(path);
+}
+END_TEST
+
+/* A database the user may not read is a clear error (tested as an unprivileged user). */
+START_TEST(test_unreadable)
+{
+	char		*path = db_path(), *cause = NULL, *expect;
+	struct store	*st = open_ok(path, 1000);
+	struct passwd	*pw;
+
+	store_close(st);
+	ck_assert_int_eq(chmod(path, 0), 0);
+	if (geteuid() == 0) {
+		/* root reads everything: become nobody in this forked test process. */
+		ck_assert_int_eq(chmod(tg_dir, 0711), 0);
+		pw = getpwnam("nobody");
+		ck_assert_ptr_nonnull(pw);
+		ck_assert_int_eq(setgid(pw->pw_gid), 0);
+		ck_assert_int_eq(setuid(pw->pw_uid), 0);
+	}
+	ck_assert_ptr_null(store_open(path, 100, &cause));
+	ck_assert_int_ne(asprintf(&expect, "DB: %s: cannot open: Permission denied", path), -1);
+	ck_assert_str_eq(cause, expect);
+	free(expect);
+	free(cause);
+	free(path);
+}
+END_TEST
+
+/* A database in a folder that does not exist is not created, and the message says why. */
+START_TEST(test_missing_folder)
+{
+	char	*cause = NULL;
+
+	ck_assert_ptr_null(store_open("/nonexistent/dir/tunnelgw.db", 100, &cause));
+	ck_assert_str_eq(cause, "DB: /nonexistent/dir/tunnelgw.db: cannot create: "
+	    "No such file or directory");
+	free(cause);
+}
+END_TEST
+
+/* Accounts: add, duplicates, bad names and limits, find, list, unknown names. */
+START_TEST(test_accounts)
+{
+	char			*path = db_path(), *cause = NULL, long_name[70];
+	struct store		*st = open_ok(path, 1000);
+	struct store_account	**v, *a;
+	size_t			  n;
+
+	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), 0);
+	ck_assert_int_eq(store_account_add(st, "alice.smith@example-1_x", 0, &cause), 0);
+	ck_assert_int_eq(store_account_add(st, "bob", 3, &cause), -1);
+	ck_assert_str_eq(cause, "account 'bob' already exists");
+	free(cause);
+	ck_assert_int_eq(store_account_add(st, "b o b", 3, &cause), -1);
+	ck_assert_str_eq(cause, "account name 'b o b' is not 1-64 characters of A-Z a-z 0-9 . _ @ -");
+	free(cause);
+	ck_assert_int_eq(store_account_add(st, "", 3, &cause), -1);
+	free(cause);
+	memset(long_name, 'a', 65);
+	long_name[65] = '\0';
+	ck_assert_int_eq(store_account_add(st, long_name, 3, &cause), -1);
+	free(cause);
+	long_name[64] = '\0';
+	ck_assert_int_eq(store_account_add(st, long_name, 3, &cause), 0);
+	ck_assert_int_eq(store_account_add(st, "carol", STORE_MAX_TUNNELS + 1, &cause), -1);
+	ck_assert_str_eq(cause, "max-tunnels must be a number from 0 to 100000");
+	free(cause);
+
+	ck_assert_int_eq(store_account_list(st, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(v[0]->name, long_name);
+	ck_assert_str_eq(v[1]->name, "alice.smith@example-1_x");
+	ck_assert_int_eq(v[1]->max_tunnels, 0);
+	ck_assert_str_eq(v[2]->name, "bob");
+	ck_assert_int_eq(v[2]->max_tunnels, -1);
+	ck_assert_int_le(llabs((long long)(v[2]->created - time(NULL))), 5);
+	store_account_list_free(v, n);
+
+	ck_assert_int_eq(store_account_find(st, "nobody", &a, &cause), 0);
+	ck_assert_ptr_null(a);
+	ck_assert_int_eq(store_account_del(st, "nobody", &cause), -1);
+	ck_assert_str_eq(cause, "unknown account 'nobody'");
+	free(cause);
+	ck_assert_int_eq(store_account_del(st, "bob", &cause), 0);
+	ck_assert_int_eq(store_account_find(st, "bob", &a, &cause), 0);
+	ck_assert_ptr_null(a);
+	/* Names are exact: no SQL wildcards, no case folding. */
+	ck_assert_int_eq(store_account_del(st, "%", &cause), -1);
+	free(cause);
+	ck_assert_int_eq(store_account_find(st, "ALICE.SMITH@EXAMPLE-1_X", &a, &cause), 0);
+	ck_assert_ptr_null(a);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* The SHA-256 of s, as the store keeps it. */
+static void
+sha256(const char *s, unsigned char out[32])
+{
+	unsigned int	 len;
+
+	ck_assert_int_eq(EVP_Digest(s, strlen(s), out, &len, EVP_sha256(), NULL), 1);
+	ck_assert_uint_eq(len, 32);
+}
+
+/* Does s have the form ^tgw_[A-Za-z0-9_-]{43}$? */
+static int
+token_form(const char *s)
+{
+	size_t	 i;
+
+	if (strlen(s) != 47 || strncmp(s, "tgw_", 4) != 0)
+		return 0;
+	for (i = 4; i < 47; i++) {
+		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+		    s[i]) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* Tokens: their form, stored as a hash only, verified, revoked, expired, wrong. */
+START_TEST(test_tokens)
+{
+	char			*path = db_path(), *cause = NULL, *t1, *t2, *acct, *sql;
+	struct store		*st = open_ok(path, 1000);
+	struct store_token	**v;
+	unsigned char		 h[32];
+	char			 hex[65], wrong[48];
+	int64_t			 id1, id2, id;
+	size_t			 n, i;
+
+	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "nobody", 0, &t1, &id1, &cause), -1);
+	ck_assert_str_eq(cause, "unknown account 'nobody'");
+	ck_assert_ptr_null(t1);
+	free(cause);
+	ck_assert_int_eq(store_token_create(st, "alice", STORE_MAX_DAYS + 1, &t1, &id1, &cause),
+	    -1);
+	free(cause);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM tokens"), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", 0, &t1, &id1, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", 30, &t2, &id2, &cause), 0);
+	ck_assert_msg(token_form(t1), "%s", t1);
+	ck_assert(store_token_wellformed(t1));
+	ck_assert_str_ne(t1, t2);
+	ck_assert_int_gt(id2, id1);
+
+	/* Only SHA-256(token) is stored. */
+	sha256(t1, h);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02X", h[i]);
+	ck_assert_int_ne(asprintf(&sql, "SELECT count(*) FROM tokens WHERE hash = X'%s'", hex), -1);
+	ck_assert_int_eq(raw_int(path, sql), 1);
+	free(sql);
+	ck_assert_int_eq(asprintf(&sql, "SELECT count(*) FROM tokens WHERE CAST(hash AS TEXT) "
+	    "LIKE '%%%s%%' OR lookup LIKE '%%%s%%'", t1 + 4, t1 + 4) > 0, 1);
+	ck_assert_int_eq(raw_int(path, sql), 0);
+	free(sql);
+
+	/* Verify: ok, and last_used is set. */
+	ck_assert_int_eq(store_token_verify(st, t1, &acct, &id, &cause), 0);
+	ck_assert_str_eq(acct, "alice");
+	ck_assert_int_eq(id, id1);
+	free(acct);
+	ck_assert_int_eq(store_token_list(st, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(v[0]->id, id1);
+	ck_assert_str_eq(v[0]->account, "alice");
+	ck_assert_int_ne(v[0]->last_used, 0);
+	ck_assert_int_eq(v[0]->expires, 0);
+	ck_assert_int_eq(v[1]->last_used, 0);
+	ck_assert_int_eq(v[1]->expires - v[1]->created, 30 * 86400);
+	store_token_list_free(v, n);
+
+	/* Wrong: one character changed, a wrong form, a blank. */
+	snprintf(wrong, sizeof wrong, "%s", t1);
+	wrong[46] = wrong[46] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(store_token_verify(st, wrong, &acct, &id, &cause), 1);
+	ck_assert_str_eq(cause, "unknown token");
+	ck_assert_ptr_null(acct);
+	free(cause);
+	ck_assert_int_eq(store_token_verify(st, "v2", &acct, &id, &cause), 1);
+	ck_assert_str_eq(cause, "not a token");
+	free(cause);
+	wrong[10] = '!';
+	ck_assert_int_eq(store_token_verify(st, wrong, &acct, &id, &cause), 1);
+	free(cause);
+
+	/* Revoked. */
+	ck_assert_int_eq(store_token_revoke(st, id1, &cause), 0);
+	ck_assert_int_eq(store_token_verify(st, t1, &acct, &id, &cause), 1);
+	ck_assert_str_eq(cause, "token 1 was revoked");
+	free(cause);
+	ck_assert_int_eq(store_token_revoke(st, id1, &cause), -1);
+	ck_assert_str_eq(cause, "token 1 is already revoked");
+	free(cause);
+	ck_assert_int_eq(store_token_revoke(st, 999, &cause), -1);
+	ck_assert_str_eq(cause, "no token with id 999");
+	free(cause);
+
+	/* Expired. */
+	raw_exec(path, "UPDATE tokens SET expires = strftime('%s', 'now') - 1 WHERE id = 2");
+	ck_assert_int_eq(store_token_verify(st, t2, &acct, &id, &cause), 1);
+	ck_assert_str_eq(cause, "token 2 has expired");
+	free(cause);
+	strfreezero(t1);
+	strfreezero(t2);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/*
+ * The full hashes are compared with CRYPTO_memcmp, which decides: a stored hash that shares
+ * the token's lookup prefix but not the rest never lets it in.
+ */
+START_TEST(test_token_constant_time)
+{
+	char		*path = db_path(), *cause = NULL, *t, *acct, *sql, hex[65];
+	struct store	*st = open_ok(path, 1000);
+	unsigned char	 h[32];
+	int64_t		 id, got;
+	size_t		 i;
+
+	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
+	ck_assert_int_eq(store_account_add(st, "mallory", -1, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", 0, &t, &id, &cause), 0);
+	memcmp_calls = 0;
+	ck_assert_int_eq(store_token_verify(st, t, &acct, &got, &cause), 0);
+	ck_assert_int_eq(memcmp_calls, 1);
+	free(acct);
+
+	/* A near miss: same lookup, the hash's last byte flipped, another account. */
+	sha256(t, h);
+	h[31] ^= 1;
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02X", h[i]);
+	ck_assert_int_ne(asprintf(&sql, "INSERT INTO tokens (account, lookup, hash, created) "
+	    "SELECT 'mallory', lookup, X'%s', created FROM tokens WHERE id = %lld", hex,
+	    (long long)id), -1);
+	raw_exec(path, sql);
+	free(sql);
+	ck_assert_int_eq(raw_int(path, "SELECT count(DISTINCT lookup) FROM tokens"), 1);
+	ck_assert_int_eq(raw_int(path, "SELECT count(DISTINCT hash) FROM tokens"), 2);
+	memcmp_calls = 0;
+	ck_assert_int_eq(store_token_verify(st, t, &acct, &got, &cause), 0);
+	ck_assert_str_eq(acct, "alice");
+	ck_assert_int_eq(got, id);
+	ck_assert_int_eq(memcmp_calls, 2);
+	free(acct);
+
+	/* Without the real row, the near miss does not match. */
+	ck_assert_int_ne(asprintf(&sql, "DELETE FROM tokens WHERE id = %lld", (long long)id), -1);
+	raw_exec(path, sql);
+	free(sql);
+	memcmp_calls = 0;
+	ck_assert_int_eq(store_token_verify(st, t, &acct, &got, &cause), 1);
+	ck_assert_str_eq(cause, "unknown token");
+	ck_assert_int_eq(memcmp_calls, 1);
+	free(cause);
+	strfreezero(t);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* Keys: add, unknown account, duplicates naming their account, options refused, find, del. */
+START_TEST(test_keys)
+{
+	char			*path = db_path(), *cause = NULL;
+	struct store		*st = open_ok(path, 1000);
+	struct store_key	*k, **v;
+	size_t			 n;
+
+	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
+	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), 0);
+	ck_assert_int_eq(store_key_add(st, "nobody", "ssh-ed25519 " ED25519, "tunnelgwctl", NULL,
+	    &cause), -1);
+	ck_assert_str_eq(cause, "unknown account 'nobody'");
+	free(cause);
+	ck_assert_int_eq(store_key_add(st, "alice", "  ssh-ed25519 " ED25519 " alice@laptop  \n",
+	    "tunnelgwctl", &k, &cause), 0);
+	ck_assert_str_eq(k->fingerprint, ED25519_FP);
+	ck_assert_str_eq(k->key, "ssh-ed25519 " ED25519);
+	ck_assert_str_eq(k->comment, "alice@laptop");
+	ck_assert_str_eq(k->type, "ssh-ed25519");
+	store_key_free(k);
+	ck_assert_int_eq(store_key_add(st, "bob", "ssh-ed25519 " ED25519 " other", "register",
+	    NULL, &cause), -1);
+	ck_assert_str_eq(cause, "key " ED25519_FP " is already registered to account 'alice'");
+	free(cause);
+	ck_assert_int_eq(store_key_add(st, "bob", "from=\"10.0.0.0/8\" ecdsa-sha2-nistp256 " P256,
+	    "tunnelgwctl", NULL, &cause), -1);
+	ck_assert_str_eq(cause, "a key given here takes no options: give 'TYPE BASE64 [COMMENT]'");
+	free(cause);
+	ck_assert_int_eq(store_key_add(st, "bob", "ssh-ed25519 AAAA", "tunnelgwctl", NULL,
+	    &cause), -1);
+	ck_assert_str_eq(cause, "invalid key: invalid ssh-ed25519 key data");
+	free(cause);
+	ck_assert_int_eq(store_key_add(st, "bob", "   ", "tunnelgwctl", NULL, &cause), -1);
+	ck_assert_str_eq(cause, "the key line is empty");
+	free(cause);
+	ck_assert_int_eq(store_key_add(st, "bob", "ecdsa-sha2-nistp256 " P256 " a\033b",
+	    "tunnelgwctl", NULL, &cause), -1);
+	ck_assert_str_eq(cause, "the key comment holds a control character");
+	free(cause);
+	ck_assert_int_eq(store_key_add(st, "bob", "ecdsa-sha2-nistp256 " P256, "register", NULL,
+	    &cause), 0);
+
+	ck_assert_int_eq(store_key_find(st, P256_FP, &k, &cause), 0);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_str_eq(k->account, "bob");
+	ck_assert_str_eq(k->added_by, "register");
+	ck_assert_ptr_null(k->comment);
+	store_key_free(k);
+	ck_assert_int_eq(store_key_list(st, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(v[0]->account, "alice");
+	ck_assert_str_eq(v[1]->account, "bob");
+	store_key_list_free(v, n);
+
+	ck_assert_int_eq(store_key_del(st, "SHA256:nothere", &cause), -1);
+	ck_assert_str_eq(cause, "no key with fingerprint 'SHA256:nothere'");
+	free(cause);
+	ck_assert_int_eq(store_key_del(st, ED25519_FP, &cause), 0);
+	ck_assert_int_eq(store_key_find(st, ED25519_FP, &k, &cause), 0);
+	ck_assert_ptr_null(k);
+	/* Now bob may have it. */
+	ck_assert_int_eq(store_key_add(st, "bob", "ssh-ed25519 " ED25519, "register", NULL,
+	    &cause), 0);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* Addresses in a range of 3 ports: given, taken, outside, random, full, release, owner. */
+START_TEST(test_addresses)
+{
+	char			*path = db_path(), *cause = NULL, *owner;
+	struct store		*st = open_ok(path, 1000);
+	struct store_address	**v;
+	size_t			  n;
+	int			  port, p1, p2, seen[3] = { 0, 0, 0 }, i;
+
+	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
+	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "alice", 30003, 30000, 30002, &port, &cause),
+	    -1);
+	ck_assert_str_eq(cause, "port 30003 is outside port_range 30000-30002");
+	free(cause);
+	ck_assert_int_eq(store_address_reserve(st, "nobody", 30001, 30000, 30002, &port, &cause),
+	    -1);
+	ck_assert_str_eq(cause, "unknown account 'nobody'");
+	free(cause);
+	ck_assert_int_eq(store_address_reserve(st, "alice", 30001, 30000, 30002, &port, &cause),
+	    0);
+	ck_assert_int_eq(port, 30001);
+	ck_assert_int_eq(store_address_reserve(st, "bob", 30001, 30000, 30002, &port, &cause), -1);
+	ck_assert_str_eq(cause, "port 30001 is already reserved by account 'alice'");
+	free(cause);
+	ck_assert_int_eq(store_address_owner(st, 30001, &owner, &cause), 0);
+	ck_assert_str_eq(owner, "alice");
+	free(owner);
+	ck_assert_int_eq(store_address_owner(st, 30000, &owner, &cause), 0);
+	ck_assert_ptr_null(owner);
+
+	/* Random picks never return 30001, and reach both free ports. */
+	for (i = 0; i < 200; i++) {
+		ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &port, &cause),
+		    0);
+		ck_assert_int_ne(port, 30001);
+		ck_assert(port == 30000 || port == 30002);
+		seen[port - 30000]++;
+		ck_assert_int_eq(store_address_release(st, port, &cause), 0);
+	}
+	ck_assert_int_gt(seen[0], 50);
+	ck_assert_int_gt(seen[2], 50);
+
+	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &p1, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &p2, &cause), 0);
+	ck_assert_int_ne(p1, p2);
+	ck_assert_int_ne(p1, 30001);
+	ck_assert_int_ne(p2, 30001);
+	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &port, &cause), -1);
+	ck_assert_str_eq(cause, "no free port left in port_range 30000-30002: all 3 are reserved");
+	free(cause);
+	/* A reservation outside today's range still counts as reserved, not as free. */
+	ck_assert_int_eq(store_address_reserve(st, "bob", 40000, 40000, 40000, &port, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &port, &cause), -1);
+	free(cause);
+
+	ck_assert_int_eq(store_address_list(st, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(v[0]->port, 30000);
+	ck_assert_str_eq(v[1]->account, "alice");
+	ck_assert_int_eq(v[3]->port, 40000);
+	store_address_list_free(v, n);
+	ck_assert_int_eq(store_address_release(st, 30001, &cause), 0);
+	ck_assert_int_eq(store_address_release(st, 30001, &cause), -1);
+	ck_assert_str_eq(cause, "port 30001 is not reserved");
+	free(cause);
+	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &port, &cause), 0);
+	ck_assert_int_eq(port, 30001);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* Deleting an account deletes its tokens, keys and addresses, and nobody else's. */
+START_TEST(test_cascade)
+{
+	char		*path = db_path(), *cause = NULL, *t;
+	struct store	*st = open_ok(path, 1000);
+	int64_t		 id;
+	int		 port;
+
+	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
+	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", 0, &t, &id, &cause), 0);
+	strfreezero(t);
+	ck_assert_int_eq(store_token_create(st, "bob", 0, &t, &id, &cause), 0);
+	strfreezero(t);
+	ck_assert_int_eq(store_key_add(st, "alice", "ssh-ed25519 " ED25519, "tunnelgwctl", NULL,
+	    &cause), 0);
+	ck_assert_int_eq(store_key_add(st, "bob", "ecdsa-sha2-nistp256 " P256, "tunnelgwctl", NULL,
+	    &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "alice", 0, 1000, 2000, &port, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 1000, 2000, &port, &cause), 0);
+	ck_assert_int_eq(store_account_del(st, "alice", &cause), 0);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM tokens WHERE account = 'alice'"), 0);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM keys WHERE account = 'alice'"), 0);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM addresses WHERE account = 'alice'"),
+	    0);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM tokens"), 1);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM keys"), 1);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM addresses"), 1);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* Milliseconds since some fixed point. */
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A write lock held by another connection: each write waits, fails clearly, writes nothing. */
+START_TEST(test_locked)
+{
+	char		*path = db_path(), *cause = NULL, *t = NULL, *acct;
+	struct store	*st = open_ok(path, 1000), *st2;
+	sqlite3		*other;
+	long long	 start;
+	int64_t		 id, seq;
+	int		 port;
+
+	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", 0, &t, &id, &cause), 0);
+	store_close(st);
+	st = open_ok(path, 200);
+	ck_assert_int_eq(sqlite3_open(path, &other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+	start = now_ms();
+	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), -1);
+	ck_assert_int_ge(now_ms() - start, 150);
+	ck_assert_str_eq(cause, "DB: database is locked by another process (waited 200 ms)");
+	free(cause);
+	ck_assert_int_eq(store_account_del(st, "alice", &cause), -1);
+	free(cause);
+	ck_assert_int_eq(store_key_add(st, "alice", "ssh-ed25519 " ED25519, "tunnelgwctl", NULL,
+	    &cause), -1);
+	free(cause);
+	ck_assert_int_eq(store_address_reserve(st, "alice", 0, 1000, 1010, &port, &cause), -1);
+	ck_assert_str_eq(cause, "DB: database is locked by another process (waited 200 ms)");
+	free(cause);
+	ck_assert_int_eq(store_token_verify(st, t, &acct, &id, &cause), -1);
+	free(cause);
+	strfreezero(t);
+	ck_assert_int_eq(store_token_create(st, "alice", 0, &t, &id, &cause), -1);
+	ck_assert_ptr_null(t);
+	free(cause);
+	/* Reads still work while the writer holds its lock (WAL). */
+	ck_assert_int_eq(store_changes(st, &seq, &cause), 0);
+	/* Opening works too: the schema is current, nothing to write. */
+	st2 = open_ok(path, 200);
+	store_close(st2);
+
+	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM accounts"), 1);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM tokens"), 1);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM keys"), 0);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM addresses"), 0);
+	ck_assert_int_eq(raw_int(path, "SELECT last_used IS NULL FROM tokens"), 1);
+	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), 0);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* The change counter moves with every change, by this or another connection, not with logins. */
+START_TEST(test_changes)
+{
+	char		*path = db_path(), *cause = NULL, *t, *acct;
+	struct store	*st = open_ok(path, 1000), *ctl = open_ok(path, 1000);
+	int64_t		 s0, s1, s2, s3, id;
+
+	ck_assert_int_eq(store_changes(st, &s0, &cause), 0);
+	ck_assert_int_eq(store_changes(st, &s1, &cause), 0);
+	ck_assert_int_eq(s0, s1);
+	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
+	ck_assert_int_eq(store_changes(st, &s1, &cause), 0);
+	ck_assert_int_gt(s1, s0);
+	ck_assert_int_eq(store_token_create(ctl, "alice", 0, &t, &id, &cause), 0);
+	ck_assert_int_eq(store_changes(st, &s2, &cause), 0);
+	ck_assert_int_gt(s2, s1);
+	ck_assert_int_eq(store_token_verify(ctl, t, &acct, &id, &cause), 0);
+	free(acct);
+	ck_assert_int_eq(store_changes(st, &s3, &cause), 0);
+	ck_assert_int_eq(s3, s2);
+	ck_assert_int_eq(store_token_revoke(ctl, id, &cause), 0);
+	ck_assert_int_eq(store_changes(st, &s3, &cause), 0);
+	ck_assert_int_gt(s3, s2);
+	/* A failed write changes nothing. */
+	ck_assert_int_eq(store_account_add(ctl, "alice", -1, &cause), -1);
+	free(cause);
+	ck_assert_int_eq(store_changes(st, &s2, &cause), 0);
+	ck_assert_int_eq(s2, s3);
+	strfreezero(t);
+	store_close(ctl);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* A process killed with SIGKILL while writing loses no committed row; the database is sound. */
+START_TEST(test_kill9)
+{
+	char		*path = db_path(), *cause = NULL, name[32], *t;
+	struct store	*st = open_ok(path, 1000);
+	struct store_account *a;
+	int		 fds[2], i, status, round, committed, last;
+	int64_t		 id;
+	pid_t		 pid;
+	FILE		*fp;
+
+	store_close(st);
+	for (round = 0; round < 5; round++) {
+		ck_assert_int_eq(pipe(fds), 0);
+		if ((pid = fork()) == 0) {
+			close(fds[0]);
+			st = store_open(path, 5000, &cause);
+			for (i = 0; st != NULL; i++) {
+				snprintf(name, sizeof name, "r%d-%d", round, i);
+				if (store_account_add(st, name, -1, &cause) != 0 ||
+				    store_token_create(st, name, 0, &t, &id, &cause) != 0)
+					_exit(1);
+				free(t);
+				/* Only now is it committed: tell the parent. */
+				if (write(fds[1], &i, sizeof i) != sizeof i)
+					_exit(1);
+			}
+			_exit(1);
+		}
+		close(fds[1]);
+		/* Kill it at some point after its first commit, whatever the disk's speed. */
+		ck_assert_int_eq(read(fds[0], &i, sizeof i), (ssize_t)sizeof i);
+		usleep((useconds_t)round * 7000);
+		kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFSIGNALED(status));
+		fp = fdopen(fds[0], "r");
+		committed = 1;
+		last = 0;
+		while (fread(&i, sizeof i, 1, fp) == 1) {
+			committed++;
+			last = i;
+		}
+		fclose(fp);
+		ck_assert_int_gt(committed, 0);
+		st = open_ok(path, 5000);
+		ck_assert_msg(store_integrity(st, &cause) == 0, "%s", cause);
+		for (i = 0; i <= last; i++) {
+			snprintf(name, sizeof name, "r%d-%d", round, i);
+			ck_assert_int_eq(store_account_find(st, name, &a, &cause), 0);
+			ck_assert_msg(a != NULL, "committed account %s is gone", name);
+			ck_assert_uint_eq(a->ntokens, 1);
+			store_account_free(a);
+		}
+		store_close(st);
+	}
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM pragma_integrity_check "
+	    "WHERE integrity_check = 'ok'"), 1);
+	free(path);
+}
+END_TEST
+
+/* Processes that open a new database at the same moment all get it, migrated once. */
+START_TEST(test_concurrent_open)
+{
+	char		*path = db_path(), *cause = NULL, name[16];
+	struct store	*st;
+	pid_t		 pids[6];
+	int		 i, status;
+
+	for (i = 0; i < 6; i++) {
+		if ((pids[i] = fork()) == 0) {
+			snprintf(name, sizeof name, "p%d", i);
+			st = store_open(path, 5000, &cause);
+			if (st == NULL || store_account_add(st, name, -1, &cause) != 0) {
+				fprintf(stderr, "%s\n", cause);
+				_exit(1);
+			}
+			store_close(st);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 6; i++) {
+		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM accounts"), 6);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM changes"), 1);
+	free(path);
+}
+END_TEST
+
+/* The store suite. */
+static Suite *
+store_suite(void)
+{
+	Suite	*s = suite_create("store");
+	TCase	*tc = tcase_create("store");
+
+	tcase_add_checked_fixture(tc, NULL, tg_cleanup);
+	tcase_add_test(tc, test_create);
+	tcase_add_test(tc, test_reopen_keeps_data);
+	tcase_add_test(tc, test_newer_schema);
+	tcase_add_test(tc, test_not_a_database);
+	tcase_add_test(tc, test_other_program);
+	tcase_add_test(tc, test_corrupt);
+	tcase_add_test(tc, test_unreadable);
+	tcase_add_test(tc, test_missing_folder);
+	tcase_add_test(tc, test_accounts);
+	tcase_add_test(tc, test_tokens);
+	tcase_add_test(tc, test_token_constant_time);
+	tcase_add_test(tc, test_keys);
+	tcase_add_test(tc, test_addresses);
+	tcase_add_test(tc, test_cascade);
+	tcase_add_test(tc, test_locked);
+	tcase_add_test(tc, test_changes);
+	tcase_add_test(tc, test_kill9);
+	tcase_add_test(tc, test_concurrent_open);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return tg_run(store_suite());
+}
