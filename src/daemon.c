@@ -21,11 +21,13 @@
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
+#include "store.h"
 #include "worker.h"
 #include "xmalloc.h"
 
 #define DAEMON_BACKLOG		1024
 #define DAEMON_ACCEPT_BURST	64
+#define DAEMON_STORE_POLL	1	/* seconds between looks for changes by tunnelgwctl */
 
 struct daemon {
 	struct conf	 *conf;
@@ -34,8 +36,49 @@ struct daemon {
 	struct event	**listeners;
 	size_t		  nlisteners;
 	struct event	 *sigs[3];
+	struct store	 *store;
+	struct event	 *store_poll;
+	int64_t		  store_seq;
 	int		  workers_up;
 };
+
+/* libevent: look for changes tunnelgwctl made; workers then check their sessions. */
+static void
+daemon_store_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	int64_t		 seq;
+	char		*cause = NULL;
+
+	if (store_changes(d->store, &seq, &cause) != 0) {
+		log_warn("account store: %s", cause);
+		free(cause);
+		return;
+	}
+	if (seq == d->store_seq)
+		return;
+	log_debug("account store changed (%lld -> %lld)", (long long)d->store_seq,
+	    (long long)seq);
+	d->store_seq = seq;
+	worker_recheck_all();
+}
+
+/* Open (or create) the account store and watch it for changes. */
+static int
+daemon_open_store(struct daemon *d, char **cause)
+{
+	struct timeval	 tv = { DAEMON_STORE_POLL, 0 };
+
+	if ((d->store = store_open(d->conf->database, STORE_BUSY_TIMEOUT, cause)) == NULL)
+		return -1;
+	if (store_changes(d->store, &d->store_seq, cause) != 0)
+		return -1;
+	d->store_poll = event_new(d->base, -1, EV_PERSIST, daemon_store_poll, d);
+	if (d->store_poll == NULL || event_add(d->store_poll, &tv) != 0)
+		fatal("cannot add a timer to the event loop");
+	log_info("account store %s open", d->conf->database);
+	return 0;
+}
 
 /* libevent: SSH clients wait on a listen address; hand each to a worker. */
 static void
@@ -131,6 +174,9 @@ daemon_free(struct daemon *d)
 		if (d->sigs[i] != NULL)
 			event_free(d->sigs[i]);
 	}
+	if (d->store_poll != NULL)
+		event_free(d->store_poll);
+	store_close(d->store);
 	if (d->base != NULL)
 		event_base_free(d->base);
 	keyfile_free(d->keys);
@@ -157,7 +203,8 @@ daemon_run(struct conf *conf, char **cause)
 		if (d->sigs[i] == NULL || event_add(d->sigs[i], NULL) == -1)
 			fatal("cannot watch signal %d", signals[i]);
 	}
-	if (daemon_load_keys(d, cause) != 0 || daemon_listen(d, cause) != 0)
+	if (daemon_load_keys(d, cause) != 0 || daemon_open_store(d, cause) != 0 ||
+	    daemon_listen(d, cause) != 0)
 		goto out;
 	if (worker_start_all(conf, d->keys, cause) != 0)
 		goto out;

@@ -105,37 +105,56 @@ ports_try(const struct conf *c, int port, int *busy, char **cause)
 	return fd;
 }
 
+/* Is port marked in a 65536-bit map. */
+static int
+ports_marked(const uint8_t *bits, int port)
+{
+	return (bits[port / 8] & (1u << (port % 8))) != 0;
+}
+
 /*
- * Open a listener on a random free port of port_range: random draws first, then a walk from
- * a random start, so a nearly full range is still found. Returns the fd and *port, or -1.
+ * Open a listener on a random free port of port_range that nobody reserved (reserved() fills
+ * a map of reserved ports): random draws first, then a walk from a random start, so a nearly
+ * full range is still found. Returns the fd and *port, or -1.
  */
 int
-ports_open_random(const struct conf *c, int *port, char **cause)
+ports_open_random(const struct conf *c, int (*reserved)(uint8_t *), int *port, char **cause)
 {
 	uint32_t	 span = (uint32_t)(c->port_max - c->port_min + 1), i, start;
-	int		 p, fd, busy;
+	uint8_t		*held = xcalloc(65536 / 8, 1);
+	int		 p, fd = -1, busy;
 
+	if (reserved != NULL && reserved(held) != 0) {
+		xasprintf(cause, "the account store cannot say which ports are reserved");
+		goto out;
+	}
 	for (i = 0; i < PORTS_RANDOM_TRIES; i++) {
 		p = c->port_min + (int)arc4random_uniform(span);
+		if (ports_marked(held, p))
+			continue;
 		if ((fd = ports_try(c, p, &busy, cause)) != -1) {
 			*port = p;
-			return fd;
+			goto out;
 		}
 		if (!busy)
-			return -1;
+			goto out;
 	}
 	start = arc4random_uniform(span);
 	for (i = 0; i < span; i++) {
 		p = c->port_min + (int)((start + i) % span);
+		if (ports_marked(held, p))
+			continue;
 		if ((fd = ports_try(c, p, &busy, cause)) != -1) {
 			*port = p;
-			return fd;
+			goto out;
 		}
 		if (!busy)
-			return -1;
+			goto out;
 	}
 	xasprintf(cause, "no free port left in port_range %s", c->port_range);
-	return -1;
+out:
+	free(held);
+	return fd;
 }
 
 /* Open a listener on one given port; -1 with *cause when it is taken or cannot open. */

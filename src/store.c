@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,7 @@
 
 struct store {
 	sqlite3		*db;
-	int		 lockfd;	/* set-up lock; closed only after SQLite is (see store_close) */
+	struct store_file *file;	/* this process's hold on the file (see store_file) */
 	char		*path;
 	int		 busy_ms;
 	int64_t		 data_version;	/* PRAGMA data_version when seq was read */
@@ -399,16 +400,17 @@ store_check_file(const char *path, char **cause)
 		return -1;
 	}
 	n = store_read_start(fd, hdr, sizeof hdr);
-	close(fd);
 	if (n == -1) {
 		xasprintf(cause, "DB: %s: cannot read: %s", path, strerror(errno));
+		close(fd);
 		return -1;
 	}
 	if (n != 0 && (n < (ssize_t)sizeof hdr || memcmp(hdr, STORE_HEADER, 16) != 0)) {
 		xasprintf(cause, "DB: not a tunnelgw database (file is not a database)");
+		close(fd);
 		return -1;
 	}
-	return 0;
+	return fd;
 }
 
 /*
@@ -531,34 +533,81 @@ store_wal(struct store *st, char **cause)
 }
 
 /*
- * Take the set-up lock of a database: an flock() on the file itself, which SQLite's own
- * (fcntl) locks do not see; waits up to busy_ms. Returns the descriptor to close, or -1.
+ * Take the set-up lock of a database: an flock() on the file, which SQLite's own (fcntl)
+ * locks do not see; waits up to busy_ms.
  */
 static int
-store_setup_lock(const char *path, int busy_ms, char **cause)
+store_setup_lock(int fd, int busy_ms, char **cause)
 {
-	int	 fd, waited = 0;
+	int	 waited = 0;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		xasprintf(cause, "DB: %s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
 	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
-			xasprintf(cause, "DB: %s: cannot lock: %s", path, strerror(errno));
-			close(fd);
+			xasprintf(cause, "DB: cannot lock the database: %s", strerror(errno));
 			return -1;
 		}
 		if (waited >= busy_ms) {
 			xasprintf(cause, "DB: database is locked by another process (waited %d ms)",
 			    waited);
-			close(fd);
 			return -1;
 		}
 		usleep(10 * 1000);
 		waited += 10;
 	}
-	return fd;
+	return 0;
+}
+
+/*
+ * The files this process has open through SQLite. POSIX locks belong to a process, not to a
+ * descriptor: closing any descriptor of a database file drops every lock SQLite holds on it,
+ * after which another process may checkpoint and remove the WAL under a writer. So the file
+ * is opened (to check it, and for the set-up lock) once per process, and that descriptor is
+ * closed only when the last connection to the file is.
+ */
+struct store_file {
+	dev_t			 dev;
+	ino_t			 ino;
+	int			 fd;
+	int			 refs;
+	struct store_file	*next;
+};
+
+static pthread_mutex_t	 store_files_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store_file *store_files;
+
+/* Find the entry of a file this process already has open, by path. */
+static struct store_file *
+store_file_find(const char *path)
+{
+	struct store_file	*f;
+	struct stat		 sb;
+
+	if (stat(path, &sb) == -1)
+		return NULL;
+	for (f = store_files; f != NULL; f = f->next) {
+		if (f->dev == sb.st_dev && f->ino == sb.st_ino)
+			return f;
+	}
+	return NULL;
+}
+
+/* Drop a connection's hold on its file; the last one closes the descriptor. */
+static void
+store_file_release(struct store_file *f)
+{
+	struct store_file	**pp;
+
+	if (f == NULL)
+		return;
+	pthread_mutex_lock(&store_files_lock);
+	if (--f->refs == 0) {
+		for (pp = &store_files; *pp != f; pp = &(*pp)->next)
+			;
+		*pp = f->next;
+		close(f->fd);
+		free(f);
+	}
+	pthread_mutex_unlock(&store_files_lock);
 }
 
 /*
@@ -569,38 +618,61 @@ store_setup_lock(const char *path, int busy_ms, char **cause)
 struct store *
 store_open(const char *path, int busy_ms, char **cause)
 {
-	struct store	*st;
-	int		 rc, lockfd;
+	struct store		*st;
+	struct store_file	*f;
+	struct stat		 sb;
+	int			 rc, fd, first = 0;
 
-	if (store_check_file(path, cause) != 0)
-		return NULL;
-	/*
-	 * Processes opening the database at the same moment take turns, from before SQLite
-	 * opens it to the end of the checks, the switch to WAL and the migration, so none sees
-	 * another's half-done set-up.
-	 */
-	if ((lockfd = store_setup_lock(path, busy_ms < 0 ? 0 : busy_ms, cause)) == -1)
-		return NULL;
+	busy_ms = busy_ms < 0 ? 0 : busy_ms;
+	pthread_mutex_lock(&store_files_lock);
+	if ((f = store_file_find(path)) == NULL) {
+		/*
+		 * The first connection of this process: check the file, and take the set-up lock
+		 * so that processes opening it at the same moment take turns, from before SQLite
+		 * opens it to the end of the checks, the switch to WAL and the migration.
+		 */
+		if ((fd = store_check_file(path, cause)) == -1) {
+			pthread_mutex_unlock(&store_files_lock);
+			return NULL;
+		}
+		if (fstat(fd, &sb) == -1 || store_setup_lock(fd, busy_ms, cause) != 0) {
+			if (*cause == NULL)
+				xasprintf(cause, "DB: %s: %s", path, strerror(errno));
+			close(fd);
+			pthread_mutex_unlock(&store_files_lock);
+			return NULL;
+		}
+		f = xcalloc(1, sizeof *f);
+		f->dev = sb.st_dev;
+		f->ino = sb.st_ino;
+		f->fd = fd;
+		f->next = store_files;
+		store_files = f;
+		first = 1;
+	}
+	f->refs++;
 	st = xcalloc(1, sizeof *st);
-	st->lockfd = lockfd;
+	st->file = f;
 	st->path = xstrdup(path);
-	st->busy_ms = busy_ms < 0 ? 0 : busy_ms;
+	st->busy_ms = busy_ms;
+	pthread_mutex_unlock(&store_files_lock);
+
 	if ((rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE, NULL)) != SQLITE_OK) {
 		xasprintf(cause, "DB: %s: cannot open: %s", path,
 		    st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		if (first)
+			flock(f->fd, LOCK_UN);
 		store_close(st);
 		return NULL;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, st->busy_ms);
-	rc = store_check_schema(st, cause) != 0 || store_configure(st, cause) != 0 ||
-	    store_wal(st, cause) != 0 || store_migrate(st, cause) != 0;
-	/*
-	 * Unlock, but keep the descriptor: closing any descriptor of the file would drop the
-	 * POSIX locks SQLite holds on it (they belong to the process, not the descriptor), and
-	 * another process could then checkpoint and remove the WAL under our feet.
-	 */
-	flock(lockfd, LOCK_UN);
+	if (first) {
+		rc = store_check_schema(st, cause) != 0 || store_configure(st, cause) != 0 ||
+		    store_wal(st, cause) != 0 || store_migrate(st, cause) != 0;
+		flock(f->fd, LOCK_UN);
+	} else
+		rc = store_configure(st, cause) != 0;
 	if (rc) {
 		store_close(st);
 		return NULL;
@@ -615,8 +687,7 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	sqlite3_close(st->db);
-	if (st->lockfd > 0)
-		close(st->lockfd);	/* after SQLite, for the reason given in store_open() */
+	store_file_release(st->file);	/* after SQLite's, as struct store_file explains */
 	free(st->path);
 	free(st);
 }
@@ -1052,6 +1123,9 @@ store_token_revoke(struct store *st, int64_t id, char **cause)
 }
 
 /* What verifying a token found. */
+static int	store_token_lookup(struct store *, const char *, int, char **, int64_t *,
+		    char **);
+
 struct store_match {
 	int64_t		 id;
 	char		*account;
@@ -1119,6 +1193,47 @@ int
 store_token_verify(struct store *st, const char *secret, char **account, int64_t *id,
     char **cause)
 {
+	return store_token_lookup(st, secret, 1, account, id, cause);
+}
+
+/*
+ * Check a token without writing anything (a login still in progress): 0 with *account
+ * and *id, 1 when refused (cause says why), -1 on a database error.
+ */
+int
+store_token_check(struct store *st, const char *secret, char **account, int64_t *id,
+    char **cause)
+{
+	return store_token_lookup(st, secret, 0, account, id, cause);
+}
+
+/* Is token id still usable (exists, not revoked, not expired): 1 or 0, or -1 on error. */
+int
+store_token_active(struct store *st, int64_t id, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc, active = 0;
+
+	if (store_prepare(st, "SELECT 1 FROM tokens WHERE id = ?1 AND revoked IS NULL AND "
+	    "(expires IS NULL OR expires > ?2)", &stmt, cause) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, store_now());
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		active = 1;
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_error(st, rc, cause);
+		return -1;
+	}
+	return active;
+}
+
+/* Look a token up by its hash; with touch, record its use in the same transaction. */
+static int
+store_token_lookup(struct store *st, const char *secret, int touch, char **account,
+    int64_t *id, char **cause)
+{
 	struct store_match	 m = { 0, NULL, 0, 0 };
 	sqlite3_stmt		*stmt;
 	unsigned char		 hash[STORE_HASH_LEN];
@@ -1132,7 +1247,7 @@ store_token_verify(struct store *st, const char *secret, char **account, int64_t
 	}
 	if (store_token_hash(secret, hash, &lookup, cause) != 0)
 		return -1;
-	if (store_begin(st, cause) != 0)
+	if (touch ? store_begin(st, cause) != 0 : store_exec(st, "BEGIN", cause) != 0)
 		goto out;
 	if (store_token_match(st, hash, lookup, &m, cause) != 0)
 		goto abort;
@@ -1141,6 +1256,10 @@ store_token_verify(struct store *st, const char *secret, char **account, int64_t
 			xasprintf(cause, "unknown token");
 		rc = 1;
 		goto abort;
+	}
+	if (!touch) {
+		store_rollback(st);
+		goto found;
 	}
 	if (store_prepare(st, "UPDATE tokens SET last_used = ?2 WHERE id = ?1", &stmt,
 	    cause) != 0)
@@ -1151,6 +1270,7 @@ store_token_verify(struct store *st, const char *secret, char **account, int64_t
 		goto abort;
 	if (store_commit(st, 0, cause) != 0)
 		goto out;
+found:
 	*account = m.account;
 	*id = m.id;
 	m.account = NULL;

@@ -81,6 +81,8 @@ int		 store_token_create(struct store *, const char *, int, char **, int64_t *,
 int		 store_token_revoke(struct store *, int64_t, char **);
 int		 store_token_wellformed(const char *);
 int		 store_token_verify(struct store *, const char *, char **, int64_t *, char **);
+int		 store_token_check(struct store *, const char *, char **, int64_t *, char **);
+int		 store_token_active(struct store *, int64_t, char **);
 int		 store_token_list(struct store *, struct store_token ***, size_t *, char **);
 void		 store_token_free(struct store_token *);
 void		 store_token_list_free(struct store_token **, size_t);

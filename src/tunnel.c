@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "auth.h"
 #include "bridge.h"
 #include "conf.h"
@@ -141,12 +142,30 @@ tunnel_permitted(const struct keyent *ke, int port)
 	return 0;
 }
 
+/* Open a port the account reserved: its own, whatever the other rules say. */
+static int
+tunnel_open_reserved(struct gwsess *gs, int port, int *bound, char **reason)
+{
+	int	 fd;
+
+	if ((fd = ports_open(tunnel_conf, port, reason)) == -1) {
+		free(*reason);
+		xasprintf(reason, "your reserved port %d is in use (by another of your sessions?)",
+		    port);
+		return -1;
+	}
+	*bound = port;
+	return fd;
+}
+
 /* Open the public port a forward asks for, after checking the rules; fd, or -1 with *reason. */
 static int
 tunnel_open_port(struct gwsess *gs, const char *address, int port, int *bound, char **reason)
 {
 	const struct conf	*c = tunnel_conf;
 	const struct keyent	*ke = sshgw_session_key(gs->sess);
+	const char		*account = sshgw_session_account(gs->sess);
+	char			*owner;
 	int			 fd;
 
 	if (!tunnel_address_ok(address)) {
@@ -159,9 +178,19 @@ tunnel_open_port(struct gwsess *gs, const char *address, int port, int *bound, c
 		return -1;
 	}
 	if (port == 0) {
-		if ((fd = ports_open_random(c, bound, reason)) == -1 && *reason == NULL)
+		if ((fd = ports_open_random(c, access_reserved_ports, bound, reason)) == -1 &&
+		    *reason == NULL)
 			xasprintf(reason, "cannot open a public port");
 		return fd;
+	}
+	if ((owner = access_port_owner(port)) != NULL) {
+		if (strcmp(owner, account) == 0) {
+			free(owner);
+			return tunnel_open_reserved(gs, port, bound, reason);
+		}
+		free(owner);
+		xasprintf(reason, "port %d is reserved by another account", port);
+		return -1;
 	}
 	if (port < 1024) {
 		xasprintf(reason, "port %d is privileged; ask for port 0 to get a free one", port);
@@ -271,6 +300,9 @@ tunnel_status(struct sshgw_session *s)
 }
 
 const struct sshgw_hooks tunnel_hooks = {
+	.key_lookup = access_key_lookup,
+	.token_check = access_token_check,
+	.register_key = access_register_key,
 	.status = tunnel_status,
 	.forward_add = tunnel_forward_add,
 	.forward_remove = tunnel_forward_remove,

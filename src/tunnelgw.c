@@ -2,6 +2,7 @@
 /* tunnelgw: the gateway daemon's entry point: options, configuration, start-up. */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "sshgw.h"
+#include "store.h"
 #include "xmalloc.h"
 
 #ifndef SYSCONFDIR
@@ -55,6 +57,20 @@ check_keys(const struct conf *c, char **cause)
 	return 0;
 }
 
+/* Check the database for -t: a missing one will be created; one that exists must open. */
+static int
+check_database(const struct conf *c, char **cause)
+{
+	struct store	*st;
+
+	if (access(c->database, F_OK) == -1 && errno == ENOENT)
+		return 0;
+	if ((st = store_open(c->database, STORE_BUSY_TIMEOUT, cause)) == NULL)
+		return -1;
+	store_close(st);
+	return 0;
+}
+
 /* Check everything the configuration names, for -t. */
 static int
 check_all(const struct conf *c, char **cause)
@@ -65,7 +81,9 @@ check_all(const struct conf *c, char **cause)
 		if (hostkey_check(c->host_keys.v[i], cause) != 0)
 			return -1;
 	}
-	return check_keys(c, cause);
+	if (check_keys(c, cause) != 0)
+		return -1;
+	return check_database(c, cause);
 }
 
 /* Create missing host keys and make sure every one loads. */

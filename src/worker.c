@@ -18,15 +18,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "bridge.h"
 #include "conf.h"
 #include "log.h"
 #include "sshgw.h"
+#include "store.h"
 #include "tunnel.h"
 #include "worker.h"
 #include "xmalloc.h"
 
 #define WORKER_STOP	(-1)	/* what the main thread sends to end a worker */
+#define WORKER_RECHECK	(-2)	/* ... to have it check its sessions against the store */
+#define WORKER_STORE_BUSY 250	/* ms a worker waits for the store's write lock */
 
 struct worker;
 
@@ -44,6 +48,7 @@ struct worker {
 	int			 pipe[2];
 	struct event		*inbox;
 	struct sshgw_server	*srv;
+	struct store		*store;
 	atomic_int		 load;
 	TAILQ_HEAD(, wsess)	 sessions;
 };
@@ -98,6 +103,25 @@ worker_shutdown(struct worker *w)
 	event_base_loopexit(w->base, NULL);
 }
 
+/* The account store changed: close the sessions whose login no longer stands. */
+static void
+worker_recheck(struct worker *w)
+{
+	struct wsess	*ws, *next;
+	const char	*why;
+	char		*msg;
+
+	for (ws = TAILQ_FIRST(&w->sessions); ws != NULL; ws = next) {
+		next = TAILQ_NEXT(ws, entry);
+		if ((why = access_still_allowed(ws->s)) == NULL)
+			continue;
+		sshgw_session_notice(ws->s, "tunnelgw: closing: %s", why);
+		xasprintf(&msg, "closed by the operator: %s", why);
+		sshgw_session_close(ws->s, msg);
+		free(msg);
+	}
+}
+
 /* libevent: sockets (or the stop word) from the main thread. */
 static void
 worker_inbox(evutil_socket_t fd, short what, void *arg)
@@ -115,6 +139,10 @@ worker_inbox(evutil_socket_t fd, short what, void *arg)
 			worker_shutdown(w);
 			return;
 		}
+		if (fds[i] == WORKER_RECHECK) {
+			worker_recheck(w);
+			continue;
+		}
 		worker_adopt(w, fds[i]);
 	}
 }
@@ -126,6 +154,7 @@ worker_main(void *arg)
 	struct worker	*w = arg;
 
 	log_debug("worker %d running", w->id);
+	access_thread_store(w->store);
 	event_base_dispatch(w->base);
 	bridge_free_all();
 	log_debug("worker %d stopped", w->id);
@@ -147,6 +176,9 @@ worker_init(struct worker *w, int id, const struct conf *c, const struct keyfile
 	if (w->inbox == NULL || event_add(w->inbox, NULL) != 0)
 		fatal("cannot add a worker's inbox to its loop");
 	if ((w->srv = sshgw_server_create(c, keys, &tunnel_hooks, cause)) == NULL)
+		return -1;
+	/* Its own connection: SQLite connections are never shared between threads. */
+	if ((w->store = store_open(c->database, WORKER_STORE_BUSY, cause)) == NULL)
 		return -1;
 	return 0;
 }
@@ -192,6 +224,18 @@ worker_dispatch(int fd)
 	}
 }
 
+/* Ask every worker to check its sessions against the account store, which changed. */
+void
+worker_recheck_all(void)
+{
+	int	 i, word = WORKER_RECHECK;
+
+	for (i = 0; i < nworkers; i++) {
+		if (write(workers[i].pipe[1], &word, sizeof word) != (ssize_t)sizeof word)
+			log_warn("cannot reach worker %d", i);
+	}
+}
+
 /* Stop every worker: each closes its sessions, then its thread ends. */
 void
 worker_stop_all(void)
@@ -208,6 +252,7 @@ worker_stop_all(void)
 		close(workers[i].pipe[0]);
 		close(workers[i].pipe[1]);
 		sshgw_server_free(workers[i].srv);
+		store_close(workers[i].store);
 		event_base_free(workers[i].base);
 	}
 	free(workers);

@@ -8,6 +8,7 @@ struct keyfile;
 
 int	 worker_start_all(const struct conf *, const struct keyfile *, char **);
 void	 worker_dispatch(int);
+void	 worker_recheck_all(void);
 void	 worker_stop_all(void);
 int	 worker_count(void);
 

@@ -23,6 +23,7 @@
 	"      --deny-cidr=CIDR[,CIDR]   these public clients may not connect\n" \
 	"      --idle-timeout=SECONDS    close public connections idle this long\n" \
 	"  status          list your account's live tunnels\n" \
+	"  register        after logging in as TOKEN@gateway with a key: keep that key\n" \
 	"  help            this text\n" \
 	"With -N no command runs and the tunnels work the same.\n"
 
@@ -230,6 +231,22 @@ sshgw_command_status(struct sshgw_session *s)
 	sshgw_command_finish(s, 0);
 }
 
+/* Run `register`: bind the key the client proved to its token's account. */
+static void
+sshgw_command_register(struct sshgw_session *s)
+{
+	char	*msg = NULL;
+
+	if (s->srv->hooks->register_key(s, &msg) != 0) {
+		sshgw_command_fail(s, msg);
+		free(msg);
+		return;
+	}
+	sshgw_command_write(s, 0, msg);
+	free(msg);
+	sshgw_command_finish(s, 0);
+}
+
 /* Split a command line on blanks into at most max words; returns the count, or -1. */
 static int
 sshgw_command_split(char *line, char **argv, int max)
@@ -266,7 +283,7 @@ sshgw_command_run(struct sshgw_session *s)
 	} else if (strcmp(argv[0], "status") == 0)
 		sshgw_command_status(s);
 	else if (strcmp(argv[0], "register") == 0)
-		sshgw_command_fail(s, "register: log in with a token to register a key");
+		sshgw_command_register(s);
 	else {
 		xasprintf(&msg, "unknown command '%.64s' (try 'help')", argv[0]);
 		sshgw_command_fail(s, msg);

@@ -269,75 +269,6 @@ sshgw_session_service(ssh_session ssh, const char *service, void *arg)
 	    0 : -1;
 }
 
-/* Count a refused authentication attempt; too many end the session. */
-static int
-sshgw_session_refuse(struct sshgw_session *s)
-{
-	if (++s->auth_failures >= SSHGW_MAX_AUTH_FAILURES)
-		sshgw_session_close(s, "too many authentication failures");
-	return SSH_AUTH_DENIED;
-}
-
-/* libssh: "none" authentication never succeeds. */
-static int
-sshgw_session_auth_none(ssh_session ssh, const char *user, void *arg)
-{
-	return SSH_AUTH_DENIED;
-}
-
-/* Does the key's from= option allow the session's client address. */
-static int
-sshgw_session_from_ok(struct sshgw_session *s, const struct keyent *ke)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof ss;
-
-	if (ke->opts.from == NULL)
-		return 1;
-	if (getpeername(s->fd, (struct sockaddr *)&ss, &len) == -1)
-		return 0;
-	return cidrlist_match(ke->opts.from, (struct sockaddr *)&ss);
-}
-
-/*
- * libssh: public-key authentication against the keys file. A probe (state NONE) is answered
- * with PK_OK for a known key; a verified signature (state VALID) logs the session in.
- */
-static int
-sshgw_session_auth_pubkey(ssh_session ssh, const char *user, struct ssh_key_struct *key,
-    char state, void *arg)
-{
-	struct sshgw_session	*s = arg;
-	const struct keyent	*ke;
-
-	if (s->closing != NULL)
-		return SSH_AUTH_DENIED;
-	ke = s->srv->keys != NULL ? keyfile_find(s->srv->keys, key) : NULL;
-	if (ke == NULL) {
-		if (state == SSH_PUBLICKEY_STATE_VALID || state == SSH_PUBLICKEY_STATE_NONE)
-			log_info("session %llu from %s: unknown key offered for user '%s'", s->id,
-			    s->peer, user);
-		return sshgw_session_refuse(s);
-	}
-	if (!sshgw_session_from_ok(s, ke)) {
-		log_info("session %llu from %s: key %s (line %d) is not allowed from this address "
-		    "(from=)", s->id, s->peer, ke->fingerprint, ke->line);
-		return sshgw_session_refuse(s);
-	}
-	if (state == SSH_PUBLICKEY_STATE_NONE)
-		return SSH_AUTH_SUCCESS;
-	if (state != SSH_PUBLICKEY_STATE_VALID)
-		return sshgw_session_refuse(s);
-	s->authenticated = 1;
-	s->key = ke;
-	s->account = xstrdup(ke->account);
-	if (s->grace != NULL)
-		event_del(s->grace);
-	log_info("session %llu from %s: authenticated as account '%s' with %s key %s", s->id,
-	    s->peer, s->account, ke->type, ke->fingerprint);
-	return SSH_AUTH_SUCCESS;
-}
-
 /* Find a forward by the address and port a client names in a cancel request. */
 static struct sshgw_forward *
 sshgw_session_find_forward(struct sshgw_session *s, const char *address, int port)
@@ -433,6 +364,8 @@ sshgw_session_message(ssh_session ssh, ssh_message msg, void *arg)
 {
 	struct sshgw_session	*s = arg;
 
+	if (ssh_message_type(msg) == SSH_REQUEST_AUTH)
+		return sshgw_auth_message(s, msg);
 	if (ssh_message_type(msg) != SSH_REQUEST_GLOBAL || !s->authenticated ||
 	    s->closing != NULL)
 		return 1;
@@ -467,14 +400,12 @@ sshgw_session_callbacks(struct sshgw_session *s)
 {
 	memset(&s->scb, 0, sizeof s->scb);
 	s->scb.userdata = s;
-	s->scb.auth_none_function = sshgw_session_auth_none;
-	s->scb.auth_pubkey_function = sshgw_session_auth_pubkey;
 	s->scb.service_request_function = sshgw_session_service;
 	s->scb.channel_open_request_session_function = sshgw_command_channel_open;
+	sshgw_auth_callbacks(s);
 	ssh_callbacks_init(&s->scb);
 	ssh_set_server_callbacks(s->ssh, &s->scb);
 	ssh_set_message_callback(s->ssh, sshgw_session_message, s);
-	ssh_set_auth_methods(s->ssh, SSH_AUTH_METHOD_PUBLICKEY);
 }
 
 /*
@@ -576,6 +507,7 @@ sshgw_session_teardown(struct sshgw_session *s)
 		    s->closing ? s->closing : "ended");
 	hooks->session_closed(s);
 	sshgw_command_free(s);
+	sshgw_auth_free(s);
 	if (s->sev != NULL) {
 		ssh_event_remove_session(s->sev, s->ssh);
 		ssh_event_free(s->sev);

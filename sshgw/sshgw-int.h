@@ -100,7 +100,13 @@ struct sshgw_session {
 	int					 authenticated;
 	int					 auth_failures;
 	char					*account;
-	const struct keyent			*key;
+	const struct keyent			*key;		/* keys-file entry, or NULL */
+	enum sshgw_auth_kind			 auth_kind;
+	long long				 token_id;
+	char					*fingerprint;	/* of the key that logged in, if any */
+	ssh_key					 client_key;	/* kept for `register` */
+	char					*kbd_user;	/* user name of a keyboard-interactive round */
+	int					 token_told;	/* the client was told why its token failed */
 	struct sshgw_forward			 fwd[SSHGW_MAX_FORWARDS];
 	size_t					 nfwd;
 
@@ -127,6 +133,9 @@ struct sshgw_session {
 	void					*data;
 };
 
+int	 sshgw_auth_message(struct sshgw_session *, ssh_message);
+void	 sshgw_auth_callbacks(struct sshgw_session *);
+void	 sshgw_auth_free(struct sshgw_session *);
 void	 sshgw_session_kick(struct sshgw_session *);
 void	 sshgw_session_update(struct sshgw_session *);
 void	 sshgw_session_touched(struct sshgw_session *);

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <libssh/libssh.h>
+
 struct conf;
 struct event_base;
 struct keyent;
@@ -17,6 +19,20 @@ struct sshgw_channel;		/* one forwarded-tcpip channel */
 
 /* What the SSH layer asks of the daemon. Each runs in the session's worker thread. */
 struct sshgw_hooks {
+	/*
+	 * A key the keys file does not list: 0 with the account that owns it in the database
+	 * and its fingerprint (new strings), 1 when nobody does, -1 on a database error.
+	 */
+	int	(*key_lookup)(struct sshgw_session *, ssh_key, char **account, char **fingerprint);
+	/*
+	 * A token, given as user name, password or answer: 0 with its account (a new string)
+	 * and id, 1 when refused with *reason (unknown, revoked, expired), -1 on a database
+	 * error. touch records the use: the login is decided.
+	 */
+	int	(*token_check)(struct sshgw_session *, const char *, int touch, char **account,
+		    long long *id, char **reason);
+	/* `register`: bind the session's key to its token's account; 0 or -1, with *msg. */
+	int	(*register_key)(struct sshgw_session *, char **msg);
 	/* The `status` command: a new string listing the account's live tunnels. */
 	char	*(*status)(struct sshgw_session *);
 	/* A tcpip-forward: open a public port; 0 with *bound, or -1 with *reason. */
@@ -42,6 +58,14 @@ struct sshgw_channel_events {
 	void	(*writable)(void *arg);
 };
 
+/* How a session logged in. */
+enum sshgw_auth_kind {
+	SSHGW_AUTH_NONE,
+	SSHGW_AUTH_KEYFILE,	/* a key of the keys file */
+	SSHGW_AUTH_DBKEY,	/* a key of the database (tunnelgwctl key add, or register) */
+	SSHGW_AUTH_TOKEN,	/* a token, with or without a key */
+};
+
 /* The options of a `tcp` command, with -1 where the command did not set one. */
 struct sshgw_tcp_opts {
 	int		 proxy_proto;
@@ -65,6 +89,10 @@ unsigned long long sshgw_session_id(const struct sshgw_session *);
 const char *sshgw_session_peer(const struct sshgw_session *);
 const char *sshgw_session_account(const struct sshgw_session *);
 const struct keyent *sshgw_session_key(const struct sshgw_session *);
+enum sshgw_auth_kind sshgw_session_auth_kind(const struct sshgw_session *);
+long long sshgw_session_token_id(const struct sshgw_session *);
+const char *sshgw_session_fingerprint(const struct sshgw_session *);
+ssh_key	 sshgw_session_client_key(const struct sshgw_session *);
 const struct sshgw_tcp_opts *sshgw_session_tcp_opts(const struct sshgw_session *);
 int	 sshgw_session_command_pending(const struct sshgw_session *);
 int	 sshgw_session_proxy_proto(const struct sshgw_session *);

@@ -2,7 +2,7 @@
 # SSH clients, keepalives.
 . "$(dirname "$0")/lib.sh"
 
-gw_setup 'port_range = "33000-33999";' 'login_grace_time = 2;'
+gw_setup 'port_range = "22000-22999";' 'login_grace_time = 2;'
 start_service echo
 svc=$TG_SVC
 

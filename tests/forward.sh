@@ -1,12 +1,12 @@
 # tunnelgw: forwards: several -R in one connection, requested ports, bind addresses, cancel.
 . "$(dirname "$0")/lib.sh"
 
-RANGE='port_range = "32000-32999";'
+RANGE='port_range = "21000-21999";'
 gw_setup "$RANGE"
 
 # in_range PORT: is PORT in this test's port_range.
 in_range() {
-	[ "$1" -ge 32000 ] && [ "$1" -le 32999 ]
+	[ "$1" -ge 21000 ] && [ "$1" -le 21999 ]
 }
 
 # log_has TEXT WHAT: wait up to 5 s for TEXT in the gateway log, then assert it.
@@ -50,15 +50,15 @@ stream "$p1" "the first forward of the connection carries data"
 stream "$p2" "the second forward of the connection carries data"
 
 # --- a requested port while allow_requested_ports is off ---------------------------------
-ssh_fails "requested port, allow_requested_ports=false" -R "32500:localhost:$svc"
-log_has "forward localhost:32500 refused: port 32500 is not reserved for you" \
+ssh_fails "requested port, allow_requested_ports=false" -R "21500:localhost:$svc"
+log_has "forward localhost:21500 refused: port 21500 is not reserved for you" \
 	"the gateway log gives the reason a requested port is refused"
-port_closed 32500 || fail "port 32500 accepts connections after a refused forward"
+port_closed 21500 || fail "port 21500 accepts connections after a refused forward"
 ok "the refused port is not opened"
 
-start_ssh mixed -N -R "32501:localhost:$svc" -R "0:localhost:$svc" v2@127.0.0.1
+start_ssh mixed -N -R "21501:localhost:$svc" -R "0:localhost:$svc" v2@127.0.0.1
 mp=$(allocated mixed)
-wait_for 5 grep -q "remote port forwarding failed for listen port 32501" "$TG_TMP/mixed.err" ||
+wait_for 5 grep -q "remote port forwarding failed for listen port 21501" "$TG_TMP/mixed.err" ||
 	fail "no forwarding failure reported: $(cat "$TG_TMP/mixed.err")"
 ok "without ExitOnForwardFailure the refused forward is reported as a warning"
 kill -0 "$TG_LAST_PID" 2>/dev/null || fail "ssh exited after a refused forward"
@@ -107,10 +107,10 @@ stop_gw
 write_conf "$TG_TMP/gw2.conf" "workers = 2;" "$RANGE" "allow_requested_ports = true;"
 start_gw "$TG_TMP/gw2.conf"
 
-start_ssh req -N -R "32600:localhost:$svc" v2@127.0.0.1
-log_has "granted: tcp://127.0.0.1:32600" \
-	"with allow_requested_ports a port inside port_range is granted exactly (32600)"
-stream 32600 "the requested port carries data"
+start_ssh req -N -R "21600:localhost:$svc" v2@127.0.0.1
+log_has "granted: tcp://127.0.0.1:21600" \
+	"with allow_requested_ports a port inside port_range is granted exactly (21600)"
+stream 21600 "the requested port carries data"
 
 ssh_fails "port 40000 outside port_range" -R "40000:localhost:$svc"
 log_has "forward localhost:40000 refused: port 40000 is outside the gateway's port range" \
@@ -120,18 +120,18 @@ ssh_fails "privileged port 80" -R "80:localhost:$svc"
 log_has "forward localhost:80 refused: port 80 is privileged" \
 	"the log says a privileged port is refused"
 
-ssh_fails "port 32600 held by another client" -R "32600:localhost:$svc2"
-log_has "forward localhost:32600 refused: port 32600 is in use" \
+ssh_fails "port 21600 held by another client" -R "21600:localhost:$svc2"
+log_has "forward localhost:21600 refused: port 21600 is in use" \
 	"the log says the port is in use"
-stream 32600 "the holder's tunnel still works after another client asked for its port"
+stream 21600 "the holder's tunnel still works after another client asked for its port"
 
-start_ssh twice -N -R "32601:localhost:$svc" -R "32601:127.0.0.1:$svc" v2@127.0.0.1
-wait_for 5 grep -q "remote port forwarding failed for listen port 32601" "$TG_TMP/twice.err" ||
-	fail "the second forward of port 32601 was not refused: $(cat "$TG_TMP/twice.err")"
+start_ssh twice -N -R "21601:localhost:$svc" -R "21601:127.0.0.1:$svc" v2@127.0.0.1
+wait_for 5 grep -q "remote port forwarding failed for listen port 21601" "$TG_TMP/twice.err" ||
+	fail "the second forward of port 21601 was not refused: $(cat "$TG_TMP/twice.err")"
 ok "the same port twice in one connection: the second forward is refused"
-log_has "forward localhost:32601 refused: already forwarded in this session" \
+log_has "forward localhost:21601 refused: already forwarded in this session" \
 	"the log says the port is already forwarded in this session"
-stream 32601 "the first forward of the doubled port still works"
+stream 21601 "the first forward of the doubled port still works"
 
 stop_gw
 ok "the gateway stops cleanly"

@@ -167,3 +167,7 @@ start_service() {
 port_closed() {
 	$TG_PY closed "$1" >/dev/null
 }
+
+# Public port ranges in these tests stay below 32768, where Linux's ephemeral ports (the
+# source ports of outgoing connections, and "port 0" listeners) begin, so no test port is
+# ever taken by a connection of another test.

@@ -29,7 +29,7 @@ TG_PIDS="$TG_PIDS $!"
 wait_for 5 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()' "$hap" ||
 	fail "haproxy did not start: $(cat "$TG_TMP/haproxy.log")"
 
-gw_setup 'port_range = "35000-35999";' 'public_host = "gw.test";' 'proxy_protocol = 0;'
+gw_setup 'port_range = "24000-24999";' 'public_host = "gw.test";' 'proxy_protocol = 0;'
 
 # last_capture: the newest file the capture service wrote.
 last_capture() {

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tunnelgw: how an SSH client logs in: a key of the keys file, a key of the database, or a
+ * token, given as the user name (with any key the client proves, or none), as a password or
+ * as a keyboard-interactive answer.
+ *
+ * OpenSSH offers its keys only after "none" has failed, so "none" always fails: a client
+ * that logs in as TOKEN@gateway then proves one of its keys (which `register` can bind to the
+ * account), or, holding no key, gets a keyboard-interactive round with no prompt at all.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "log.h"
+#include "sshgw-int.h"
+#include "xmalloc.h"
+
+#define SSHGW_AUTH_METHODS \
+	(SSH_AUTH_METHOD_PUBLICKEY | SSH_AUTH_METHOD_INTERACTIVE | SSH_AUTH_METHOD_PASSWORD)
+
+/* Return how the session logged in. */
+enum sshgw_auth_kind
+sshgw_session_auth_kind(const struct sshgw_session *s)
+{
+	return s->auth_kind;
+}
+
+/* Return the id of the token the session logged in with, or 0. */
+long long
+sshgw_session_token_id(const struct sshgw_session *s)
+{
+	return s->token_id;
+}
+
+/* Return the fingerprint of the key the session logged in with, or NULL. */
+const char *
+sshgw_session_fingerprint(const struct sshgw_session *s)
+{
+	return s->fingerprint;
+}
+
+/* Return the public key the client proved, or NULL. */
+ssh_key
+sshgw_session_client_key(const struct sshgw_session *s)
+{
+	return s->client_key;
+}
+
+/* Count a refused attempt; too many end the session. */
+static int
+sshgw_auth_refuse(struct sshgw_session *s)
+{
+	if (++s->auth_failures >= SSHGW_MAX_AUTH_FAILURES)
+		sshgw_session_close(s, "too many authentication failures");
+	return SSH_AUTH_DENIED;
+}
+
+/* The login is decided: record who it is and how, stop the grace timer. */
+static int
+sshgw_auth_success(struct sshgw_session *s, enum sshgw_auth_kind kind, char *account,
+    const char *how)
+{
+	s->authenticated = 1;
+	s->auth_kind = kind;
+	s->account = account;
+	if (s->grace != NULL)
+		event_del(s->grace);
+	log_info("session %llu from %s: authenticated as account '%s' %s", s->id, s->peer,
+	    s->account, how);
+	return SSH_AUTH_SUCCESS;
+}
+
+/* Return the SHA256 fingerprint of a key as a new string. */
+static char *
+sshgw_auth_fingerprint(ssh_key key)
+{
+	unsigned char	*hash = NULL;
+	char		*fp, *copy;
+	size_t		 hlen;
+
+	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != 0)
+		return xstrdup("?");
+	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+	ssh_clean_pubkey_hash(&hash);
+	copy = xstrdup(fp != NULL ? fp : "?");
+	ssh_string_free_char(fp);
+	return copy;
+}
+
+/* Send the client a line it shows before the login ends (a USERAUTH_BANNER). */
+static void
+sshgw_auth_banner(struct sshgw_session *s, const char *why)
+{
+	ssh_string	 banner;
+	char		*text;
+
+	xasprintf(&text, "tunnelgw: %s\r\n", why);
+	if ((banner = ssh_string_from_char(text)) != NULL) {
+		ssh_send_issue_banner(s->ssh, banner);
+		ssh_string_free(banner);
+	}
+	free(text);
+}
+
+/*
+ * Check a token through the daemon: 0 with *account and *id, else a logged refusal. The
+ * token itself is never logged.
+ */
+static int
+sshgw_auth_token(struct sshgw_session *s, const char *token, int touch, char **account,
+    long long *id)
+{
+	char	*reason = NULL;
+	int	 rc;
+
+	rc = s->srv->hooks->token_check(s, token, touch, account, id, &reason);
+	if (rc != 0 && strncmp(token, "tgw_", 4) == 0 && !s->token_told) {
+		/* A token that was one once: say why it no longer works (revoked, expired). */
+		log_info("session %llu from %s: token refused: %s", s->id, s->peer,
+		    reason != NULL ? reason : "database error");
+		sshgw_auth_banner(s, reason != NULL ? reason : "the account store is not available");
+		s->token_told = 1;
+	}
+	free(reason);
+	return rc;
+}
+
+/* A user name fit for the log: never a token (anything token-like is not shown). */
+static const char *
+sshgw_auth_loggable(const char *user)
+{
+	size_t	 i, len = strlen(user);
+
+	if (len > 32 || strncmp(user, "tgw_", 4) == 0)
+		return "(not shown)";
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)user[i] < 0x20 || (unsigned char)user[i] > 0x7e)
+			return "(not shown)";
+	}
+	return user;
+}
+
+/* libssh: "none" never logs in (see the top of this file). */
+static int
+sshgw_auth_none(ssh_session ssh, const char *user, void *arg)
+{
+	return SSH_AUTH_DENIED;
+}
+
+/* Does the key's from= option allow the session's client address. */
+static int
+sshgw_auth_from_ok(struct sshgw_session *s, const struct keyent *ke)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+
+	if (ke->opts.from == NULL)
+		return 1;
+	if (getpeername(s->fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	return cidrlist_match(ke->opts.from, (struct sockaddr *)&ss);
+}
+
+/* A key of the keys file. */
+static int
+sshgw_auth_keyfile(struct sshgw_session *s, const struct keyent *ke, char state)
+{
+	char	*how;
+
+	if (!sshgw_auth_from_ok(s, ke)) {
+		log_info("session %llu from %s: key %s (line %d) is not allowed from this address "
+		    "(from=)", s->id, s->peer, ke->fingerprint, ke->line);
+		return sshgw_auth_refuse(s);
+	}
+	if (state == SSH_PUBLICKEY_STATE_NONE)
+		return SSH_AUTH_SUCCESS;
+	s->key = ke;
+	s->fingerprint = xstrdup(ke->fingerprint);
+	xasprintf(&how, "with %s key %s", ke->type, ke->fingerprint);
+	sshgw_auth_success(s, SSHGW_AUTH_KEYFILE, xstrdup(ke->account), how);
+	free(how);
+	return SSH_AUTH_SUCCESS;
+}
+
+/* A key that is not in the keys file: the database's, or any key under a token user name. */
+static int
+sshgw_auth_other_key(struct sshgw_session *s, const char *user, ssh_key key, char state)
+{
+	char		*account = NULL, *fp = NULL, *how;
+	long long	 id;
+	int		 rc;
+
+	rc = s->srv->hooks->key_lookup(s, key, &account, &fp);
+	if (rc == 0) {
+		if (state == SSH_PUBLICKEY_STATE_NONE) {
+			free(account);
+			free(fp);
+			return SSH_AUTH_SUCCESS;
+		}
+		s->fingerprint = fp;
+		xasprintf(&how, "with database key %s", fp);
+		sshgw_auth_success(s, SSHGW_AUTH_DBKEY, account, how);
+		free(how);
+		return SSH_AUTH_SUCCESS;
+	}
+	/* Under a token user name, the key need not be known: the token decides. */
+	if (sshgw_auth_token(s, user, state != SSH_PUBLICKEY_STATE_NONE, &account, &id) == 0) {
+		if (state == SSH_PUBLICKEY_STATE_NONE) {
+			free(account);
+			return SSH_AUTH_SUCCESS;
+		}
+		s->token_id = id;
+		s->fingerprint = sshgw_auth_fingerprint(key);
+		s->client_key = ssh_key_dup(key);
+		xasprintf(&how, "with token %lld (key %s)", id, s->fingerprint);
+		sshgw_auth_success(s, SSHGW_AUTH_TOKEN, account, how);
+		free(how);
+		return SSH_AUTH_SUCCESS;
+	}
+	if (state == SSH_PUBLICKEY_STATE_NONE)
+		log_info("session %llu from %s: unknown key offered for user '%s'", s->id, s->peer,
+		    sshgw_auth_loggable(user));
+	return sshgw_auth_refuse(s);
+}
+
+/* libssh: public-key authentication: probes (state NONE) and signed attempts (VALID). */
+static int
+sshgw_auth_pubkey(ssh_session ssh, const char *user, struct ssh_key_struct *key, char state,
+    void *arg)
+{
+	struct sshgw_session	*s = arg;
+	const struct keyent	*ke;
+
+	if (s->closing != NULL || s->authenticated)
+		return SSH_AUTH_DENIED;
+	if (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID)
+		return sshgw_auth_refuse(s);
+	ke = s->srv->keys != NULL ? keyfile_find(s->srv->keys, key) : NULL;
+	if (ke != NULL)
+		return sshgw_auth_keyfile(s, ke, state);
+	return sshgw_auth_other_key(s, user, key, state);
+}
+
+/* libssh: a password: a token. */
+static int
+sshgw_auth_password(ssh_session ssh, const char *user, const char *password, void *arg)
+{
+	struct sshgw_session	*s = arg;
+	char			*account;
+	long long		 id;
+
+	if (s->closing != NULL || s->authenticated)
+		return SSH_AUTH_DENIED;
+	if (sshgw_auth_token(s, password, 1, &account, &id) != 0)
+		return sshgw_auth_refuse(s);
+	s->token_id = id;
+	sshgw_auth_success(s, SSHGW_AUTH_TOKEN, account, "with a token as password");
+	return SSH_AUTH_SUCCESS;
+}
+
+/*
+ * Keyboard-interactive, which libssh 0.10 hands over as messages: a token user name gets a
+ * round with no prompt (nothing to type); anyone else is asked for a token.
+ */
+int
+sshgw_auth_message(struct sshgw_session *s, ssh_message msg)
+{
+	static const char	*prompt[] = { "tunnelgw token: " };
+	char			 echo[] = { 0 };
+	char			*account = NULL;
+	const char		*answer, *user;
+	long long		 id;
+
+	if (ssh_message_subtype(msg) != SSH_AUTH_METHOD_INTERACTIVE || s->closing != NULL ||
+	    s->authenticated)
+		return 1;
+	if (!ssh_message_auth_kbdint_is_response(msg)) {
+		user = ssh_message_auth_user(msg);
+		free(s->kbd_user);
+		s->kbd_user = xstrdup(user != NULL ? user : "");
+		if (sshgw_auth_token(s, s->kbd_user, 0, &account, &id) == 0) {
+			free(account);
+			ssh_message_auth_interactive_request(msg, "", "", 0, NULL, NULL);
+		} else
+			ssh_message_auth_interactive_request(msg, "tunnelgw",
+			    "Paste the token your operator gave you.", 1, prompt, echo);
+		return 0;
+	}
+	if (s->kbd_user == NULL)
+		return 1;
+	answer = ssh_userauth_kbdint_getnanswers(s->ssh) > 0 ?
+	    ssh_userauth_kbdint_getanswer(s->ssh, 0) : NULL;
+	if (answer == NULL || *answer == '\0')
+		answer = s->kbd_user;	/* the no-prompt round: the user name is the token */
+	if (sshgw_auth_token(s, answer, 1, &account, &id) != 0) {
+		sshgw_auth_refuse(s);
+		return 1;
+	}
+	s->token_id = id;
+	sshgw_auth_success(s, SSHGW_AUTH_TOKEN, account, "with a token (keyboard-interactive)");
+	ssh_message_auth_reply_success(msg, 0);
+	return 0;
+}
+
+/* Install the authentication callbacks of a new session. */
+void
+sshgw_auth_callbacks(struct sshgw_session *s)
+{
+	s->scb.auth_none_function = sshgw_auth_none;
+	s->scb.auth_pubkey_function = sshgw_auth_pubkey;
+	s->scb.auth_password_function = sshgw_auth_password;
+	ssh_set_auth_methods(s->ssh, SSHGW_AUTH_METHODS);
+}
+
+/* Free what authentication kept. */
+void
+sshgw_auth_free(struct sshgw_session *s)
+{
+	ssh_key_free(s->client_key);
+	s->client_key = NULL;
+	free(s->fingerprint);
+	free(s->kbd_user);
+	s->fingerprint = s->kbd_user = NULL;
+}
