@@ -11,7 +11,8 @@
  *                                        n, p50_us, p99_us
  *   connload hold N PORT[,PORT...]       opens N connections spread over the ports, probes each
  *                                        with a 16-byte echo, prints "held=... ok=... failed=...",
- *                                        keeps them open until stdin reaches EOF
+ *                                        keeps them open until stdin reaches EOF (gives up
+ *                                        on those still opening after 20 s without progress)
  *
  * Client sockets are bound to source addresses 127.0.0.2-127.0.0.251 in turn (with
  * IP_BIND_ADDRESS_NO_PORT) so that loopback source ports do not run out. TCP_NODELAY is set on
@@ -474,7 +475,8 @@ cmd_hold(long n, double maxsec)
 	struct epoll_event evs[256];
 	long ok = 0, failed = 0, next = 0, inflight = 0, errs[256] = { 0 };
 	long maxinflight = 512;
-	double start = now(), lastp = start;
+	double start = now(), lastp = start, lastchange = start;
+	long lastdone = 0;
 	int ep = epoll_create1(EPOLL_CLOEXEC), i, k;
 	char c;
 
@@ -507,6 +509,14 @@ cmd_hold(long n, double maxsec)
 				inflight--;
 			failed++;
 			lconn_close(ep, lc);
+		}
+		if (ok + failed != lastdone) {
+			lastdone = ok + failed;
+			lastchange = now();
+		} else if (next == n && now() - lastchange > 20) {
+			fprintf(stderr, "connload hold: no progress for 20 s: giving up on %ld in flight\n",
+			    inflight);
+			break;
 		}
 		if (now() - lastp > 5) {
 			lastp = now();
