@@ -513,7 +513,7 @@ cmd_hold(long n, double maxsec)
 		if (ok + failed != lastdone) {
 			lastdone = ok + failed;
 			lastchange = now();
-		} else if (next == n && now() - lastchange > 20) {
+		} else if (now() - lastchange > 20) {
 			fprintf(stderr, "connload hold: no progress for 20 s: giving up on %ld in flight\n",
 			    inflight);
 			break;
