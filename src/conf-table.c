@@ -57,8 +57,10 @@ const struct conf_option conf_table[] = {
 	  .help = "JSON-lines file of tunnel and connection events; \"\" turns it off." },
 	{ .name = "ciphers", .type = CONF_STRING, .offset = OFF(ciphers),
 	  .def_str = "", .check = conf_check_ciphers,
-	  .help = "SSH ciphers offered, in order of preference; \"\" picks AES-GCM first where the CPU has "
-		  "AES instructions and ChaCha20-Poly1305 first elsewhere." },
+	  .help = "SSH ciphers offered. \"\" offers only AES-GCM where the CPU has AES instructions "
+		  "(clients take the first of their own list that is offered, so anything more would be "
+		  "picked instead) and adds ChaCha20-Poly1305 elsewhere. Add "
+		  "\"chacha20-poly1305@openssh.com\" for clients without AES-GCM." },
 	{ .name = "log_level", .type = CONF_CHOICE, .offset = OFF(log_level),
 	  .def_num = 2, .choices = log_level_choices,
 	  .help = "How much to log: \"error\", \"warn\", \"info\", \"debug\" or \"trace\"; each -v adds one." },

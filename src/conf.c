@@ -381,22 +381,27 @@ out:
 	return rc;
 }
 
-/* The cipher offer used when ciphers is "": AES-GCM first where the CPU accelerates AES. */
+/*
+ * The cipher offer used when ciphers is "". A client takes the first cipher of its own list
+ * that the server offers, whatever the server's order (OpenSSH's list starts with
+ * chacha20-poly1305, then the CTR modes), so on processors with AES instructions only AES-GCM
+ * is offered: anything else on offer would be picked before it, and AES-GCM is both the
+ * fastest there and strong. Elsewhere ChaCha20-Poly1305 is offered too.
+ */
 const char *
 conf_default_ciphers(void)
 {
-	static const char aes_first[] = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,"
-	    "chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr";
-	static const char chacha_first[] = "chacha20-poly1305@openssh.com,"
-	    "aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes256-ctr";
+	static const char aes_only[] = "aes128-gcm@openssh.com,aes256-gcm@openssh.com";
+	static const char with_chacha[] = "chacha20-poly1305@openssh.com,"
+	    "aes128-gcm@openssh.com,aes256-gcm@openssh.com";
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 	if (__builtin_cpu_supports("aes"))
-		return aes_first;
+		return aes_only;
 #elif defined(__aarch64__)
-	return aes_first;
+	return aes_only;
 #endif
-	return chacha_first;
+	return with_chacha;
 }
 
 /* Build "FILE:LINE: " for a setting. */

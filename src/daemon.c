@@ -35,6 +35,7 @@ struct daemon {
 	struct event_base *base;
 	struct event	**listeners;
 	size_t		  nlisteners;
+	struct event	 *pause;
 	struct event	 *sigs[3];
 	struct store	 *store;
 	struct event	 *store_poll;
@@ -80,17 +81,41 @@ daemon_open_store(struct daemon *d, char **cause)
 	return 0;
 }
 
+/* libevent: accepting may resume after a pause for lack of resources. */
+static void
+daemon_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	size_t		 i;
+
+	for (i = 0; i < d->nlisteners; i++)
+		event_add(d->listeners[i], NULL);
+}
+
+/* Stop accepting SSH clients for a moment: descriptors or memory ran out. */
+static void
+daemon_pause(struct daemon *d)
+{
+	struct timeval	 tv = { 0, LISTENER_PAUSE_MS * 1000 };
+	size_t		 i;
+
+	for (i = 0; i < d->nlisteners; i++)
+		event_del(d->listeners[i]);
+	evtimer_add(d->pause, &tv);
+}
+
 /* libevent: SSH clients wait on a listen address; hand each to a worker. */
 static void
 daemon_accept(evutil_socket_t fd, short what, void *arg)
 {
-	int	 c, i;
+	struct daemon	*d = arg;
+	int		 c, i;
 
 	for (i = 0; i < DAEMON_ACCEPT_BURST; i++) {
 		c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c == -1) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_warn("accept: %s: new SSH connections wait", strerror(errno));
+			if (listener_exhausted("accepting SSH clients", errno))
+				daemon_pause(d);
 			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept: %s", strerror(errno));
@@ -123,6 +148,8 @@ daemon_listen(struct daemon *d, char **cause)
 	int		 fd;
 
 	d->listeners = xcalloc(d->conf->listen.n, sizeof *d->listeners);
+	if ((d->pause = evtimer_new(d->base, daemon_resume, d)) == NULL)
+		fatal("cannot add a timer to the event loop");
 	for (i = 0; i < d->conf->listen.n; i++) {
 		fd = listener_open_endpoint(d->conf->listen.v[i], DAEMON_BACKLOG, cause);
 		if (fd == -1)
@@ -168,6 +195,8 @@ daemon_free(struct daemon *d)
 		event_free(d->listeners[i]);
 	}
 	free(d->listeners);
+	if (d->pause != NULL)
+		event_free(d->pause);
 	if (d->workers_up)
 		worker_stop_all();
 	for (i = 0; i < sizeof d->sigs / sizeof d->sigs[0]; i++) {

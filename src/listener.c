@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
 #include "listener.h"
+#include "log.h"
 #include "xmalloc.h"
 
 /*
@@ -109,4 +111,30 @@ listener_format(const struct sockaddr *sa, socklen_t len)
 	else
 		xasprintf(&s, "%s:%s", host, port);
 	return s;
+}
+
+/*
+ * Sort an accept() failure: 1 when the process or system is out of a resource (descriptors,
+ * memory), so the caller should stop accepting for a moment instead of spinning on a
+ * listening socket that stays readable; 0 otherwise. Exhaustion is logged at most once every
+ * ten seconds per thread, with how many times it happened meanwhile.
+ */
+int
+listener_exhausted(const char *what, int err)
+{
+	static _Thread_local time_t	last;
+	static _Thread_local unsigned	skipped;
+	time_t				now;
+
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return 0;
+	now = time(NULL);
+	if (now - last >= 10) {
+		log_warn("%s: %s: new connections wait%s", what, strerror(err),
+		    skipped > 0 ? " (and more times since the last report)" : "");
+		last = now;
+		skipped = 0;
+	} else
+		skipped++;
+	return 1;
 }

@@ -9,5 +9,8 @@ int	 listener_open(const char *, int, int, char **);
 int	 listener_open_endpoint(const char *, int, char **);
 int	 listener_port(int);
 char	*listener_format(const struct sockaddr *, socklen_t);
+int	 listener_exhausted(const char *, int);
+
+#define LISTENER_PAUSE_MS	100	/* how long accepting stops when out of resources */
 
 #endif

@@ -22,6 +22,7 @@
 #include "auth.h"
 #include "bridge.h"
 #include "conf.h"
+#include "listener.h"
 #include "log.h"
 #include "ports.h"
 #include "registry.h"
@@ -36,6 +37,7 @@ struct tunnel {
 	int			 port;
 	int			 fd;
 	struct event		*ev;
+	struct event		*pause;		/* while out of descriptors: made when needed */
 	char			*url;
 	struct reg_tunnel	*reg;
 	LIST_ENTRY(tunnel)	 entry;
@@ -83,6 +85,27 @@ tunnel_idle_timeout(const struct gwsess *gs)
 	return o->idle_timeout >= 0 ? o->idle_timeout : tunnel_conf->idle_timeout;
 }
 
+/* libevent: a tunnel may accept again after a pause for lack of resources. */
+static void
+tunnel_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel	*t = arg;
+
+	event_add(t->ev, NULL);
+}
+
+/* Stop accepting on a tunnel for a moment: descriptors or memory ran out. */
+static void
+tunnel_pause(struct tunnel *t)
+{
+	struct timeval	 tv = { 0, LISTENER_PAUSE_MS * 1000 };
+
+	if (t->pause == NULL && (t->pause = evtimer_new(t->gs->base, tunnel_resume, t)) == NULL)
+		fatal("cannot add a timer to the event loop");
+	event_del(t->ev);
+	evtimer_add(t->pause, &tv);
+}
+
 /* libevent: connections wait on a tunnel's public port. */
 static void
 tunnel_accept(evutil_socket_t lfd, short what, void *arg)
@@ -97,7 +120,9 @@ tunnel_accept(evutil_socket_t lfd, short what, void *arg)
 		len = sizeof ss;
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			if (listener_exhausted("accepting public connections", errno))
+				tunnel_pause(t);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("%s: accept: %s", t->url, strerror(errno));
 			return;
@@ -261,6 +286,8 @@ tunnel_forward_remove(struct sshgw_session *s, int bound)
 		return;
 	LIST_REMOVE(t, entry);
 	event_free(t->ev);
+	if (t->pause != NULL)
+		event_free(t->pause);
 	close(t->fd);
 	ports_release(t->port);
 	registry_remove(t->reg);

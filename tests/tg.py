@@ -8,6 +8,7 @@
 #   tg.py closed PORT              succeeds when a connection to PORT is refused or closed
 #                                  without data within 2 s
 #   tg.py reset PORT BYTES         sends part of BYTES, then resets the connection (RST)
+#   tg.py hold PORT N SECONDS      opens N connections and holds them
 #   tg.py disconnected PORT MIN MAX [LINE]
 #                                  connects (e.g. to the SSH port), sends LINE and CRLF when
 #                                  given, else nothing, reads and discards whatever comes, and
@@ -173,6 +174,19 @@ def disconnected(port, tmin, tmax, line=None):
     print("closed by the peer after %.2f s" % took)
 
 
+def hold(port, count, seconds):
+    """Open count connections to port and keep them for seconds (or until killed)."""
+    import time
+    conns = []
+    for _ in range(count):
+        try:
+            conns.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        except OSError:
+            pass
+    print("holding %d connections" % len(conns), flush=True)
+    time.sleep(seconds)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "echo":
@@ -185,6 +199,8 @@ def main():
         halfclose(int(args[0]), int(args[1]))
     elif cmd == "closed":
         closed(int(args[0]))
+    elif cmd == "hold":
+        hold(int(args[0]), int(args[1]), float(args[2]))
     elif cmd == "reset":
         reset(int(args[0]), int(args[1]))
     elif cmd == "disconnected":
