@@ -62,10 +62,14 @@ sshgw_channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 		sshgw_session_close(c->sess, "the client sent more than the channel window allows");
 		return (int)len;
 	}
+	c->since_grow += len - c->pending;
 	taken = c->ev->data(c->arg, data, len);
 	if (taken > len)
 		taken = len;
 	c->pending = len - taken;
+	/* All taken and a quarter of the window used: grant more, once libssh has returned. */
+	if (c->pending == 0 && c->since_grow >= SSHGW_WINDOW / 4)
+		sshgw_channel_note(c, CHAN_NOTE_GROW);
 	return (int)taken;
 }
 
@@ -129,7 +133,7 @@ sshgw_channel_open(struct sshgw_session *s, int bound, const char *orig_ip, int 
 	s->in_process--;
 	if (rc == SSH_OK) {
 		c->state = CHAN_OPEN;
-		sshgw_channel_note(c, CHAN_NOTE_OPENED);
+		sshgw_channel_note(c, CHAN_NOTE_OPENED | CHAN_NOTE_GROW);
 	} else if (rc == SSH_AGAIN) {
 		c->state = CHAN_OPENING;
 		s->nopening++;
@@ -205,7 +209,7 @@ sshgw_channel_check_open(struct sshgw_channel *c, time_t now)
 	s->nopening--;
 	if (rc == SSH_OK) {
 		c->state = CHAN_OPEN;
-		sshgw_channel_note(c, CHAN_NOTE_OPENED);
+		sshgw_channel_note(c, CHAN_NOTE_OPENED | CHAN_NOTE_GROW);
 		return;
 	}
 	c->state = CHAN_FAILED;
@@ -252,6 +256,24 @@ sshgw_channel_unnote(struct sshgw_channel *c, int note)
 }
 
 /*
+ * Grant the client a window of SSHGW_WINDOW bytes. libssh 0.10 has no call for it and keeps
+ * its own windows at 1.28 MB, refilled only below 640 KB, which caps throughput on a long
+ * path; but a read asking for more than the window holds grows the window to that size. The
+ * read is made on the stderr stream, which the data callback always drains, so it copies
+ * nothing: only the window adjust is sent.
+ */
+static void
+sshgw_channel_grow(struct sshgw_channel *c)
+{
+	char	 none[1];
+
+	c->since_grow = 0;
+	if (c->state != CHAN_OPEN || c->ch == NULL || c->pending > 0)
+		return;
+	ssh_channel_read_timeout(c->ch, none, SSHGW_WINDOW, 1, 0);
+}
+
+/*
  * Deliver the notices channels owe their owners, one callback at a time, in the order
  * opened, eof, closed. An owner may free its channel inside any of them, so the channel is
  * not touched after its callback returns.
@@ -262,7 +284,10 @@ sshgw_channel_deliver(struct sshgw_session *s)
 	struct sshgw_channel	*c;
 
 	while ((c = TAILQ_FIRST(&s->noted)) != NULL) {
-		if (c->notes & CHAN_NOTE_FAILED) {
+		if (c->notes & CHAN_NOTE_GROW) {
+			sshgw_channel_unnote(c, CHAN_NOTE_GROW);
+			sshgw_channel_grow(c);
+		} else if (c->notes & CHAN_NOTE_FAILED) {
 			sshgw_channel_unnote(c, ~0);
 			c->ev->opened(c->arg, 0, c->reason != NULL ? c->reason : "refused");
 		} else if (c->notes & CHAN_NOTE_OPENED) {

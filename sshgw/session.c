@@ -129,9 +129,14 @@ sshgw_session_update(struct sshgw_session *s)
 
 	if (s->io == NULL)
 		return;
+	/*
+	 * Wait for writability only while bytes sit in libssh's output buffer. (libssh asks
+	 * for POLLOUT after every write even when it wrote everything; following that would
+	 * cost two epoll_ctl calls and an empty wake-up per write.)
+	 */
 	if ((ssh_get_status(s->ssh) & SSH_WRITE_PENDING) == 0)
 		s->unflushed = 0;
-	if (ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING)
+	else
 		want |= EV_WRITE;
 	if (want == s->events)
 		return;

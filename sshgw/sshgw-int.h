@@ -28,6 +28,7 @@
 #define SSHGW_POLL_BURST	64	/* packets read per wake-up before yielding to others */
 #define SSHGW_MAX_UNFLUSHED	(1024 * 1024)	/* bytes queued toward a client not reading */
 #define SSHGW_MAX_PENDING	(4 * 1024 * 1024) /* bytes a client may send past its window */
+#define SSHGW_WINDOW		(3 * 1024 * 1024) /* receive window we grant while data flows */
 
 struct sshgw_server {
 	ssh_bind			 bind;
@@ -55,6 +56,7 @@ enum sshgw_chan_state {
 #define CHAN_NOTE_FAILED	0x2
 #define CHAN_NOTE_EOF		0x4
 #define CHAN_NOTE_CLOSED	0x8
+#define CHAN_NOTE_GROW		0x10	/* not for the owner: grant the client more window */
 
 struct sshgw_channel {
 	struct sshgw_session			*sess;
@@ -69,6 +71,7 @@ struct sshgw_channel {
 	int					 orig_port;
 	time_t					 deadline;
 	size_t					 pending;	/* bytes libssh holds that the owner did not take */
+	size_t					 since_grow;	/* bytes received since we last granted window */
 	int					 notes;
 	char					*reason;
 	int					 blocked;	/* a write was cut short */
