@@ -452,6 +452,12 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 		s->fd = -1;
 		goto fail;
 	}
+	/*
+	 * No compression: libssh offers zlib by default and clients that prefer it (asyncssh)
+	 * would cost about 100 KiB of zlib state per idle session, and CPU per byte.
+	 */
+	if (ssh_options_set(s->ssh, SSH_OPTIONS_COMPRESSION, "none") != SSH_OK)
+		log_warn("session %llu: cannot turn compression off", s->id);
 	sshgw_session_callbacks(s);
 	ssh_set_blocking(s->ssh, 0);
 	rc = ssh_handle_key_exchange(s->ssh);	/* sends our banner, creates the poll context */

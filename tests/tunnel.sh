@@ -35,6 +35,16 @@ $TG_PY stream "$port" 100000 1 || fail "the other tunnel after one client left"
 ok "another client's tunnel is unaffected"
 
 contains "$(cat "$TG_TMP/gw.log")" "tcp://127.0.0.1:$hport: tunnel closed" "the log says the tunnel closed"
+
+# What a stock client negotiates: AES-GCM where the CPU has AES instructions (the fast path),
+# and never compression, even when the client asks for it.
+expect_status 0 ssh -v -o Compression=yes $TG_SSH_OPTS -i "$TG_TMP/client" -p "$TG_SSH_PORT" v2@127.0.0.1 status
+contains "$TG_ERR" "compression: none" "compression stays off when the client asks for it"
+if grep -qw aes /proc/cpuinfo; then
+	contains "$TG_ERR" "cipher: aes128-gcm@openssh.com" "OpenSSH picks AES-GCM on a CPU with AES instructions"
+else
+	contains "$TG_ERR" "cipher: chacha20-poly1305@openssh.com" "OpenSSH picks ChaCha20-Poly1305 on a CPU without AES instructions"
+fi
 stop_gw
 ok "the gateway stops cleanly with tunnels open"
 
