@@ -133,7 +133,7 @@ sshgw_channel_open(struct sshgw_session *s, int bound, const char *orig_ip, int 
 	s->in_process--;
 	if (rc == SSH_OK) {
 		c->state = CHAN_OPEN;
-		sshgw_channel_note(c, CHAN_NOTE_OPENED | CHAN_NOTE_GROW);
+		sshgw_channel_note(c, CHAN_NOTE_OPENED);
 	} else if (rc == SSH_AGAIN) {
 		c->state = CHAN_OPENING;
 		s->nopening++;
@@ -209,7 +209,7 @@ sshgw_channel_check_open(struct sshgw_channel *c, time_t now)
 	s->nopening--;
 	if (rc == SSH_OK) {
 		c->state = CHAN_OPEN;
-		sshgw_channel_note(c, CHAN_NOTE_OPENED | CHAN_NOTE_GROW);
+		sshgw_channel_note(c, CHAN_NOTE_OPENED);
 		return;
 	}
 	c->state = CHAN_FAILED;
