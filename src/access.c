@@ -154,6 +154,25 @@ access_register_key(struct sshgw_session *s, char **msg)
 	return rc;
 }
 
+/* The tunnel limit an account has in the store, or -1 when it has none (or is not there). */
+int
+access_account_max_tunnels(const char *account)
+{
+	struct store_account	*a = NULL;
+	char			*cause = NULL;
+	int			 n;
+
+	if (access_store == NULL)
+		return -1;
+	if (store_account_find(access_store, account, &a, &cause) != 0) {
+		access_db_error("account lookup", cause);
+		return -1;
+	}
+	n = a != NULL ? a->max_tunnels : -1;
+	store_account_free(a);
+	return n;
+}
+
 /* The account that reserved port, as a new string, or NULL when none did. */
 char *
 access_port_owner(int port)

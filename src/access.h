@@ -16,6 +16,7 @@ int	 access_token_check(struct sshgw_session *, const char *, int, char **, long
 	    char **);
 int	 access_register_key(struct sshgw_session *, char **);
 char	*access_port_owner(int);
+int	 access_account_max_tunnels(const char *);
 int	 access_reserved_ports(uint8_t *);
 const char *access_still_allowed(struct sshgw_session *);
 

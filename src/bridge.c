@@ -30,6 +30,7 @@
 #include "proxyproto.h"
 #include "registry.h"
 #include "sshgw.h"
+#include "tunnel.h"
 #include "xmalloc.h"
 
 #define BRIDGE_OUT_CAP	(256 * 1024)	/* client -> public bytes we hold before pushing back */
@@ -499,6 +500,7 @@ bridge_free(struct bridge *b, const char *why)
 		    b->url, b->peer, why, (long long)(time(NULL) - b->started), b->bytes_in,
 		    b->bytes_out);
 	LIST_REMOVE(b, entry);
+	tunnel_count_connection(-1);
 	registry_conn(b->reg, -1);
 	registry_release(b->reg);
 	sshgw_channel_free(b->ch);
@@ -535,6 +537,7 @@ bridge_create(struct event_base *base, struct sshgw_session *s,
 	}
 	b = xcalloc(1, sizeof *b);
 	LIST_INSERT_HEAD(&bridge_all, b, entry);
+	tunnel_count_connection(1);
 	b->sess = s;
 	b->id = atomic_fetch_add(&bridge_next_id, 1);
 	b->base = base;

@@ -55,6 +55,17 @@ const struct conf_option conf_table[] = {
 	{ .name = "events_log", .type = CONF_PATH, .offset = OFF(events_log),
 	  .def_str = "",
 	  .help = "JSON-lines file of tunnel and connection events; \"\" turns it off." },
+	{ .name = "control_socket", .type = CONF_PATH, .offset = OFF(control_socket),
+	  .def_str = "tunnelgw.sock",
+	  .help = "Unix socket on which the daemon answers tunnelgwctl about live state (tunnels), "
+		  "made with mode 0600 in a folder only tunnelgw's user may write. The default lies "
+		  "next to the configuration file, like the database, so that tunnelgwctl -f FILE "
+		  "finds the daemon of that file; under systemd use \"/run/tunnelgw/tunnelgw.sock\". "
+		  "\"\" turns it off." },
+	{ .name = "metrics_listen", .type = CONF_STRING, .offset = OFF(metrics_listen),
+	  .def_str = "", .check = conf_check_endpoint_or_off,
+	  .help = "Where Prometheus metrics are served over HTTP at /metrics, \"ADDRESS:PORT\" "
+		  "such as \"127.0.0.1:9100\"; keep it on a loopback address. \"\" turns it off." },
 	{ .name = "ciphers", .type = CONF_STRING, .offset = OFF(ciphers),
 	  .def_str = "", .check = conf_check_ciphers,
 	  .help = "SSH ciphers offered. \"\" offers only AES-GCM where the CPU has AES instructions "
@@ -74,6 +85,56 @@ const struct conf_option conf_table[] = {
 	{ .name = "login_grace_time", .type = CONF_INT, .offset = OFF(login_grace_time),
 	  .def_num = 30, .min = 1, .max = 600,
 	  .help = "Seconds an SSH client has to authenticate before it is disconnected." },
+	{ .name = "max_auth_tries", .type = CONF_INT, .offset = OFF(max_auth_tries),
+	  .def_num = 6, .min = 1, .max = 100,
+	  .help = "Refused authentication attempts after which an SSH client is disconnected." },
+	{ .name = "max_startups", .type = CONF_INT, .offset = OFF(max_startups),
+	  .def_num = 256, .min = 1, .max = 1000000,
+	  .help = "Most SSH connections not yet authenticated, in all; more are closed at once "
+		  "(like sshd's MaxStartups)." },
+	{ .name = "max_startups_per_source", .type = CONF_INT, .offset = OFF(max_startups_per_source),
+	  .def_num = 16, .min = 1, .max = 1000000,
+	  .help = "Most SSH connections not yet authenticated from one address." },
+	{ .name = "ssh_rate", .type = CONF_INT, .offset = OFF(ssh_rate),
+	  .def_num = 20, .min = 0, .max = 1000000,
+	  .help = "New SSH connections a second allowed from one address, on average; 0 sets no "
+		  "limit. Beyond it connections are closed at once." },
+	{ .name = "ssh_burst", .type = CONF_INT, .offset = OFF(ssh_burst),
+	  .def_num = 60, .min = 1, .max = 1000000,
+	  .help = "New SSH connections one address may make at once before ssh_rate applies." },
+	{ .name = "max_sessions", .type = CONF_INT, .offset = OFF(max_sessions),
+	  .def_num = 50000, .min = 1, .max = 10000000,
+	  .help = "Most SSH sessions at once; beyond it new SSH connections are closed." },
+	{ .name = "max_tunnels", .type = CONF_INT, .offset = OFF(max_tunnels),
+	  .def_num = 32, .min = 0, .max = 1000000,
+	  .help = "Most tunnels one account may have open at once, unless its key line "
+		  "(max-tunnels=) or its account (tunnelgwctl account add --max-tunnels) says "
+		  "otherwise; 0 sets no limit." },
+	{ .name = "max_connections", .type = CONF_INT, .offset = OFF(max_connections),
+	  .def_num = 200000, .min = 1, .max = 10000000,
+	  .help = "Most public connections open at once, in all; more are closed at once." },
+	{ .name = "max_connections_per_tunnel", .type = CONF_INT,
+	  .offset = OFF(max_connections_per_tunnel), .def_num = 10000, .min = 0, .max = 10000000,
+	  .help = "Most public connections open at once through one tunnel; 0 sets no limit." },
+	{ .name = "conn_rate", .type = CONF_INT, .offset = OFF(conn_rate),
+	  .def_num = 100, .min = 0, .max = 1000000,
+	  .help = "New public connections a second allowed from one address to one tunnel, on "
+		  "average; 0 sets no limit. Beyond it connections are closed at once." },
+	{ .name = "conn_burst", .type = CONF_INT, .offset = OFF(conn_burst),
+	  .def_num = 200, .min = 1, .max = 1000000,
+	  .help = "New public connections one address may make to one tunnel at once before "
+		  "conn_rate applies." },
+	{ .name = "allow_cidr", .type = CONF_STRING, .offset = OFF(allow_cidr),
+	  .def_str = "", .check = conf_check_cidrs,
+	  .help = "Public clients allowed to connect to any tunnel, \"CIDR,CIDR...\"; \"\" allows "
+		  "all. Key lines and the tcp command may narrow it further." },
+	{ .name = "deny_cidr", .type = CONF_STRING, .offset = OFF(deny_cidr),
+	  .def_str = "", .check = conf_check_cidrs,
+	  .help = "Public clients refused on every tunnel, \"CIDR,CIDR...\"; a deny wins over any "
+		  "allow." },
+	{ .name = "channel_open_timeout", .type = CONF_INT, .offset = OFF(channel_open_timeout),
+	  .def_num = 30, .min = 1, .max = 600,
+	  .help = "Seconds an SSH client has to accept a new public connection before it is closed." },
 };
 
 const size_t conf_table_size = sizeof conf_table / sizeof conf_table[0];

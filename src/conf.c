@@ -15,6 +15,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "xmalloc.h"
 
@@ -290,6 +291,13 @@ conf_check_endpoint(const char *s, char **cause)
 	return 0;
 }
 
+/* Check "ADDRESS:PORT", or "" for off. */
+int
+conf_check_endpoint_or_off(const char *s, char **cause)
+{
+	return *s == '\0' ? 0 : conf_check_endpoint(s, cause);
+}
+
 /* Parse "LOW-HIGH" into *lo and *hi; 0 on success. */
 int
 conf_parse_port_range(const char *s, int *lo, int *hi)
@@ -346,6 +354,20 @@ conf_check_host_name(const char *s, char **cause)
 bad:
 	xasprintf(cause, "'%s' is not a valid host name", s);
 	return -1;
+}
+
+/* Check a CIDR list ("" is none). */
+int
+conf_check_cidrs(const char *s, char **cause)
+{
+	struct cidrlist	*l;
+
+	if (*s == '\0')
+		return 0;
+	if (cidrlist_parse(s, &l, cause) != 0)
+		return -1;
+	cidrlist_free(l);
+	return 0;
 }
 
 /* Check a comma-separated cipher list: known names, no repeats; "" is automatic. */

@@ -25,11 +25,27 @@ struct conf {
 	int		 proxy_protocol;
 	int		 idle_timeout;
 	char		*events_log;
+	char		*control_socket;	/* "" = off */
+	char		*metrics_listen;	/* "" = off */
 	char		*ciphers;
 	int		 log_level;
 	int		 syslog_facility;	/* index into the facility choices; 0 = off */
 	int		 workers;
 	int		 login_grace_time;
+	int		 max_auth_tries;
+	int		 max_startups;
+	int		 max_startups_per_source;
+	int		 ssh_rate;
+	int		 ssh_burst;
+	int		 max_sessions;
+	int		 max_tunnels;
+	int		 max_connections;
+	int		 max_connections_per_tunnel;
+	int		 conn_rate;
+	int		 conn_burst;
+	char		*allow_cidr;
+	char		*deny_cidr;
+	int		 channel_open_timeout;
 
 	/* Derived by conf_finish(). */
 	int		 port_min;
@@ -77,10 +93,12 @@ int		 conf_syslog_facility(const struct conf *);
 
 int		 conf_split_endpoint(const char *, char **, int *);
 int		 conf_check_endpoint(const char *, char **);
+int		 conf_check_endpoint_or_off(const char *, char **);
 int		 conf_check_address(const char *, char **);
 int		 conf_check_port_range(const char *, char **);
 int		 conf_check_ciphers(const char *, char **);
 int		 conf_check_host_name(const char *, char **);
+int		 conf_check_cidrs(const char *, char **);
 int		 conf_parse_port_range(const char *, int *, int *);
 const char	*conf_default_ciphers(void);
 

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -18,10 +19,16 @@
 
 #include "auth.h"
 #include "conf.h"
+#include "control.h"
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
+#include "ratelimit.h"
+#include "sshgw.h"
+#include "startups.h"
 #include "store.h"
+#include "tunnel.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -36,10 +43,13 @@ struct daemon {
 	struct event	**listeners;
 	size_t		  nlisteners;
 	struct event	 *pause;
+	struct ratelimit *ssh_rate;
 	struct event	 *sigs[3];
 	struct store	 *store;
 	struct event	 *store_poll;
 	int64_t		  store_seq;
+	struct control	 *control;
+	struct metrics_server *metrics;
 	int		  workers_up;
 };
 
@@ -104,6 +114,45 @@ daemon_pause(struct daemon *d)
 	evtimer_add(d->pause, &tv);
 }
 
+/*
+ * Decide whether a new SSH client may proceed: not over max_sessions, within ssh_rate for
+ * its address, within the caps on connections not yet authenticated. A refused client is
+ * closed at once; the refusal is logged (once every ten seconds per reason at most).
+ */
+static int
+daemon_admit(struct daemon *d, int fd)
+{
+	static time_t		 last;
+	static unsigned long	 skipped;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+	const char		*why = NULL, *label = METRICS_STARTUPS;
+	char			*peer;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1) {
+		close(fd);
+		return 0;
+	}
+	if (sshgw_session_count() >= (size_t)d->conf->max_sessions) {
+		why = "the gateway holds max_sessions sessions";
+		label = METRICS_SESSION_LIMIT;
+	} else if (!ratelimit_allow(d->ssh_rate, (struct sockaddr *)&ss, ratelimit_now())) {
+		why = "too many new SSH connections from this address (ssh_rate)";
+		label = METRICS_SSH_RATE;
+	} else if (startups_enter((struct sockaddr *)&ss, &why) == 0)
+		return 1;
+	metrics_count_refusal(label);
+	if (log_every(&last, &skipped, 10)) {
+		peer = listener_format((struct sockaddr *)&ss, len);
+		log_warn("SSH connection from %s refused: %s%s", peer, why,
+		    skipped > 0 ? " (more refusals since the last report)" : "");
+		free(peer);
+		skipped = 0;
+	}
+	close(fd);
+	return 0;
+}
+
 /* libevent: SSH clients wait on a listen address; hand each to a worker. */
 static void
 daemon_accept(evutil_socket_t fd, short what, void *arg)
@@ -121,7 +170,8 @@ daemon_accept(evutil_socket_t fd, short what, void *arg)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
-		worker_dispatch(c);
+		if (daemon_admit(d, c))
+			worker_dispatch(c);
 	}
 }
 
@@ -184,6 +234,47 @@ daemon_load_keys(struct daemon *d, char **cause)
 	return 0;
 }
 
+/*
+ * Raise the soft limit on open files to the hard limit: every tunnel holds a descriptor and
+ * every public connection another, so the usual soft limit of 1024 would cap a gateway at a
+ * few hundred connections while the hard limit (systemd: LimitNOFILE) allows far more.
+ */
+static void
+daemon_raise_nofile(void)
+{
+	struct rlimit	 rl;
+	rlim_t		 was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return;
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("cannot raise the open files limit to the hard limit %llu: %s",
+			    (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = was;
+		}
+	}
+	log_info("open files limit: %llu%s", (unsigned long long)rl.rlim_cur,
+	    rl.rlim_cur != was ? " (soft limit raised to the hard limit)" : "");
+}
+
+/* Open what operators watch the daemon through: the control socket and the metrics. */
+static int
+daemon_open_ops(struct daemon *d, char **cause)
+{
+	if (*d->conf->control_socket != '\0' &&
+	    (d->control = control_open(d->base, d->conf->control_socket, cause)) == NULL)
+		return -1;
+	if (*d->conf->metrics_listen != '\0' &&
+	    (d->metrics = metrics_server_open(d->base, d->conf->metrics_listen, cause)) == NULL)
+		return -1;
+	return 0;
+}
+
 /* Free everything the daemon holds. */
 static void
 daemon_free(struct daemon *d)
@@ -197,8 +288,12 @@ daemon_free(struct daemon *d)
 	free(d->listeners);
 	if (d->pause != NULL)
 		event_free(d->pause);
+	control_free(d->control);
+	metrics_server_free(d->metrics);
+	ratelimit_free(d->ssh_rate);
 	if (d->workers_up)
 		worker_stop_all();
+	tunnel_cleanup();
 	for (i = 0; i < sizeof d->sigs / sizeof d->sigs[0]; i++) {
 		if (d->sigs[i] != NULL)
 			event_free(d->sigs[i]);
@@ -223,6 +318,9 @@ daemon_run(struct conf *conf, char **cause)
 
 	d = xcalloc(1, sizeof *d);
 	d->conf = conf;
+	daemon_raise_nofile();
+	d->ssh_rate = ratelimit_create(conf->ssh_rate, conf->ssh_burst, 4096);
+	startups_setup(conf->max_startups, conf->max_startups_per_source);
 	signal(SIGPIPE, SIG_IGN);
 	ssh_init();
 	if ((d->base = event_base_new()) == NULL)
@@ -233,7 +331,7 @@ daemon_run(struct conf *conf, char **cause)
 			fatal("cannot watch signal %d", signals[i]);
 	}
 	if (daemon_load_keys(d, cause) != 0 || daemon_open_store(d, cause) != 0 ||
-	    daemon_listen(d, cause) != 0)
+	    daemon_open_ops(d, cause) != 0 || daemon_listen(d, cause) != 0)
 		goto out;
 	if (worker_start_all(conf, d->keys, cause) != 0)
 		goto out;

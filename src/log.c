@@ -134,3 +134,20 @@ fatal(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+/*
+ * Say whether a repeated event may be logged now: at most once every `seconds`, tracked in
+ * *last (one per call site and thread); *skipped counts what was not logged meanwhile.
+ */
+int
+log_every(time_t *last, unsigned long *skipped, int seconds)
+{
+	time_t	 now = time(NULL);
+
+	if (now - *last < seconds) {
+		(*skipped)++;
+		return 0;
+	}
+	*last = now;
+	return 1;
+}

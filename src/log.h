@@ -4,6 +4,7 @@
 #define TG_LOG_H
 
 #include <stdarg.h>
+#include <time.h>
 
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
@@ -21,6 +22,7 @@ const char *log_level_name(int);
 void	 log_msg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 void	 log_vmsg(int, const char *, va_list) __attribute__((format(printf, 2, 0)));
 void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+int	 log_every(time_t *, unsigned long *, int);
 
 #define log_error(...)	log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

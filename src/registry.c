@@ -36,12 +36,26 @@ struct reg_tunnel {
 static pthread_mutex_t			registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static TAILQ_HEAD(, reg_tunnel)		registry_tunnels = TAILQ_HEAD_INITIALIZER(registry_tunnels);
 
-/* Record a new tunnel of account at url, for the client's forward target, in a session. */
-struct reg_tunnel *
-registry_add(const char *account, const char *url, const char *target, unsigned long long session)
-{
-	struct reg_tunnel	*t = xcalloc(1, sizeof *t);
+/* Process-wide totals for the metrics; they outlive the tunnels that made them. */
+static atomic_llong			registry_conns_open;
+static atomic_ullong			registry_conns_total;
+static atomic_ullong			registry_bytes_in;
+static atomic_ullong			registry_bytes_out;
 
+/*
+ * Record a new tunnel of account at url, for the client's forward target, in a session,
+ * unless the account already holds limit tunnels (limit < 0: no limit): then NULL. The
+ * count and the insertion happen under one lock, so sessions of one account in several
+ * workers cannot pass the limit together.
+ */
+struct reg_tunnel *
+registry_add(const char *account, const char *url, const char *target, unsigned long long session,
+    int limit)
+{
+	struct reg_tunnel	*t, *o;
+	int			 n = 0;
+
+	t = xcalloc(1, sizeof *t);
 	t->account = xstrdup(account);
 	t->url = xstrdup(url);
 	t->target = xstrdup(target);
@@ -50,9 +64,28 @@ registry_add(const char *account, const char *url, const char *target, unsigned 
 	atomic_init(&t->refs, 1);
 	t->listed = 1;
 	pthread_mutex_lock(&registry_lock);
+	if (limit >= 0) {
+		TAILQ_FOREACH(o, &registry_tunnels, entry) {
+			if (strcmp(o->account, account) == 0)
+				n++;
+		}
+	}
+	if (limit >= 0 && n >= limit) {
+		pthread_mutex_unlock(&registry_lock);
+		t->listed = 0;
+		registry_release(t);
+		return NULL;
+	}
 	TAILQ_INSERT_TAIL(&registry_tunnels, t, entry);
 	pthread_mutex_unlock(&registry_lock);
 	return t;
+}
+
+/* Return how many public connections a tunnel has open. */
+int
+registry_conns(const struct reg_tunnel *t)
+{
+	return t != NULL ? atomic_load(&((struct reg_tunnel *)t)->conns) : 0;
 }
 
 /* Take a reference for a connection of the tunnel, which may outlive its listing. */
@@ -94,8 +127,13 @@ registry_remove(struct reg_tunnel *t)
 void
 registry_conn(struct reg_tunnel *t, int delta)
 {
-	if (t != NULL)
-		atomic_fetch_add_explicit(&t->conns, delta, memory_order_relaxed);
+	if (t == NULL)
+		return;
+	atomic_fetch_add_explicit(&t->conns, delta, memory_order_relaxed);
+	atomic_fetch_add_explicit(&registry_conns_open, delta, memory_order_relaxed);
+	if (delta > 0)
+		atomic_fetch_add_explicit(&registry_conns_total, (unsigned long long)delta,
+		    memory_order_relaxed);
 }
 
 /* Count bytes from the public side (in) and toward it (out). */
@@ -104,10 +142,33 @@ registry_bytes(struct reg_tunnel *t, uint64_t in, uint64_t out)
 {
 	if (t == NULL)
 		return;
-	if (in != 0)
+	if (in != 0) {
 		atomic_fetch_add_explicit(&t->bytes_in, in, memory_order_relaxed);
-	if (out != 0)
+		atomic_fetch_add_explicit(&registry_bytes_in, in, memory_order_relaxed);
+	}
+	if (out != 0) {
 		atomic_fetch_add_explicit(&t->bytes_out, out, memory_order_relaxed);
+		atomic_fetch_add_explicit(&registry_bytes_out, out, memory_order_relaxed);
+	}
+}
+
+/* Fill *t with the tunnels open now and the process-wide connection and byte totals. */
+void
+registry_totals(struct registry_totals *t)
+{
+	struct reg_tunnel	*rt;
+	long long		 open;
+
+	t->tunnels = 0;
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_FOREACH(rt, &registry_tunnels, entry)
+		t->tunnels++;
+	pthread_mutex_unlock(&registry_lock);
+	open = atomic_load(&registry_conns_open);
+	t->conns = open > 0 ? (unsigned long long)open : 0;
+	t->conns_total = atomic_load(&registry_conns_total);
+	t->bytes_in = atomic_load(&registry_bytes_in);
+	t->bytes_out = atomic_load(&registry_bytes_out);
 }
 
 /* Return how many tunnels an account holds now. */

@@ -7,7 +7,18 @@
 
 struct reg_tunnel;
 
-struct reg_tunnel *registry_add(const char *, const char *, const char *, unsigned long long);
+/* What registry_totals() reports. */
+struct registry_totals {
+	unsigned long		 tunnels;	/* open now */
+	unsigned long long	 conns;		/* public connections open now */
+	unsigned long long	 conns_total;	/* since the start */
+	unsigned long long	 bytes_in;	/* since the start: public -> service */
+	unsigned long long	 bytes_out;	/* since the start: service -> public */
+};
+
+struct reg_tunnel *registry_add(const char *, const char *, const char *, unsigned long long,
+	    int);
+int	 registry_conns(const struct reg_tunnel *);
 struct reg_tunnel *registry_hold(struct reg_tunnel *);
 void	 registry_release(struct reg_tunnel *);
 void	 registry_remove(struct reg_tunnel *);
@@ -15,5 +26,6 @@ void	 registry_conn(struct reg_tunnel *, int);
 void	 registry_bytes(struct reg_tunnel *, uint64_t, uint64_t);
 int	 registry_account_tunnels(const char *);
 char	*registry_format(const char *, int, int *);
+void	 registry_totals(struct registry_totals *);
 
 #endif

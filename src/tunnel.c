@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,9 +25,12 @@
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "ports.h"
+#include "ratelimit.h"
 #include "registry.h"
 #include "sshgw.h"
+#include "startups.h"
 #include "tunnel.h"
 #include "xmalloc.h"
 
@@ -38,6 +42,7 @@ struct tunnel {
 	int			 fd;
 	struct event		*ev;
 	struct event		*pause;		/* while out of descriptors: made when needed */
+	struct ratelimit	*rate;		/* conn_rate per source address */
 	char			*url;
 	struct reg_tunnel	*reg;
 	LIST_ENTRY(tunnel)	 entry;
@@ -48,23 +53,56 @@ struct gwsess {
 	struct sshgw_session	*sess;
 	struct event_base	*base;
 	LIST_HEAD(, tunnel)	 tunnels;
+	struct sockaddr_storage	 peer;
+	int			 startup;	/* counted among the startups until it logs in */
+	const char		*cmd_allow_src;	/* the tcp command's lists, and their parsed form */
+	const char		*cmd_deny_src;
+	struct cidrlist		*cmd_allow;
+	struct cidrlist		*cmd_deny;
 	void			(*closed)(void *);	/* tells the worker the session is gone */
 	void			*closed_arg;
 };
 
 static const struct conf *tunnel_conf;
+static struct cidrlist	*tunnel_allow;		/* allow_cidr, deny_cidr */
+static struct cidrlist	*tunnel_deny;
+static atomic_int	 tunnel_connections;	/* public connections open, in all */
 
-/* Remember the configuration the tunnel rules read. */
+/* Remember the configuration the tunnel rules read; parse its IP rules. */
 void
 tunnel_setup(const struct conf *c)
 {
+	char	*cause = NULL;
+
 	tunnel_conf = c;
+	if ((*c->allow_cidr != '\0' && cidrlist_parse(c->allow_cidr, &tunnel_allow, &cause) != 0) ||
+	    (*c->deny_cidr != '\0' && cidrlist_parse(c->deny_cidr, &tunnel_deny, &cause) != 0))
+		fatal("IP rules: %s", cause);	/* the configuration was checked: not reached */
 }
 
-/* Attach the daemon's state to a new session; closed(arg) runs when the session ends. */
+/* Forget the configuration's IP rules. */
 void
-tunnel_session_attach(struct sshgw_session *s, struct event_base *base, void (*closed)(void *),
-    void *arg)
+tunnel_cleanup(void)
+{
+	cidrlist_free(tunnel_allow);
+	cidrlist_free(tunnel_deny);
+	tunnel_allow = tunnel_deny = NULL;
+}
+
+/* Count a public connection opening (1) or closing (-1), in all. */
+void
+tunnel_count_connection(int delta)
+{
+	atomic_fetch_add(&tunnel_connections, delta);
+}
+
+/*
+ * Attach the daemon's state to a new session from peer, counted among the startups;
+ * closed(arg) runs when the session ends.
+ */
+void
+tunnel_session_attach(struct sshgw_session *s, struct event_base *base,
+    const struct sockaddr *peer, void (*closed)(void *), void *arg)
 {
 	struct gwsess	*gs = xcalloc(1, sizeof *gs);
 
@@ -72,8 +110,114 @@ tunnel_session_attach(struct sshgw_session *s, struct event_base *base, void (*c
 	gs->base = base;
 	gs->closed = closed;
 	gs->closed_arg = arg;
+	memcpy(&gs->peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in));
+	gs->startup = 1;
 	LIST_INIT(&gs->tunnels);
 	sshgw_session_set_data(s, gs);
+}
+
+/* sshgw hook: the session logged in: it no longer counts among the startups. */
+static void
+tunnel_logged_in(struct sshgw_session *s)
+{
+	struct gwsess	*gs = sshgw_session_data(s);
+
+	if (gs != NULL && gs->startup) {
+		startups_leave((struct sockaddr *)&gs->peer);
+		gs->startup = 0;
+	}
+}
+
+/* Parse a tcp command's CIDR list again when the command changed it. */
+static void
+tunnel_cmd_list(const char *src, const char **cached, struct cidrlist **list)
+{
+	char	*cause = NULL;
+
+	if (src == *cached)
+		return;
+	cidrlist_free(*list);
+	*list = NULL;
+	*cached = src;
+	if (src != NULL && cidrlist_parse(src, list, &cause) != 0)
+		free(cause);	/* checked when the command ran: not reached */
+}
+
+/*
+ * The IP rules for a public client of this session's tunnels: NULL when it may connect,
+ * else why not. Any deny list that matches refuses (deny wins); every allow list that is
+ * set (configuration, key, command) must match.
+ */
+static const char *
+tunnel_ip_refusal(struct gwsess *gs, const struct sockaddr *sa)
+{
+	const struct keyent		*ke = sshgw_session_key(gs->sess);
+	const struct sshgw_tcp_opts	*o = sshgw_session_tcp_opts(gs->sess);
+
+	tunnel_cmd_list(o->allow_cidr, &gs->cmd_allow_src, &gs->cmd_allow);
+	tunnel_cmd_list(o->deny_cidr, &gs->cmd_deny_src, &gs->cmd_deny);
+	if (tunnel_deny != NULL && cidrlist_match(tunnel_deny, sa))
+		return "denied by deny_cidr";
+	if (ke != NULL && ke->opts.deny != NULL && cidrlist_match(ke->opts.deny, sa))
+		return "denied by the key's deny-cidr";
+	if (gs->cmd_deny != NULL && cidrlist_match(gs->cmd_deny, sa))
+		return "denied by --deny-cidr";
+	if (tunnel_allow != NULL && !cidrlist_match(tunnel_allow, sa))
+		return "not in allow_cidr";
+	if (ke != NULL && ke->opts.allow != NULL && !cidrlist_match(ke->opts.allow, sa))
+		return "not in the key's allow-cidr";
+	if (gs->cmd_allow != NULL && !cidrlist_match(gs->cmd_allow, sa))
+		return "not in --allow-cidr";
+	return NULL;
+}
+
+/*
+ * May this public connection proceed: NULL, or why not (IP rules, the caps on connections,
+ * the rate per source address). A refused connection is closed at once, never forwarded.
+ */
+static const char *
+tunnel_admit(struct tunnel *t, const struct sockaddr *sa, const char **label)
+{
+	const struct conf	*c = tunnel_conf;
+	const char		*why;
+
+	*label = METRICS_CONNECTION_LIMIT;
+	if ((why = tunnel_ip_refusal(t->gs, sa)) != NULL) {
+		*label = METRICS_IP_RULE;
+		return why;
+	}
+	if (atomic_load(&tunnel_connections) >= c->max_connections)
+		return "the gateway holds max_connections connections";
+	if (c->max_connections_per_tunnel > 0 &&
+	    registry_conns(t->reg) >= c->max_connections_per_tunnel)
+		return "the tunnel holds max_connections_per_tunnel connections";
+	if (c->conn_rate > 0) {
+		if (t->rate == NULL)
+			t->rate = ratelimit_create(c->conn_rate, c->conn_burst, 256);
+		if (!ratelimit_allow(t->rate, sa, ratelimit_now())) {
+			*label = METRICS_CONN_RATE;
+			return "too many new connections from this address (conn_rate)";
+		}
+	}
+	return NULL;
+}
+
+/* Log a refused public connection: at most once every ten seconds per thread. */
+static void
+tunnel_log_refusal(struct tunnel *t, const struct sockaddr *sa, socklen_t len, const char *why)
+{
+	static _Thread_local time_t		last;
+	static _Thread_local unsigned long	skipped;
+	char					*peer;
+
+	if (!log_every(&last, &skipped, 10))
+		return;
+	peer = listener_format(sa, len);
+	log_info("%s: connection from %s refused: %s%s", t->url, peer, why,
+	    skipped > 0 ? " (more refusals since the last report)" : "");
+	free(peer);
+	skipped = 0;
 }
 
 /* The idle timeout for a tunnel's connections: the tcp command's, else the configuration's. */
@@ -112,6 +256,7 @@ tunnel_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct tunnel			*t = arg;
 	struct bridge_tunnel_info	 info;
+	const char			*why, *label;
 	struct sockaddr_storage		 ss;
 	socklen_t			 len;
 	int				 i, fd, on = 1;
@@ -126,6 +271,12 @@ tunnel_accept(evutil_socket_t lfd, short what, void *arg)
 			    errno != ECONNABORTED)
 				log_warn("%s: accept: %s", t->url, strerror(errno));
 			return;
+		}
+		if ((why = tunnel_admit(t, (struct sockaddr *)&ss, &label)) != NULL) {
+			metrics_count_refusal(label);
+			tunnel_log_refusal(t, (struct sockaddr *)&ss, len, why);
+			close(fd);
+			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 		info.port = t->port;
@@ -174,6 +325,7 @@ tunnel_open_reserved(struct gwsess *gs, int port, int *bound, char **reason)
 	int	 fd;
 
 	if ((fd = ports_open(tunnel_conf, port, reason)) == -1) {
+		metrics_count_refusal(METRICS_PORT_IN_USE);
 		free(*reason);
 		xasprintf(reason, "your reserved port %d is in use (by another of your sessions?)",
 		    port);
@@ -194,17 +346,20 @@ tunnel_open_port(struct gwsess *gs, const char *address, int port, int *bound, c
 	int			 fd;
 
 	if (!tunnel_address_ok(address)) {
+		metrics_count_refusal(METRICS_BAD_ADDRESS);
 		xasprintf(reason, "'%s' is not an address of this gateway; use -R PORT:HOST:PORT "
 		    "or -R %s:PORT:HOST:PORT", address, c->public_host);
 		return -1;
 	}
 	if (ke != NULL && ke->opts.no_port_forwarding) {
+		metrics_count_refusal(METRICS_FORWARDING_DISABLED);
 		xasprintf(reason, "this key may not forward ports (no-port-forwarding or restrict)");
 		return -1;
 	}
 	if (port == 0) {
-		if ((fd = ports_open_random(c, access_reserved_ports, bound, reason)) == -1 &&
-		    *reason == NULL)
+		if ((fd = ports_open_random(c, access_reserved_ports, bound, reason)) == -1)
+			metrics_count_refusal(METRICS_NO_FREE_PORT);
+		if (fd == -1 && *reason == NULL)
 			xasprintf(reason, "cannot open a public port");
 		return fd;
 	}
@@ -214,31 +369,55 @@ tunnel_open_port(struct gwsess *gs, const char *address, int port, int *bound, c
 			return tunnel_open_reserved(gs, port, bound, reason);
 		}
 		free(owner);
+		metrics_count_refusal(METRICS_PORT_RESERVED);
 		xasprintf(reason, "port %d is reserved by another account", port);
 		return -1;
 	}
 	if (port < 1024) {
+		metrics_count_refusal(METRICS_PORT_NOT_ALLOWED);
 		xasprintf(reason, "port %d is privileged; ask for port 0 to get a free one", port);
 		return -1;
 	}
 	if (!tunnel_permitted(ke, port)) {
+		metrics_count_refusal(METRICS_PORT_NOT_ALLOWED);
 		xasprintf(reason, "port %d is not permitted for this key (permitlisten)", port);
 		return -1;
 	}
 	if (!c->allow_requested_ports) {
+		metrics_count_refusal(METRICS_PORT_NOT_ALLOWED);
 		xasprintf(reason, "port %d is not reserved for you, and this gateway does not "
 		    "hand out requested ports; ask for port 0 to get a free one", port);
 		return -1;
 	}
 	if (port < c->port_min || port > c->port_max) {
+		metrics_count_refusal(METRICS_PORT_NOT_ALLOWED);
 		xasprintf(reason, "port %d is outside the gateway's port range %s", port,
 		    c->port_range);
 		return -1;
 	}
-	if ((fd = ports_open(c, port, reason)) == -1)
+	if ((fd = ports_open(c, port, reason)) == -1) {
+		metrics_count_refusal(METRICS_PORT_IN_USE);
 		return -1;
+	}
 	*bound = port;
 	return fd;
+}
+
+/*
+ * The most tunnels the session's account may hold (-1: no limit): its key line's
+ * max-tunnels, else its account's in the store, else max_tunnels (0 there: no limit).
+ */
+static int
+tunnel_limit(struct gwsess *gs)
+{
+	const struct keyent	*ke = sshgw_session_key(gs->sess);
+	int			 n;
+
+	if (ke != NULL && ke->opts.max_tunnels >= 0)
+		return ke->opts.max_tunnels;
+	if ((n = access_account_max_tunnels(sshgw_session_account(gs->sess))) >= 0)
+		return n;
+	return tunnel_conf->max_tunnels > 0 ? tunnel_conf->max_tunnels : -1;
 }
 
 /* sshgw hook: a tcpip-forward: open a public port and start accepting on it. */
@@ -248,20 +427,31 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 {
 	struct gwsess	*gs = sshgw_session_data(s);
 	struct tunnel	*t;
-	char		*target;
-	int		 fd;
+	char		*target, *url;
+	int		 fd, limit = tunnel_limit(gs);
 
 	*reason = NULL;
 	if ((fd = tunnel_open_port(gs, address, port, bound, reason)) == -1)
 		return -1;
+	xasprintf(&url, "tcp://%s:%d", tunnel_conf->public_host, *bound);
+	xasprintf(&target, "%s:%d", *address != '\0' ? address : "*", port);
 	t = xcalloc(1, sizeof *t);
+	t->reg = registry_add(sshgw_session_account(s), url, target, sshgw_session_id(s), limit);
+	free(target);
+	if (t->reg == NULL) {
+		metrics_count_refusal(METRICS_TUNNEL_LIMIT);
+		xasprintf(reason, "account '%s' already has %d tunnel%s open, its limit",
+		    sshgw_session_account(s), limit, limit == 1 ? "" : "s");
+		close(fd);
+		ports_release(*bound);
+		free(url);
+		free(t);
+		return -1;
+	}
 	t->gs = gs;
 	t->port = *bound;
 	t->fd = fd;
-	xasprintf(&t->url, "tcp://%s:%d", tunnel_conf->public_host, t->port);
-	xasprintf(&target, "%s:%d", *address != '\0' ? address : "*", port);
-	t->reg = registry_add(sshgw_session_account(s), t->url, target, sshgw_session_id(s));
-	free(target);
+	t->url = url;
 	t->ev = event_new(gs->base, fd, EV_READ | EV_PERSIST, tunnel_accept, t);
 	if (t->ev == NULL || event_add(t->ev, NULL) != 0)
 		fatal("cannot add a public port to the event loop");
@@ -288,6 +478,7 @@ tunnel_forward_remove(struct sshgw_session *s, int bound)
 	event_free(t->ev);
 	if (t->pause != NULL)
 		event_free(t->pause);
+	ratelimit_free(t->rate);
 	close(t->fd);
 	ports_release(t->port);
 	registry_remove(t->reg);
@@ -306,6 +497,10 @@ tunnel_session_closed(struct sshgw_session *s)
 		return;
 	while (!LIST_EMPTY(&gs->tunnels))
 		tunnel_forward_remove(s, LIST_FIRST(&gs->tunnels)->port);
+	if (gs->startup)
+		startups_leave((struct sockaddr *)&gs->peer);
+	cidrlist_free(gs->cmd_allow);
+	cidrlist_free(gs->cmd_deny);
 	if (gs->closed != NULL)
 		gs->closed(gs->closed_arg);
 	sshgw_session_set_data(s, NULL);
@@ -327,6 +522,7 @@ tunnel_status(struct sshgw_session *s)
 }
 
 const struct sshgw_hooks tunnel_hooks = {
+	.logged_in = tunnel_logged_in,
 	.key_lookup = access_key_lookup,
 	.token_check = access_token_check,
 	.register_key = access_register_key,

@@ -9,7 +9,12 @@ struct sshgw_session;
 
 extern const struct sshgw_hooks tunnel_hooks;
 
+#include <sys/socket.h>
+
 void	 tunnel_setup(const struct conf *);
-void	 tunnel_session_attach(struct sshgw_session *, struct event_base *, void (*)(void *), void *);
+void	 tunnel_cleanup(void);
+void	 tunnel_count_connection(int);
+void	 tunnel_session_attach(struct sshgw_session *, struct event_base *,
+	    const struct sockaddr *, void (*)(void *), void *);
 
 #endif

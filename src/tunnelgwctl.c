@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "control.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -62,15 +63,6 @@ struct ctl_command {
 	const char	*help;
 	int		(*run)(struct ctl *, int, char **);
 };
-
-/* A command whose store is not part of this build yet: say so and fail. */
-static int
-ctl_unavailable(struct ctl *ctl, int argc, char **argv)
-{
-	fprintf(stderr, "tunnelgwctl: this command is not available in tunnelgw %s yet\n",
-	    PACKAGE_VERSION);
-	return 1;
-}
 
 /* Print "tunnelgwctl: message" on stderr; returns 1, the exit status of a failure. */
 static int
@@ -788,6 +780,22 @@ ctl_address_release(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/* --- live tunnels ------------------------------------------------------------------------- */
+
+/* tunnels: the running daemon's live tunnels, asked over its control socket. */
+static int
+ctl_tunnels(struct ctl *ctl, int argc, char **argv)
+{
+	char	*answer, *cause;
+
+	if (control_query(ctl->conf->control_socket, ctl->json ? "tunnels --json" : "tunnels",
+	    &answer, &cause) != 0)
+		return ctl_fail(cause);
+	fputs(answer, stdout);
+	free(answer);
+	return 0;
+}
+
 static const struct ctl_command ctl_commands[] = {
 	{ "account", "add", 1, 3, "NAME [--max-tunnels N]", "create an account", ctl_account_add },
 	{ "account", "list", 0, 0, "", "list accounts", ctl_account_list },
@@ -805,7 +813,7 @@ static const struct ctl_command ctl_commands[] = {
 	{ "address", "list", 0, 0, "", "list reserved addresses", ctl_address_list },
 	{ "address", "release", 1, 1, "PORT", "release a reserved port", ctl_address_release },
 	{ "tunnels", NULL, 0, 0, "", "live tunnels: url, account, target, conns, bytes, since",
-	  ctl_unavailable },
+	  ctl_tunnels },
 };
 
 /* Print usage and the command list to fp. */

@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "log.h"
 #include "sshgw.h"
+#include "startups.h"
 #include "store.h"
 #include "tunnel.h"
 #include "worker.h"
@@ -80,8 +81,14 @@ worker_adopt(struct worker *w, int fd)
 {
 	struct sshgw_session	*s;
 	struct wsess		*ws;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
 
+	/* The main thread counted it among the startups: count it out when it logs in or ends. */
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		memset(&ss, 0, sizeof ss);
 	if ((s = sshgw_session_create(w->srv, w->base, fd)) == NULL) {
+		startups_leave((struct sockaddr *)&ss);
 		atomic_fetch_sub(&w->load, 1);
 		return;
 	}
@@ -89,7 +96,7 @@ worker_adopt(struct worker *w, int fd)
 	ws->w = w;
 	ws->s = s;
 	TAILQ_INSERT_TAIL(&w->sessions, ws, entry);
-	tunnel_session_attach(s, w->base, worker_session_closed, ws);
+	tunnel_session_attach(s, w->base, (struct sockaddr *)&ss, worker_session_closed, ws);
 }
 
 /* Close every session of this worker and leave its loop. */

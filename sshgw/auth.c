@@ -13,13 +13,24 @@
 #include <sys/socket.h>
 
 #include <event2/event.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
+#include "conf.h"
 #include "log.h"
 #include "sshgw-int.h"
 #include "xmalloc.h"
+
+static atomic_ulong sshgw_auth_failure_count;
+
+/* Return how many authentication attempts were refused since the daemon started. */
+unsigned long
+sshgw_auth_failures(void)
+{
+	return atomic_load(&sshgw_auth_failure_count);
+}
 
 #define SSHGW_AUTH_METHODS \
 	(SSH_AUTH_METHOD_PUBLICKEY | SSH_AUTH_METHOD_INTERACTIVE | SSH_AUTH_METHOD_PASSWORD)
@@ -56,8 +67,9 @@ sshgw_session_client_key(const struct sshgw_session *s)
 static int
 sshgw_auth_refuse(struct sshgw_session *s)
 {
-	if (++s->auth_failures >= SSHGW_MAX_AUTH_FAILURES)
-		sshgw_session_close(s, "too many authentication failures");
+	atomic_fetch_add(&sshgw_auth_failure_count, 1);
+	if (++s->auth_failures >= s->srv->conf->max_auth_tries)
+		sshgw_session_close(s, "too many authentication failures (max_auth_tries)");
 	return SSH_AUTH_DENIED;
 }
 
@@ -71,6 +83,8 @@ sshgw_auth_success(struct sshgw_session *s, enum sshgw_auth_kind kind, char *acc
 	s->account = account;
 	if (s->grace != NULL)
 		event_del(s->grace);
+	if (s->srv->hooks->logged_in != NULL)
+		s->srv->hooks->logged_in(s);
 	log_info("session %llu from %s: authenticated as account '%s' %s", s->id, s->peer,
 	    s->account, how);
 	return SSH_AUTH_SUCCESS;

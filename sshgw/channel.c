@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "log.h"
 #include "sshgw-int.h"
 #include "xmalloc.h"
@@ -116,7 +117,7 @@ sshgw_channel_open(struct sshgw_session *s, int bound, const char *orig_ip, int 
 	c->address = xstrdup(address);
 	c->orig_ip = xstrdup(orig_ip);
 	c->orig_port = orig_port;
-	c->deadline = time(NULL) + SSHGW_OPEN_TIMEOUT;
+	c->deadline = time(NULL) + s->srv->conf->channel_open_timeout;
 	if ((c->ch = ssh_channel_new(s->ssh)) == NULL)
 		fatal("out of memory creating an SSH channel");
 	c->cb.userdata = c;

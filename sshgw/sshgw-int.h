@@ -21,8 +21,6 @@
 
 #define SSHGW_MAX_FORWARDS	64	/* tcpip-forwards one session may hold */
 #define SSHGW_MAX_OPENING	256	/* channels one session may have waiting for the client */
-#define SSHGW_OPEN_TIMEOUT	30	/* seconds the client has to confirm a channel */
-#define SSHGW_MAX_AUTH_FAILURES	6	/* refused auth attempts before disconnecting */
 #define SSHGW_MAX_NOTICES	16	/* refusal lines kept until a session channel opens */
 #define SSHGW_MAX_COMMAND	1024	/* longest command line accepted */
 #define SSHGW_POLL_BURST	64	/* packets read per wake-up before yielding to others */

@@ -33,6 +33,8 @@ struct sshgw_hooks {
 		    long long *id, char **reason);
 	/* `register`: bind the session's key to its token's account; 0 or -1, with *msg. */
 	int	(*register_key)(struct sshgw_session *, char **msg);
+	/* The session logged in (optional). */
+	void	(*logged_in)(struct sshgw_session *);
 	/* The `status` command: a new string listing the account's live tunnels. */
 	char	*(*status)(struct sshgw_session *);
 	/* A tcpip-forward: open a public port; 0 with *bound, or -1 with *reason. */
@@ -99,6 +101,7 @@ int	 sshgw_session_proxy_proto(const struct sshgw_session *);
 void	 sshgw_session_notice(struct sshgw_session *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 size_t	 sshgw_session_count(void);
+unsigned long sshgw_auth_failures(void);
 
 struct sshgw_channel *sshgw_channel_open(struct sshgw_session *, int, const char *, int,
 	    const struct sshgw_channel_events *, void *);

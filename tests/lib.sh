@@ -128,12 +128,13 @@ gw_setup() {
 }
 
 # start_ssh NAME SSH-ARGS...: run ssh against the gateway in the background; its output goes to
-# $TG_TMP/NAME.out and NAME.err, its pid to $TG_LAST_PID.
+# $TG_TMP/NAME.out and NAME.err, its pid to $TG_LAST_PID. The key is $TG_KEY, if set, else
+# $TG_TMP/client.
 start_ssh() {
 	local name=$1
 	shift
 	# shellcheck disable=SC2086
-	ssh $TG_SSH_OPTS -i "$TG_TMP/client" -p "$TG_SSH_PORT" "$@" \
+	ssh $TG_SSH_OPTS -i "${TG_KEY:-$TG_TMP/client}" -p "$TG_SSH_PORT" "$@" \
 		>"$TG_TMP/$name.out" 2>"$TG_TMP/$name.err" </dev/null &
 	TG_LAST_PID=$!
 	TG_PIDS="$TG_PIDS $TG_LAST_PID"

@@ -168,7 +168,7 @@ case "$TG_OUT" in *bob*) fail "bob's addresses outlived bob: $TG_OUT" ;; esac
 ok "deleting an account releases its addresses"
 expect_status 0 ctl address reserve alice 21000
 expect_status 1 ctl tunnels
-one_error "not available" "tunnels needs the daemon and says so"
+one_error "cannot reach the daemon at " "tunnels needs the daemon and says so"
 
 # --- files that are not ours are refused and left alone
 echo "just some text" >"$TG_TMP/notdb"

@@ -9,6 +9,8 @@
 #                                  without data within 2 s
 #   tg.py reset PORT BYTES         sends part of BYTES, then resets the connection (RST)
 #   tg.py hold PORT N SECONDS      opens N connections and holds them
+#   tg.py burst PORT N SRC         N connections from SRC at once: how many were served
+#   (stream and closed take an optional last argument: the source address to connect from)
 #   tg.py disconnected PORT MIN MAX [LINE]
 #                                  connects (e.g. to the SSH port), sends LINE and CRLF when
 #                                  given, else nothing, reads and discards whatever comes, and
@@ -64,11 +66,17 @@ def reply_after_eof(c):
     c.close()
 
 
-def one_stream(port, nbytes, errors, idx):
+def connect(port, src=None, timeout=60):
+    """Connect to 127.0.0.1:port, from the source address src if given."""
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                    source_address=(src, 0) if src else None)
+
+
+def one_stream(port, nbytes, errors, idx, src=None):
     try:
         payload = os.urandom(nbytes)
         want = hashlib.sha256(payload).hexdigest()
-        c = socket.create_connection(("127.0.0.1", port), timeout=60)
+        c = connect(port, src)
         got = hashlib.sha256()
         received = [0]
 
@@ -92,9 +100,9 @@ def one_stream(port, nbytes, errors, idx):
         errors.append("connection %d: %s" % (idx, e))
 
 
-def stream(port, nbytes, conns):
+def stream(port, nbytes, conns, src=None):
     errors = []
-    threads = [threading.Thread(target=one_stream, args=(port, nbytes, errors, i))
+    threads = [threading.Thread(target=one_stream, args=(port, nbytes, errors, i, src))
                for i in range(conns)]
     for t in threads:
         t.start()
@@ -121,9 +129,9 @@ def halfclose(port, nbytes):
     print("half-close: full reply of %d bytes received after shutting down writes" % len(got))
 
 
-def closed(port):
+def closed(port, src=None):
     try:
-        c = socket.create_connection(("127.0.0.1", port), timeout=2)
+        c = connect(port, src, 2)
     except ConnectionRefusedError:
         print("refused")
         return
@@ -137,6 +145,24 @@ def closed(port):
     if d:
         sys.exit("connection to %d sent data" % port)
     print("closed")
+
+
+def burst(port, count, src):
+    """Make count connections from src at once; print how many echoed and how many closed."""
+    conns, served = [], 0
+    for _ in range(count):
+        try:
+            conns.append(connect(port, src, 5))
+        except OSError:
+            pass
+    for c in conns:
+        try:
+            c.sendall(b"x")
+            served += 1 if c.recv(1) == b"x" else 0
+        except OSError:
+            pass
+        c.close()
+    print("served=%d closed=%d" % (served, count - served))
 
 
 def reset(port, nbytes):
@@ -194,11 +220,13 @@ def main():
     elif cmd == "reply-after-eof":
         serve(args[0], reply_after_eof)
     elif cmd == "stream":
-        stream(int(args[0]), int(args[1]), int(args[2]))
+        stream(int(args[0]), int(args[1]), int(args[2]), args[3] if len(args) > 3 else None)
     elif cmd == "halfclose":
         halfclose(int(args[0]), int(args[1]))
     elif cmd == "closed":
-        closed(int(args[0]))
+        closed(int(args[0]), args[1] if len(args) > 1 else None)
+    elif cmd == "burst":
+        burst(int(args[0]), int(args[1]), args[2])
     elif cmd == "hold":
         hold(int(args[0]), int(args[1]), float(args[2]))
     elif cmd == "reset":

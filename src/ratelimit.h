@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: token buckets per source address, in a table of bounded size. */
+#ifndef TG_RATELIMIT_H
+#define TG_RATELIMIT_H
+
+#include <sys/socket.h>
+
+struct ratelimit;
+
+struct ratelimit *ratelimit_create(double, double, unsigned int);
+void	 ratelimit_free(struct ratelimit *);
+int	 ratelimit_allow(struct ratelimit *, const struct sockaddr *, double);
+double	 ratelimit_now(void);
+
+#endif
