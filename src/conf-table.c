@@ -135,6 +135,10 @@ const struct conf_option conf_table[] = {
 	{ .name = "channel_open_timeout", .type = CONF_INT, .offset = OFF(channel_open_timeout),
 	  .def_num = 30, .min = 1, .max = 600,
 	  .help = "Seconds an SSH client has to accept a new public connection before it is closed." },
+	{ .name = "drain_timeout", .type = CONF_INT, .offset = OFF(drain_timeout),
+	  .def_num = 10, .min = 0, .max = 3600,
+	  .help = "On SIGTERM, seconds open public connections may take to finish once new ones "
+		  "are refused, before every session is closed." },
 };
 
 const size_t conf_table_size = sizeof conf_table / sizeof conf_table[0];

@@ -17,6 +17,7 @@
 
 #include "auth.h"
 #include "conf.h"
+#include "log.h"
 #include "xmalloc.h"
 
 #define CONF_MAX_STRING	4096
@@ -801,6 +802,21 @@ conf_print_value(FILE *fp, const struct conf *c, const struct conf_option *o)
 		fputs(" ]", fp);
 		break;
 	}
+}
+
+/* Return the value of option o in c as a new string, as conf_print writes it. */
+char *
+conf_value_string(const struct conf *c, const struct conf_option *o)
+{
+	char	*out = NULL;
+	size_t	 len;
+	FILE	*fp;
+
+	if ((fp = open_memstream(&out, &len)) == NULL)
+		fatal("out of memory");
+	conf_print_value(fp, c, o);
+	fclose(fp);
+	return out;
 }
 
 /* Print help as "# " comment lines wrapped at 78 columns. */

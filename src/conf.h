@@ -46,6 +46,7 @@ struct conf {
 	char		*allow_cidr;
 	char		*deny_cidr;
 	int		 channel_open_timeout;
+	int		 drain_timeout;
 
 	/* Derived by conf_finish(). */
 	int		 port_min;
@@ -88,6 +89,7 @@ int		 conf_load(struct conf *, const char *, char **);
 int		 conf_finish(struct conf *, char **);
 const struct conf_option *conf_find(const char *);
 void		 conf_print(FILE *, const struct conf *, int);
+char		*conf_value_string(const struct conf *, const struct conf_option *);
 const char	*conf_choice_name(const char *, int);
 int		 conf_syslog_facility(const struct conf *);
 

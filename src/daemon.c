@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -36,6 +37,11 @@
 #define DAEMON_ACCEPT_BURST	64
 #define DAEMON_STORE_POLL	1	/* seconds between looks for changes by tunnelgwctl */
 
+static int	daemon_verbose;		/* -v count, added to log_level */
+
+struct daemon;
+static void	daemon_free_old_keys(struct daemon *, int);
+
 struct daemon {
 	struct conf	 *conf;
 	struct keyfile	 *keys;
@@ -51,6 +57,10 @@ struct daemon {
 	struct control	 *control;
 	struct metrics_server *metrics;
 	int		  workers_up;
+	struct keyfile	**old_keys;	/* replaced by a reload, kept until no worker uses them */
+	size_t		  nold_keys;
+	struct event	 *drain;	/* ticks while connections finish before a stop */
+	time_t		  drain_until;
 };
 
 /* libevent: look for changes tunnelgwctl made; workers then check their sessions. */
@@ -60,6 +70,9 @@ daemon_store_poll(evutil_socket_t fd, short what, void *arg)
 	struct daemon	*d = arg;
 	int64_t		 seq;
 	char		*cause = NULL;
+
+	if (d->nold_keys > 0)
+		daemon_free_old_keys(d, 0);
 
 	if (store_changes(d->store, &seq, &cause) != 0) {
 		log_warn("account store: %s", cause);
@@ -175,18 +188,134 @@ daemon_accept(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Stop on SIGTERM or SIGINT; SIGHUP is acknowledged. */
+/* Free the keys files a reload replaced, once every worker has moved off them. */
+static void
+daemon_free_old_keys(struct daemon *d, int force)
+{
+	size_t	 i;
+
+	if (!force && worker_keys_moving())
+		return;
+	for (i = 0; i < d->nold_keys; i++)
+		keyfile_free(d->old_keys[i]);
+	free(d->old_keys);
+	d->old_keys = NULL;
+	d->nold_keys = 0;
+}
+
+/* Say which options of a new configuration differ and take effect only at a restart. */
+static void
+daemon_reload_report(const struct conf *old, const struct conf *new)
+{
+	const struct conf_option	*o;
+	char				*a, *b;
+	size_t				 i;
+
+	for (i = 0; i < conf_table_size; i++) {
+		o = &conf_table[i];
+		if (strcmp(o->name, "log_level") == 0 || strcmp(o->name, "authorized_keys") == 0)
+			continue;
+		a = conf_value_string(old, o);
+		b = conf_value_string(new, o);
+		if (strcmp(a, b) != 0)
+			log_warn("reload: %s changed (%s -> %s); restart tunnelgw to apply it",
+			    o->name, a, b);
+		free(a);
+		free(b);
+	}
+}
+
+/*
+ * SIGHUP: read the configuration and the keys file again. An invalid configuration or keys
+ * file is refused with the error and the running one stays. log_level and the keys file
+ * apply at once: sessions whose key was removed close, everyone else keeps their tunnels.
+ */
+static void
+daemon_reload(struct daemon *d)
+{
+	struct conf	*c = conf_create();
+	struct keyfile	*keys;
+	char		*cause = NULL;
+	size_t		 i;
+
+	log_info("SIGHUP: reloading %s", d->conf->path);
+	if (conf_load(c, d->conf->path, &cause) != 0) {
+		log_error("reload refused, the running configuration stays: %s", cause);
+		goto out;
+	}
+	if ((keys = keyfile_load(c->authorized_keys, &cause)) == NULL) {
+		log_error("reload refused, the running configuration stays: %s", cause);
+		goto out;
+	}
+	for (i = 0; i < keyfile_nproblems(keys); i++)
+		log_warn("%s (line skipped)", keyfile_problem(keys, i));
+	daemon_reload_report(d->conf, c);
+	d->conf->log_level = c->log_level;
+	log_set_level(c->log_level + daemon_verbose);
+	if (d->keys != NULL) {
+		d->old_keys = xreallocarray(d->old_keys, d->nold_keys + 1, sizeof *d->old_keys);
+		d->old_keys[d->nold_keys++] = d->keys;
+	}
+	d->keys = keys;
+	worker_keys_all(keys);
+	log_info("reload: %zu key%s loaded from %s", keyfile_count(keys),
+	    keyfile_count(keys) == 1 ? "" : "s", c->authorized_keys);
+out:
+	free(cause);
+	conf_free(c);
+}
+
+/* libevent: while stopping, end as soon as the last public connection finished, or time is up. */
+static void
+daemon_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	int		 open = tunnel_connections_open();
+
+	if (open > 0 && time(NULL) < d->drain_until)
+		return;
+	if (open > 0)
+		log_info("stopping: %d connection%s still open after drain_timeout", open,
+		    open == 1 ? "" : "s");
+	event_base_loopbreak(d->base);
+}
+
+/* Stop accepting, let open connections finish for drain_timeout seconds, then stop. */
+static void
+daemon_stop(struct daemon *d)
+{
+	struct timeval	 tick = { 0, 100 * 1000 };
+	size_t		 i;
+
+	if (d->drain != NULL || d->conf->drain_timeout == 0) {
+		event_base_loopbreak(d->base);
+		return;
+	}
+	for (i = 0; i < d->nlisteners; i++)
+		event_del(d->listeners[i]);
+	if (d->pause != NULL)
+		evtimer_del(d->pause);
+	worker_drain_all(d->conf->drain_timeout);
+	d->drain_until = time(NULL) + d->conf->drain_timeout;
+	d->drain = event_new(d->base, -1, EV_PERSIST, daemon_drain_tick, d);
+	if (d->drain == NULL || event_add(d->drain, &tick) != 0)
+		fatal("cannot add a timer to the event loop");
+	log_info("stopping: new connections are refused; open ones have %d seconds to finish",
+	    d->conf->drain_timeout);
+}
+
+/* SIGTERM or SIGINT stop (a second one at once); SIGHUP reloads. */
 static void
 daemon_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon	*d = arg;
 
 	if (sig == SIGHUP) {
-		log_info("SIGHUP: configuration reload is not supported yet");
+		daemon_reload(d);
 		return;
 	}
 	log_info("%s: stopping", strsignal((int)sig));
-	event_base_loopbreak(d->base);
+	daemon_stop(d);
 }
 
 /* Open every listen address of the configuration. */
@@ -303,13 +432,16 @@ daemon_free(struct daemon *d)
 	store_close(d->store);
 	if (d->base != NULL)
 		event_base_free(d->base);
+	daemon_free_old_keys(d, 1);
+	if (d->drain != NULL)
+		event_free(d->drain);
 	keyfile_free(d->keys);
 	free(d);
 }
 
 /* Run the daemon until a stop signal; returns 0, or -1 with *cause when it cannot start. */
 int
-daemon_run(struct conf *conf, char **cause)
+daemon_run(struct conf *conf, int verbose, char **cause)
 {
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	struct daemon	*d;
@@ -318,6 +450,7 @@ daemon_run(struct conf *conf, char **cause)
 
 	d = xcalloc(1, sizeof *d);
 	d->conf = conf;
+	daemon_verbose = verbose;
 	daemon_raise_nofile();
 	d->ssh_rate = ratelimit_create(conf->ssh_rate, conf->ssh_burst, 4096);
 	startups_setup(conf->max_startups, conf->max_startups_per_source);

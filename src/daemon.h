@@ -5,6 +5,6 @@
 
 struct conf;
 
-int	 daemon_run(struct conf *, char **);
+int	 daemon_run(struct conf *, int, char **);
 
 #endif

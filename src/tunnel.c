@@ -89,6 +89,13 @@ tunnel_cleanup(void)
 	tunnel_allow = tunnel_deny = NULL;
 }
 
+/* Return how many public connections are open, in all. */
+int
+tunnel_connections_open(void)
+{
+	return atomic_load(&tunnel_connections);
+}
+
 /* Count a public connection opening (1) or closing (-1), in all. */
 void
 tunnel_count_connection(int delta)
@@ -485,6 +492,16 @@ tunnel_forward_remove(struct sshgw_session *s, int bound)
 	log_info("%s: tunnel closed", t->url);
 	free(t->url);
 	free(t);
+}
+
+/* The gateway is stopping: close the session's public ports; open connections carry on. */
+void
+tunnel_session_drain(struct sshgw_session *s)
+{
+	struct gwsess	*gs = sshgw_session_data(s);
+
+	while (gs != NULL && !LIST_EMPTY(&gs->tunnels))
+		tunnel_forward_remove(s, LIST_FIRST(&gs->tunnels)->port);
 }
 
 /* sshgw hook: the session is gone; its tunnels were removed before this. */

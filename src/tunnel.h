@@ -14,6 +14,8 @@ extern const struct sshgw_hooks tunnel_hooks;
 void	 tunnel_setup(const struct conf *);
 void	 tunnel_cleanup(void);
 void	 tunnel_count_connection(int);
+int	 tunnel_connections_open(void);
+void	 tunnel_session_drain(struct sshgw_session *);
 void	 tunnel_session_attach(struct sshgw_session *, struct event_base *,
 	    const struct sockaddr *, void (*)(void *), void *);
 

@@ -156,7 +156,7 @@ main(int argc, char **argv)
 
 	log_open("tunnelgw", c->log_level + verbose, conf_syslog_facility(c));
 	log_info("tunnelgw %s starting with %s", PACKAGE_VERSION, c->path);
-	if (ensure_host_keys(c, &cause) != 0 || daemon_run(c, &cause) != 0) {
+	if (ensure_host_keys(c, &cause) != 0 || daemon_run(c, verbose, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
 		conf_free(c);

@@ -31,6 +31,8 @@
 
 #define WORKER_STOP	(-1)	/* what the main thread sends to end a worker */
 #define WORKER_RECHECK	(-2)	/* ... to have it check its sessions against the store */
+#define WORKER_KEYS	(-3)	/* ... to move its sessions to the reloaded keys file */
+#define WORKER_DRAIN	(-4)	/* ... to close its public ports: the gateway is stopping */
 #define WORKER_STORE_BUSY 250	/* ms a worker waits for the store's write lock */
 
 struct worker;
@@ -56,6 +58,9 @@ struct worker {
 
 static struct worker	*workers;
 static int		 nworkers;
+static _Atomic(const struct keyfile *) worker_keys;	/* the keys file to move to */
+static atomic_int	 worker_keys_pending;		/* workers yet to move */
+static atomic_int	 worker_drain_seconds;
 
 /* Return how many workers run. */
 int
@@ -129,6 +134,39 @@ worker_recheck(struct worker *w)
 	}
 }
 
+/* The keys file was reloaded: new logins use it, and sessions of removed keys close. */
+static void
+worker_rekey(struct worker *w)
+{
+	const struct keyfile	*keys = atomic_load(&worker_keys);
+	struct wsess		*ws, *next;
+	const char		*why;
+
+	sshgw_server_set_keys(w->srv, keys);
+	for (ws = TAILQ_FIRST(&w->sessions); ws != NULL; ws = next) {
+		next = TAILQ_NEXT(ws, entry);
+		if ((why = sshgw_session_rekey(ws->s, keys)) == NULL)
+			continue;
+		sshgw_session_notice(ws->s, "tunnelgw: closing: %s", why);
+		sshgw_session_close(ws->s, why);
+	}
+	atomic_fetch_sub(&worker_keys_pending, 1);
+}
+
+/* The gateway is stopping: close public ports, tell every session how long it has left. */
+static void
+worker_drain(struct worker *w)
+{
+	struct wsess	*ws;
+	int		 secs = atomic_load(&worker_drain_seconds);
+
+	TAILQ_FOREACH(ws, &w->sessions, entry) {
+		tunnel_session_drain(ws->s);
+		sshgw_session_notice(ws->s, "tunnelgw: the gateway is shutting down; open "
+		    "connections may finish within %d seconds, new ones are refused", secs);
+	}
+}
+
 /* libevent: sockets (or the stop word) from the main thread. */
 static void
 worker_inbox(evutil_socket_t fd, short what, void *arg)
@@ -148,6 +186,14 @@ worker_inbox(evutil_socket_t fd, short what, void *arg)
 		}
 		if (fds[i] == WORKER_RECHECK) {
 			worker_recheck(w);
+			continue;
+		}
+		if (fds[i] == WORKER_KEYS) {
+			worker_rekey(w);
+			continue;
+		}
+		if (fds[i] == WORKER_DRAIN) {
+			worker_drain(w);
 			continue;
 		}
 		worker_adopt(w, fds[i]);
@@ -231,11 +277,11 @@ worker_dispatch(int fd)
 	}
 }
 
-/* Ask every worker to check its sessions against the account store, which changed. */
-void
-worker_recheck_all(void)
+/* Send a word to every worker. */
+static void
+worker_tell_all(int word)
 {
-	int	 i, word = WORKER_RECHECK;
+	int	 i;
 
 	for (i = 0; i < nworkers; i++) {
 		if (write(workers[i].pipe[1], &word, sizeof word) != (ssize_t)sizeof word)
@@ -243,16 +289,44 @@ worker_recheck_all(void)
 	}
 }
 
+/* Ask every worker to check its sessions against the account store, which changed. */
+void
+worker_recheck_all(void)
+{
+	worker_tell_all(WORKER_RECHECK);
+}
+
+/* Move every worker to a reloaded keys file; worker_keys_moving() says when all have. */
+void
+worker_keys_all(const struct keyfile *keys)
+{
+	atomic_store(&worker_keys, keys);
+	atomic_fetch_add(&worker_keys_pending, nworkers);
+	worker_tell_all(WORKER_KEYS);
+}
+
+/* Are workers still moving to a reloaded keys file (so the old one must stay). */
+int
+worker_keys_moving(void)
+{
+	return atomic_load(&worker_keys_pending) > 0;
+}
+
+/* Have every worker close its public ports and warn its sessions: the gateway stops. */
+void
+worker_drain_all(int seconds)
+{
+	atomic_store(&worker_drain_seconds, seconds);
+	worker_tell_all(WORKER_DRAIN);
+}
+
 /* Stop every worker: each closes its sessions, then its thread ends. */
 void
 worker_stop_all(void)
 {
-	int	 i, stop = WORKER_STOP;
+	int	 i;
 
-	for (i = 0; i < nworkers; i++) {
-		if (write(workers[i].pipe[1], &stop, sizeof stop) != (ssize_t)sizeof stop)
-			log_warn("cannot tell worker %d to stop", i);
-	}
+	worker_tell_all(WORKER_STOP);
 	for (i = 0; i < nworkers; i++) {
 		pthread_join(workers[i].thread, NULL);
 		event_free(workers[i].inbox);

@@ -342,3 +342,26 @@ sshgw_auth_free(struct sshgw_session *s)
 	free(s->kbd_user);
 	s->fingerprint = s->kbd_user = NULL;
 }
+
+/*
+ * The keys file was reloaded: a session that logged in with a key of the old file keeps its
+ * tunnels if the new file still has that key for the same account, from where the client
+ * connects (its options are then the new line's); NULL, or why the session must close.
+ */
+const char *
+sshgw_session_rekey(struct sshgw_session *s, const struct keyfile *keys)
+{
+	const struct keyent	*ke;
+
+	if (s->auth_kind != SSHGW_AUTH_KEYFILE || s->key == NULL)
+		return NULL;
+	ke = keys != NULL ? keyfile_find(keys, s->key->key) : NULL;
+	if (ke == NULL)
+		return "your key was removed from the keys file";
+	if (strcmp(ke->account, s->account) != 0)
+		return "your key now belongs to another account";
+	if (!sshgw_auth_from_ok(s, ke))
+		return "your key may no longer connect from this address (from=)";
+	s->key = ke;
+	return NULL;
+}

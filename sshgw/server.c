@@ -88,3 +88,10 @@ sshgw_server_free(struct sshgw_server *srv)
 		ssh_bind_free(srv->bind);
 	free(srv);
 }
+
+/* Use another keys file for new logins (the worker that owns srv calls this). */
+void
+sshgw_server_set_keys(struct sshgw_server *srv, const struct keyfile *keys)
+{
+	srv->keys = keys;
+}

@@ -524,6 +524,8 @@ sshgw_session_teardown(struct sshgw_session *s)
 		ssh_event_free(s->sev);
 	}
 	if (s->ssh != NULL) {
+		if (s->closing != NULL)
+			ssh_session_set_disconnect_message(s->ssh, s->closing);
 		ssh_disconnect(s->ssh);
 		ssh_free(s->ssh);
 	}

@@ -82,9 +82,11 @@ int	 hostkey_ensure(const char *, char **, char **);
 struct sshgw_server *sshgw_server_create(const struct conf *, const struct keyfile *,
 	    const struct sshgw_hooks *, char **);
 void	 sshgw_server_free(struct sshgw_server *);
+void	 sshgw_server_set_keys(struct sshgw_server *, const struct keyfile *);
 
 struct sshgw_session *sshgw_session_create(struct sshgw_server *, struct event_base *, int);
 void	 sshgw_session_close(struct sshgw_session *, const char *);
+const char *sshgw_session_rekey(struct sshgw_session *, const struct keyfile *);
 void	 sshgw_session_set_data(struct sshgw_session *, void *);
 void	*sshgw_session_data(const struct sshgw_session *);
 unsigned long long sshgw_session_id(const struct sshgw_session *);
