@@ -139,6 +139,11 @@ const struct conf_option conf_table[] = {
 	  .def_num = 10, .min = 0, .max = 3600,
 	  .help = "On SIGTERM, seconds open public connections may take to finish once new ones "
 		  "are refused, before every session is closed." },
+	{ .name = "user", .type = CONF_STRING, .offset = OFF(user),
+	  .def_str = "", .check = conf_check_user,
+	  .help = "When started as root: the user to run as once the listening sockets, host keys, "
+		  "database and control socket are open (they are given to this user); \"\" keeps "
+		  "the user tunnelgw was started as." },
 };
 
 const size_t conf_table_size = sizeof conf_table / sizeof conf_table[0];

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -354,6 +355,16 @@ conf_check_host_name(const char *s, char **cause)
 	return 0;
 bad:
 	xasprintf(cause, "'%s' is not a valid host name", s);
+	return -1;
+}
+
+/* Check a user name: "" or one the system knows. */
+int
+conf_check_user(const char *s, char **cause)
+{
+	if (*s == '\0' || getpwnam(s) != NULL)
+		return 0;
+	xasprintf(cause, "no such user '%s'", s);
 	return -1;
 }
 

@@ -47,6 +47,7 @@ struct conf {
 	char		*deny_cidr;
 	int		 channel_open_timeout;
 	int		 drain_timeout;
+	char		*user;
 
 	/* Derived by conf_finish(). */
 	int		 port_min;
@@ -101,6 +102,7 @@ int		 conf_check_port_range(const char *, char **);
 int		 conf_check_ciphers(const char *, char **);
 int		 conf_check_host_name(const char *, char **);
 int		 conf_check_cidrs(const char *, char **);
+int		 conf_check_user(const char *, char **);
 int		 conf_parse_port_range(const char *, int *, int *);
 const char	*conf_default_ciphers(void);
 

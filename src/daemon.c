@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <libssh/libssh.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +188,59 @@ daemon_accept(evutil_socket_t fd, short what, void *arg)
 		if (daemon_admit(d, c))
 			worker_dispatch(c);
 	}
+}
+
+/* Give a file to the user the daemon will run as, if it exists. */
+static int
+daemon_give(const char *path, const struct passwd *pw, char **cause)
+{
+	if (chown(path, pw->pw_uid, pw->pw_gid) == 0 || errno == ENOENT)
+		return 0;
+	xasprintf(cause, "cannot give %s to user %s: %s", path, pw->pw_name, strerror(errno));
+	return -1;
+}
+
+/*
+ * With user set, and started as root: once everything that needs root is open (listening
+ * sockets, host keys, the database, the control socket), give the daemon's files to the user
+ * and become it, for good.
+ */
+static int
+daemon_drop_privileges(struct daemon *d, char **cause)
+{
+	const struct conf	*c = d->conf;
+	struct passwd		*pw;
+	char			*wal, *shm;
+	int			 rc;
+
+	if (*c->user == '\0')
+		return 0;
+	if (geteuid() != 0) {
+		xasprintf(cause, "user is set to '%s' but tunnelgw was not started as root",
+		    c->user);
+		return -1;
+	}
+	if ((pw = getpwnam(c->user)) == NULL) {
+		xasprintf(cause, "no such user '%s'", c->user);
+		return -1;
+	}
+	xasprintf(&wal, "%s-wal", c->database);
+	xasprintf(&shm, "%s-shm", c->database);
+	rc = daemon_give(c->database, pw, cause) != 0 || daemon_give(wal, pw, cause) != 0 ||
+	    daemon_give(shm, pw, cause) != 0 || (*c->control_socket != '\0' &&
+	    daemon_give(c->control_socket, pw, cause) != 0) || (*c->events_log != '\0' &&
+	    daemon_give(c->events_log, pw, cause) != 0);
+	free(wal);
+	free(shm);
+	if (rc)
+		return -1;
+	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1 ||
+	    setuid(0) != -1) {
+		xasprintf(cause, "cannot become user %s: %s", pw->pw_name, strerror(errno));
+		return -1;
+	}
+	log_info("running as user %s (uid %u)", pw->pw_name, (unsigned int)pw->pw_uid);
+	return 0;
 }
 
 /* Free the keys files a reload replaced, once every worker has moved off them. */
@@ -469,6 +524,8 @@ daemon_run(struct conf *conf, int verbose, char **cause)
 	if (worker_start_all(conf, d->keys, cause) != 0)
 		goto out;
 	d->workers_up = 1;
+	if (daemon_drop_privileges(d, cause) != 0)
+		goto out;
 	log_info("ready");
 	event_base_dispatch(d->base);
 	rc = 0;
