@@ -34,24 +34,6 @@ access_db_error(const char *what, char *cause)
 	free(cause);
 }
 
-/* Return the SHA256 fingerprint of a key as a new string, or NULL. */
-static char *
-access_fingerprint(ssh_key key)
-{
-	unsigned char	*hash = NULL;
-	char		*fp, *copy = NULL;
-	size_t		 hlen;
-
-	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != 0)
-		return NULL;
-	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
-	ssh_clean_pubkey_hash(&hash);
-	if (fp != NULL)
-		copy = xstrdup(fp);
-	ssh_string_free_char(fp);
-	return copy;
-}
-
 /* Does the stored key line hold exactly this public key. */
 static int
 access_same_key(const char *line, ssh_key key)
@@ -76,8 +58,9 @@ access_key_lookup(struct sshgw_session *s, ssh_key key, char **account, char **f
 	struct store_key	*k = NULL;
 	char			*fp, *cause = NULL;
 
-	if (access_store == NULL || (fp = access_fingerprint(key)) == NULL)
+	if (access_store == NULL)
 		return 1;
+	fp = sshgw_key_fingerprint(key);
 	if (store_key_find(access_store, fp, &k, &cause) != 0) {
 		access_db_error("key lookup", cause);
 		free(fp);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "events.h"
 #include "listener.h"
 #include "log.h"
 #include "proxyproto.h"
@@ -65,6 +66,7 @@ struct bridge {
 	int			 idle_timeout;
 	time_t			 last;
 	time_t			 started;
+	int64_t			 started_ms;	/* events_clock_ms() at accept */
 	unsigned long long	 bytes_in;	/* public -> service */
 	unsigned long long	 bytes_out;	/* service -> public */
 	unsigned int		 opened:1;
@@ -491,10 +493,28 @@ bridge_on_idle(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(b->idle, &tv);
 }
 
+/* Report the end of a connection as a tcp_connection_closed event. */
+static void
+bridge_event(struct bridge *b, const char *why)
+{
+	struct events_connection	 ev = {
+		.account = registry_account(b->reg),
+		.url = b->url,
+		.client = b->peer,
+		.reason = why != NULL ? why : "not forwarded",
+		.bytes_in = b->bytes_in,
+		.bytes_out = b->bytes_out,
+		.duration_ms = events_clock_ms() - b->started_ms,
+	};
+
+	events_connection_closed(&ev);
+}
+
 /* Close the public socket and the channel, and free the bridge; why is logged. */
 static void
 bridge_free(struct bridge *b, const char *why)
 {
+	bridge_event(b, why);
 	if (why != NULL)
 		log_debug("%s: connection from %s %s after %lld s: %llu bytes in, %llu out",
 		    b->url, b->peer, why, (long long)(time(NULL) - b->started), b->bytes_in,
@@ -549,6 +569,7 @@ bridge_create(struct event_base *base, struct sshgw_session *s,
 	registry_conn(b->reg, 1);
 	b->idle_timeout = t->idle_timeout;
 	b->started = b->last = time(NULL);
+	b->started_ms = events_clock_ms();
 	b->rev = event_new(base, fd, EV_READ | EV_PERSIST, bridge_on_read, b);
 	b->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, bridge_on_write, b);
 	if (b->rev == NULL || b->wev == NULL)

@@ -55,6 +55,14 @@ const struct conf_option conf_table[] = {
 	{ .name = "events_log", .type = CONF_PATH, .offset = OFF(events_log),
 	  .def_str = "",
 	  .help = "JSON-lines file of tunnel and connection events; \"\" turns it off." },
+	{ .name = "events_retention_days", .type = CONF_INT, .offset = OFF(events_retention_days),
+	  .def_num = 30, .min = 0, .max = 36500,
+	  .help = "Days events are kept in the database (for tunnelgwctl events); 0 keeps them "
+		  "whatever their age, within events_max_rows." },
+	{ .name = "events_max_rows", .type = CONF_INT, .offset = OFF(events_max_rows),
+	  .def_num = 100000, .min = 0, .max = 100000000,
+	  .help = "Most events kept in the database, the newest; 0 keeps none there (events_log "
+		  "is independent of it)." },
 	{ .name = "control_socket", .type = CONF_PATH, .offset = OFF(control_socket),
 	  .def_str = "tunnelgw.sock",
 	  .help = "Unix socket on which the daemon answers tunnelgwctl about live state (tunnels), "

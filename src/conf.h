@@ -24,7 +24,9 @@ struct conf {
 	char		*database;
 	int		 proxy_protocol;
 	int		 idle_timeout;
-	char		*events_log;
+	char		*events_log;		/* "" = off */
+	int		 events_retention_days;	/* 0 = any age */
+	int		 events_max_rows;	/* 0 = no copy in the database */
 	char		*control_socket;	/* "" = off */
 	char		*metrics_listen;	/* "" = off */
 	char		*ciphers;

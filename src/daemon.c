@@ -24,6 +24,7 @@
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
+#include "events.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -75,6 +76,7 @@ daemon_store_poll(evutil_socket_t fd, short what, void *arg)
 
 	if (d->nold_keys > 0)
 		daemon_free_old_keys(d, 0);
+	events_flush(d->store);
 
 	if (store_changes(d->store, &seq, &cause) != 0) {
 		log_warn("account store: %s", cause);
@@ -305,6 +307,11 @@ daemon_reload(struct daemon *d)
 	for (i = 0; i < keyfile_nproblems(keys); i++)
 		log_warn("%s (line skipped)", keyfile_problem(keys, i));
 	daemon_reload_report(d->conf, c);
+	if (events_reopen(&cause) != 0) {
+		log_warn("reload: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
 	d->conf->log_level = c->log_level;
 	log_set_level(c->log_level + daemon_verbose);
 	if (d->keys != NULL) {
@@ -484,6 +491,7 @@ daemon_free(struct daemon *d)
 	}
 	if (d->store_poll != NULL)
 		event_free(d->store_poll);
+	events_close(d->store);
 	store_close(d->store);
 	if (d->base != NULL)
 		event_base_free(d->base);
@@ -519,7 +527,8 @@ daemon_run(struct conf *conf, int verbose, char **cause)
 			fatal("cannot watch signal %d", signals[i]);
 	}
 	if (daemon_load_keys(d, cause) != 0 || daemon_open_store(d, cause) != 0 ||
-	    daemon_open_ops(d, cause) != 0 || daemon_listen(d, cause) != 0)
+	    events_open(conf, cause) != 0 || daemon_open_ops(d, cause) != 0 ||
+	    daemon_listen(d, cause) != 0)
 		goto out;
 	if (worker_start_all(conf, d->keys, cause) != 0)
 		goto out;

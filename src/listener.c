@@ -138,3 +138,15 @@ listener_exhausted(const char *what, int err)
 		skipped++;
 	return 1;
 }
+
+/* The address of a socket as 16 bytes, IPv4 as IPv4-mapped IPv6: a key for per-address tables. */
+void
+listener_addr16(const struct sockaddr *sa, unsigned char *out)
+{
+	memset(out, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6)
+		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+}

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "ratelimit.h"
+#include "listener.h"
 #include "xmalloc.h"
 
 struct ratelimit_slot {
@@ -69,18 +70,6 @@ ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
-/* The address of a socket as 16 bytes (IPv4 as IPv4-mapped IPv6). */
-static void
-ratelimit_key(const struct sockaddr *sa, unsigned char out[16])
-{
-	memset(out, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6)
-		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-}
-
 /* Hash an address with the table's key (FNV-1a over key and address). */
 static unsigned int
 ratelimit_hash(const struct ratelimit *rl, const unsigned char addr[16])
@@ -104,7 +93,7 @@ ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa, double now)
 
 	if (rl == NULL || rl->rate <= 0)
 		return 1;
-	ratelimit_key(sa, addr);
+	listener_addr16(sa, addr);
 	s = &rl->slots[ratelimit_hash(rl, addr)];
 	if (!s->used || memcmp(s->addr, addr, 16) != 0) {
 		memcpy(s->addr, addr, 16);

@@ -88,6 +88,13 @@ registry_conns(const struct reg_tunnel *t)
 	return t != NULL ? atomic_load(&((struct reg_tunnel *)t)->conns) : 0;
 }
 
+/* Return the account of a tunnel (NULL for none), valid while a reference is held. */
+const char *
+registry_account(const struct reg_tunnel *t)
+{
+	return t != NULL ? t->account : NULL;
+}
+
 /* Take a reference for a connection of the tunnel, which may outlive its listing. */
 struct reg_tunnel *
 registry_hold(struct reg_tunnel *t)

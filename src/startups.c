@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "startups.h"
+#include "listener.h"
 #include "xmalloc.h"
 
 #define STARTUPS_BUCKETS	1024
@@ -42,18 +43,6 @@ startups_setup(int max_total, int max_per_source)
 	startups_max = max_total;
 	startups_max_source = max_per_source;
 	pthread_mutex_unlock(&startups_lock);
-}
-
-/* The address of a socket as 16 bytes (IPv4 as IPv4-mapped IPv6). */
-static void
-startups_key(const struct sockaddr *sa, unsigned char out[16])
-{
-	memset(out, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6)
-		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 }
 
 /* Find the bucket of an address. */
@@ -81,7 +70,7 @@ startups_enter(const struct sockaddr *sa, const char **why)
 	unsigned char	  addr[16];
 	int		  rc = -1;
 
-	startups_key(sa, addr);
+	listener_addr16(sa, addr);
 	pthread_mutex_lock(&startups_lock);
 	bucket = startups_bucket(addr);
 	for (e = *bucket; e != NULL && memcmp(e->addr, addr, 16) != 0; e = e->next)
@@ -113,7 +102,7 @@ startups_leave(const struct sockaddr *sa)
 	struct startup	**pp, *e;
 	unsigned char	  addr[16];
 
-	startups_key(sa, addr);
+	listener_addr16(sa, addr);
 	pthread_mutex_lock(&startups_lock);
 	for (pp = startups_bucket(addr); (e = *pp) != NULL; pp = &e->next) {
 		if (memcmp(e->addr, addr, 16) != 0)

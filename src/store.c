@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* tunnelgw: the SQLite store of accounts, tokens, keys and reserved addresses. */
+/* tunnelgw: the SQLite store of accounts, tokens, keys, reserved addresses and events. */
 #include "config.h"
 
 #include <sys/types.h>
@@ -105,11 +105,32 @@ static const char store_schema_1[] =
 	"INSERT INTO changes (id, seq) VALUES (1, 0);";
 
 /*
+ * User_version 2: events (src/events.c), newest last; id grows with every row, so "all but
+ * the newest N" is one comparison. Times are Unix seconds; NULL means none. No reference to
+ * accounts: events outlive the account, and keys-file accounts have no row there.
+ */
+static const char store_schema_2[] =
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  account TEXT,"
+	"  url TEXT,"
+	"  client TEXT,"
+	"  bytes_in INTEGER,"
+	"  bytes_out INTEGER,"
+	"  duration_ms INTEGER,"
+	"  detail TEXT"
+	");"
+	"CREATE INDEX events_time ON events(time);";
+
+/*
  * The migrations: entry N takes the schema from user_version N to N + 1, in the same
  * transaction as the version bump. Never edit an entry once released; append a new one.
  */
 static const char *const store_migrations[] = {
 	store_schema_1,
+	store_schema_2,
 };
 
 #define STORE_VERSION	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -1856,5 +1877,192 @@ store_address_list_free(struct store_address **v, size_t n)
 
 	for (i = 0; i < n; i++)
 		store_address_free(v[i]);
+	free(v);
+}
+
+/* --- events ------------------------------------------------------------------------------- */
+
+/* Bind text, or NULL when s is NULL. */
+static int
+store_bind_text_or_null(sqlite3_stmt *stmt, int col, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(stmt, col);
+	return sqlite3_bind_text(stmt, col, s, -1, SQLITE_STATIC);
+}
+
+/* Bind a number, or NULL when it is negative (none). */
+static int
+store_bind_count(sqlite3_stmt *stmt, int col, int64_t v)
+{
+	if (v < 0)
+		return sqlite3_bind_null(stmt, col);
+	return sqlite3_bind_int64(stmt, col, v);
+}
+
+/* Within a transaction: insert n events with one prepared statement. */
+static int
+store_event_insert(struct store *st, const struct store_event *ev, size_t n, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	size_t		 i;
+	int		 rc;
+
+	if (store_prepare(st, "INSERT INTO events (time, event, account, url, client, bytes_in, "
+	    "bytes_out, duration_ms, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &stmt,
+	    cause) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		sqlite3_bind_int64(stmt, 1, ev[i].time);
+		sqlite3_bind_text(stmt, 2, ev[i].event != NULL ? ev[i].event : "?", -1,
+		    SQLITE_STATIC);
+		store_bind_text_or_null(stmt, 3, ev[i].account);
+		store_bind_text_or_null(stmt, 4, ev[i].url);
+		store_bind_text_or_null(stmt, 5, ev[i].client);
+		store_bind_count(stmt, 6, ev[i].bytes_in);
+		store_bind_count(stmt, 7, ev[i].bytes_out);
+		store_bind_count(stmt, 8, ev[i].duration_ms);
+		store_bind_text_or_null(stmt, 9, ev[i].detail);
+		rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+		if (rc != SQLITE_DONE) {
+			store_error(st, rc, cause);
+			sqlite3_finalize(stmt);
+			return -1;
+		}
+	}
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+/*
+ * Within a transaction: delete the events older than before (Unix seconds; 0 keeps any
+ * age), and all but the newest max_rows (0 or less: no bound): the index on time and the
+ * rowid make both cheap.
+ */
+static int
+store_event_trim(struct store *st, int64_t before, int64_t max_rows, char **cause)
+{
+	sqlite3_stmt	*stmt;
+
+	if (before > 0) {
+		if (store_prepare(st, "DELETE FROM events WHERE time < ?1", &stmt, cause) != 0)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, before);
+		if (store_done(st, stmt, cause) != 0)
+			return -1;
+	}
+	if (max_rows > 0) {
+		if (store_prepare(st, "DELETE FROM events WHERE id <= "
+		    "(SELECT max(id) FROM events) - ?1", &stmt, cause) != 0)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, max_rows);
+		if (store_done(st, stmt, cause) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Add a batch of n events in one transaction and trim the table (see store_event_trim).
+ * Waits at most STORE_EVENT_BUSY ms for another writer: the daemon's main thread calls
+ * this, and keeps the batch to try again when the database is busy. Does not count as a
+ * change the daemon must notice.
+ */
+int
+store_event_add(struct store *st, const struct store_event *ev, size_t n, int64_t before,
+    int64_t max_rows, char **cause)
+{
+	int	 busy = st->busy_ms, rc = -1;
+
+	st->busy_ms = busy < STORE_EVENT_BUSY ? busy : STORE_EVENT_BUSY;
+	sqlite3_busy_timeout(st->db, st->busy_ms);
+	if (store_begin(st, cause) != 0)
+		goto out;
+	if (store_event_insert(st, ev, n, cause) != 0 ||
+	    store_event_trim(st, before, max_rows, cause) != 0) {
+		store_rollback(st);
+		goto out;
+	}
+	rc = store_commit(st, 0, cause);
+out:
+	st->busy_ms = busy;
+	sqlite3_busy_timeout(st->db, busy);
+	return rc;
+}
+
+/* Make an event of a row: id, time, event, account, url, client, bytes, duration, detail. */
+static void *
+store_event_row(sqlite3_stmt *stmt)
+{
+	struct store_event	*e = xcalloc(1, sizeof *e);
+
+	e->id = sqlite3_column_int64(stmt, 0);
+	e->time = store_col_int(stmt, 1, 0);
+	e->event = store_col_text(stmt, 2);
+	e->account = store_col_text(stmt, 3);
+	e->url = store_col_text(stmt, 4);
+	e->client = store_col_text(stmt, 5);
+	e->bytes_in = store_col_int(stmt, 6, -1);
+	e->bytes_out = store_col_int(stmt, 7, -1);
+	e->duration_ms = store_col_int(stmt, 8, -1);
+	e->detail = store_col_text(stmt, 9);
+	return e;
+}
+
+/* List the newest limit events, newest first; only account's when account is not NULL. */
+int
+store_event_list(struct store *st, const char *account, int limit, struct store_event ***out,
+    size_t *n, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	void		**v;
+	size_t		  i;
+	int		  rc;
+
+	*out = NULL;
+	*n = 0;
+	if (store_prepare(st, "SELECT id, time, event, account, url, client, bytes_in, "
+	    "bytes_out, duration_ms, detail FROM events WHERE ?1 IS NULL OR account = ?1 "
+	    "ORDER BY id DESC LIMIT ?2", &stmt, cause) != 0)
+		return -1;
+	store_bind_text_or_null(stmt, 1, account);
+	sqlite3_bind_int(stmt, 2, limit);
+	rc = store_collect(st, stmt, store_event_row, &v, n, cause);
+	*out = xreallocarray(NULL, *n, sizeof **out);
+	for (i = 0; i < *n; i++)
+		(*out)[i] = v[i];
+	free(v);
+	if (rc != 0) {
+		store_event_list_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* Free an event; NULL is a no-op. */
+void
+store_event_free(struct store_event *e)
+{
+	if (e == NULL)
+		return;
+	free(e->event);
+	free(e->account);
+	free(e->url);
+	free(e->client);
+	free(e->detail);
+	free(e);
+}
+
+/* Free a list of events. */
+void
+store_event_list_free(struct store_event **v, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		store_event_free(v[i]);
 	free(v);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* tunnelgw: the SQLite store of accounts, tokens, keys and reserved addresses. */
+/* tunnelgw: the SQLite store of accounts, tokens, keys, reserved addresses and events. */
 #ifndef TG_STORE_H
 #define TG_STORE_H
 
@@ -12,6 +12,7 @@
 #define STORE_MAX_DAYS		36500	/* longest token lifetime, in days */
 #define STORE_TOKEN_PREFIX	"tgw_"
 #define STORE_TOKEN_LEN		47	/* "tgw_" and 43 base64url characters: 32 random bytes */
+#define STORE_EVENT_BUSY	200	/* ms an events batch waits for another writer */
 
 /*
  * Every function that can fail returns -1 and hands back a one-line message through cause
@@ -59,6 +60,20 @@ struct store_address {
 	int64_t		 created;
 };
 
+/* An event (src/events.c); NULL text and a negative number mean "none". */
+struct store_event {
+	int64_t		 id;
+	int64_t		 time;		/* Unix seconds */
+	char		*event;		/* "tunnel_opened", "tcp_connection_closed" ... */
+	char		*account;
+	char		*url;
+	char		*client;	/* "IP:PORT" of the public client */
+	int64_t		 bytes_in;	/* public client -> service */
+	int64_t		 bytes_out;	/* service -> public client */
+	int64_t		 duration_ms;
+	char		*detail;	/* a JSON object of the other fields */
+};
+
 /* Opening, and the change counter the daemon polls. */
 struct store	*store_open(const char *, int, char **);
 void		 store_close(struct store *);
@@ -104,5 +119,13 @@ int		 store_address_owner(struct store *, int, char **, char **);
 int		 store_address_list(struct store *, struct store_address ***, size_t *, char **);
 void		 store_address_free(struct store_address *);
 void		 store_address_list_free(struct store_address **, size_t);
+
+/* Events: add a batch and trim the table, list the newest. */
+int		 store_event_add(struct store *, const struct store_event *, size_t, int64_t,
+		     int64_t, char **);
+int		 store_event_list(struct store *, const char *, int, struct store_event ***,
+		     size_t *, char **);
+void		 store_event_free(struct store_event *);
+void		 store_event_list_free(struct store_event **, size_t);
 
 #endif

@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "bridge.h"
 #include "conf.h"
+#include "events.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -44,6 +45,9 @@ struct tunnel {
 	struct event		*pause;		/* while out of descriptors: made when needed */
 	struct ratelimit	*rate;		/* conn_rate per source address */
 	char			*url;
+	char			*target;	/* what the client asked for, for events */
+	int64_t			 opened_ms;	/* events_clock_ms() at open */
+	unsigned long long	 nconns;	/* public connections bridged */
 	struct reg_tunnel	*reg;
 	LIST_ENTRY(tunnel)	 entry;
 };
@@ -291,7 +295,9 @@ tunnel_accept(evutil_socket_t lfd, short what, void *arg)
 		info.public_host = tunnel_conf->public_host;
 		info.reg = t->reg;
 		info.idle_timeout = tunnel_idle_timeout(t->gs);
-		bridge_create(t->gs->base, t->gs->sess, &info, fd, (struct sockaddr *)&ss, len);
+		if (bridge_create(t->gs->base, t->gs->sess, &info, fd, (struct sockaddr *)&ss,
+		    len) == 0)
+			t->nconns++;
 	}
 }
 
@@ -427,6 +433,26 @@ tunnel_limit(struct gwsess *gs)
 	return tunnel_conf->max_tunnels > 0 ? tunnel_conf->max_tunnels : -1;
 }
 
+/* Report a tunnel opened (closed 0) or closed (1) as an event. */
+static void
+tunnel_event(const struct tunnel *t, int closed)
+{
+	struct events_tunnel	 ev = {
+		.account = sshgw_session_account(t->gs->sess),
+		.url = t->url,
+		.target = t->target,
+		.session = sshgw_session_id(t->gs->sess),
+	};
+
+	if (!closed) {
+		events_tunnel_opened(&ev);
+		return;
+	}
+	ev.duration_ms = events_clock_ms() - t->opened_ms;
+	ev.connections = t->nconns;
+	events_tunnel_closed(&ev);
+}
+
 /* sshgw hook: a tcpip-forward: open a public port and start accepting on it. */
 static int
 tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *bound,
@@ -444,8 +470,8 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 	xasprintf(&target, "%s:%d", *address != '\0' ? address : "*", port);
 	t = xcalloc(1, sizeof *t);
 	t->reg = registry_add(sshgw_session_account(s), url, target, sshgw_session_id(s), limit);
-	free(target);
 	if (t->reg == NULL) {
+		free(target);
 		metrics_count_refusal(METRICS_TUNNEL_LIMIT);
 		xasprintf(reason, "account '%s' already has %d tunnel%s open, its limit",
 		    sshgw_session_account(s), limit, limit == 1 ? "" : "s");
@@ -459,12 +485,15 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 	t->port = *bound;
 	t->fd = fd;
 	t->url = url;
+	t->target = target;
+	t->opened_ms = events_clock_ms();
 	t->ev = event_new(gs->base, fd, EV_READ | EV_PERSIST, tunnel_accept, t);
 	if (t->ev == NULL || event_add(t->ev, NULL) != 0)
 		fatal("cannot add a public port to the event loop");
 	LIST_INSERT_HEAD(&gs->tunnels, t, entry);
 	log_info("%s: tunnel open for account '%s' (session %llu)", t->url,
 	    sshgw_session_account(s), sshgw_session_id(s));
+	tunnel_event(t, 0);
 	return 0;
 }
 
@@ -490,7 +519,9 @@ tunnel_forward_remove(struct sshgw_session *s, int bound)
 	ports_release(t->port);
 	registry_remove(t->reg);
 	log_info("%s: tunnel closed", t->url);
+	tunnel_event(t, 1);
 	free(t->url);
+	free(t->target);
 	free(t);
 }
 

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: ISC */
-/* tunnelgwctl: the operator's command line: accounts, tokens, keys, addresses, live tunnels. */
+/*
+ * tunnelgwctl: the operator's command line: accounts, tokens, keys, addresses, events, live
+ * tunnels.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -22,6 +25,8 @@
 #endif
 
 #define CTL_QUOTE_MAX	64	/* longest piece of an argument quoted in a message */
+#define CTL_EVENTS_LIMIT	50	/* events listed by default */
+#define CTL_EVENTS_MAX		1000000	/* highest --limit */
 
 struct ctl_command;
 
@@ -37,6 +42,7 @@ enum ctl_type {
 	CTL_STRING,
 	CTL_NUMBER,
 	CTL_TIME,	/* RFC 3339 UTC */
+	CTL_JSON,	/* a JSON value, written as it is */
 };
 
 /* One column of a listing: its header (lower-cased, its --json key) and kind. */
@@ -369,7 +375,7 @@ ctl_json_row(FILE *fp, const struct ctl_table *t, size_t r)
 		s = t->cells[r * t->ncols + c];
 		if (s == NULL)
 			fputs("null", fp);
-		else if (t->cols[c].type == CTL_NUMBER)
+		else if (t->cols[c].type == CTL_NUMBER || t->cols[c].type == CTL_JSON)
 			fputs(s, fp);
 		else
 			ctl_json_string(fp, s);
@@ -780,6 +786,102 @@ ctl_address_release(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/* --- events ------------------------------------------------------------------------------ */
+
+static const struct ctl_column ctl_event_columns[] = {
+	{ "TIME", CTL_TIME }, { "EVENT", CTL_STRING }, { "ACCOUNT", CTL_STRING },
+	{ "URL", CTL_STRING }, { "CLIENT", CTL_STRING }, { "BYTES_IN", CTL_NUMBER },
+	{ "BYTES_OUT", CTL_NUMBER }, { "DURATION_MS", CTL_NUMBER }, { "DETAIL", CTL_JSON },
+};
+
+/*
+ * Is argv[*i] the option --opt, as "--opt VALUE" or "--opt=VALUE"? 1 with *val set (and *i
+ * moved past a separate value), 0 when it is another argument, -1 when the value is missing.
+ */
+static int
+ctl_option(int argc, char **argv, int *i, const char *opt, const char **val)
+{
+	const char	*a = argv[*i];
+	size_t		 len = strlen(opt);
+
+	if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, opt, len) != 0)
+		return 0;
+	if (a[2 + len] == '=') {
+		*val = a + 3 + len;
+		return 1;
+	}
+	if (a[2 + len] != '\0')
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*val = argv[++*i];
+	return 1;
+}
+
+/* Set a cell to a count, or no value when it is negative (none). */
+static void
+ctl_set_count(char **cell, int64_t v)
+{
+	if (v >= 0)
+		ctl_set_number(cell, v);
+}
+
+/* Add an event as a row of an event listing. */
+static void
+ctl_event_row(struct ctl_table *t, const struct store_event *e)
+{
+	char	**row = ctl_table_add(t);
+
+	ctl_set_time(&row[0], e->time);
+	ctl_set(&row[1], e->event);
+	ctl_set(&row[2], e->account);
+	ctl_set(&row[3], e->url);
+	ctl_set(&row[4], e->client);
+	ctl_set_count(&row[5], e->bytes_in);
+	ctl_set_count(&row[6], e->bytes_out);
+	ctl_set_count(&row[7], e->duration_ms);
+	ctl_set(&row[8], e->detail);
+}
+
+/* events [--account NAME] [--limit N]: the newest events in the database, newest first. */
+static int
+ctl_events(struct ctl *ctl, int argc, char **argv)
+{
+	struct store_event	**v;
+	struct ctl_table	 *t;
+	const char		 *account = NULL, *val = NULL;
+	char			 *cause, q[CTL_QUOTE_MAX + 4], why[CTL_QUOTE_MAX + 64];
+	long long		  limit = CTL_EVENTS_LIMIT;
+	size_t			  n, i;
+	int			  a, rc;
+
+	for (a = 0; a < argc; a++) {
+		if ((rc = ctl_option(argc, argv, &a, "account", &account)) == 0)
+			rc = ctl_option(argc, argv, &a, "limit", &val);
+		if (rc == -1) {
+			snprintf(why, sizeof why, "%s needs a value", ctl_quote(argv[a], q));
+			ctl_usage_error(ctl, why);
+			return 1;
+		}
+		if (rc == 0) {
+			snprintf(why, sizeof why, "unknown argument '%s'", ctl_quote(argv[a], q));
+			ctl_usage_error(ctl, why);
+			return 1;
+		}
+	}
+	if (val != NULL && ctl_number(val, 1, CTL_EVENTS_MAX, "--limit", &limit) != 0)
+		return 1;
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_event_list(ctl->store, account, (int)limit, &v, &n, &cause) != 0)
+		return ctl_fail(cause);
+	t = ctl_table_create(ctl_event_columns, 9);
+	for (i = 0; i < n; i++)
+		ctl_event_row(t, v[i]);
+	store_event_list_free(v, n);
+	return ctl_table_output(ctl, t);
+}
+
 /* --- live tunnels ------------------------------------------------------------------------- */
 
 /* tunnels: the running daemon's live tunnels, asked over its control socket. */
@@ -814,6 +916,8 @@ static const struct ctl_command ctl_commands[] = {
 	{ "address", "release", 1, 1, "PORT", "release a reserved port", ctl_address_release },
 	{ "tunnels", NULL, 0, 0, "", "live tunnels: url, account, target, conns, bytes, since",
 	  ctl_tunnels },
+	{ "events", NULL, 0, 4, "[--account NAME] [--limit N]",
+	  "recent events, newest first (default 50)", ctl_events },
 };
 
 /* Print usage and the command list to fp. */

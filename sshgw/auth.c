@@ -90,23 +90,6 @@ sshgw_auth_success(struct sshgw_session *s, enum sshgw_auth_kind kind, char *acc
 	return SSH_AUTH_SUCCESS;
 }
 
-/* Return the SHA256 fingerprint of a key as a new string. */
-static char *
-sshgw_auth_fingerprint(ssh_key key)
-{
-	unsigned char	*hash = NULL;
-	char		*fp, *copy;
-	size_t		 hlen;
-
-	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != 0)
-		return xstrdup("?");
-	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
-	ssh_clean_pubkey_hash(&hash);
-	copy = xstrdup(fp != NULL ? fp : "?");
-	ssh_string_free_char(fp);
-	return copy;
-}
-
 /* Send the client a line it shows before the login ends (a USERAUTH_BANNER). */
 static void
 sshgw_auth_banner(struct sshgw_session *s, const char *why)
@@ -230,7 +213,7 @@ sshgw_auth_other_key(struct sshgw_session *s, const char *user, ssh_key key, cha
 			return SSH_AUTH_SUCCESS;
 		}
 		s->token_id = id;
-		s->fingerprint = sshgw_auth_fingerprint(key);
+		s->fingerprint = sshgw_key_fingerprint(key);
 		s->client_key = ssh_key_dup(key);
 		xasprintf(&how, "with token %lld (key %s)", id, s->fingerprint);
 		sshgw_auth_success(s, SSHGW_AUTH_TOKEN, account, how);

@@ -122,9 +122,9 @@ out:
 	return rc;
 }
 
-/* Return the "SHA256:..." fingerprint of a key, as OpenSSH prints it. */
-static char *
-hostkey_fingerprint(ssh_key key)
+/* Return the "SHA256:..." fingerprint of a key, as OpenSSH prints it, in a new string. */
+char *
+sshgw_key_fingerprint(ssh_key key)
 {
 	unsigned char	*hash = NULL;
 	char		*fp, *copy;
@@ -155,7 +155,7 @@ hostkey_ensure(const char *path, char **fingerprint, char **cause)
 	}
 	if (hostkey_verify(path, &key, cause) != 0)
 		return -1;
-	*fingerprint = hostkey_fingerprint(key);
+	*fingerprint = sshgw_key_fingerprint(key);
 	ssh_key_free(key);
 	return 0;
 }

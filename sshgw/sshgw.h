@@ -78,6 +78,7 @@ struct sshgw_tcp_opts {
 
 int	 hostkey_check(const char *, char **);
 int	 hostkey_ensure(const char *, char **, char **);
+char	*sshgw_key_fingerprint(ssh_key);
 
 struct sshgw_server *sshgw_server_create(const struct conf *, const struct keyfile *,
 	    const struct sshgw_hooks *, char **);

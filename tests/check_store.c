@@ -145,7 +145,7 @@ refused_untouched(const char *path, const char *expect)
 	free(after);
 }
 
-/* A missing database is created, mode 0600, migrated to version 1, in WAL mode. */
+/* A missing database is created, mode 0600, migrated to version 2, in WAL mode. */
 START_TEST(test_create)
 {
 	char		*path = db_path(), *cause = NULL;
@@ -154,17 +154,110 @@ START_TEST(test_create)
 
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 07777, 0600);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
 	ck_assert_int_eq(raw_int(path, "PRAGMA application_id"), 0x54475731);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-	    "AND name IN ('accounts', 'tokens', 'keys', 'addresses', 'changes')"), 5);
+	    "AND name IN ('accounts', 'tokens', 'keys', 'addresses', 'changes', 'events')"), 6);
 	ck_assert_int_eq(raw_int(path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 	ck_assert_msg(store_integrity(st, &cause) == 0, "%s", cause);
 	store_close(st);
 	/* Opening again migrates nothing and keeps the version. */
 	st = open_ok(path, 1000);
 	store_close(st);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+	free(path);
+}
+END_TEST
+
+/* A version 1 database (before events) migrates to version 2 and keeps its data. */
+START_TEST(test_migrate_v1)
+{
+	char			*path = db_path(), *cause = NULL;
+	struct store		*st = open_ok(path, 1000);
+	struct store_account	*a;
+
+	ck_assert_int_eq(store_account_add(st, "alice", 4, &cause), 0);
+	store_close(st);
+	/* What version 1 was: the same, without the events table and its index. */
+	raw_exec(path, "DROP TABLE events; PRAGMA user_version = 1");
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
+	    "'events%'"), 0);
+	st = open_ok(path, 1000);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+	    "('events', 'events_time')"), 2);
+	ck_assert_int_eq(store_account_find(st, "alice", &a, &cause), 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->max_tunnels, 4);
+	store_account_free(a);
+	ck_assert_msg(store_integrity(st, &cause) == 0, "%s", cause);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* An event as the store takes it. */
+static struct store_event
+event_at(int64_t t, const char *account, int64_t bytes_in)
+{
+	struct store_event	 e = {
+		.time = t, .event = (char *)"tcp_connection_closed", .account = (char *)account,
+		.url = (char *)"tcp://gw.test:20001", .client = (char *)"127.0.0.1:40000",
+		.bytes_in = bytes_in, .bytes_out = 7, .duration_ms = 3,
+		.detail = (char *)"{\"reason\":\"closed\"}",
+	};
+
+	return e;
+}
+
+/* Events: a batch in one go, listed newest first; trimmed by age and by count. */
+START_TEST(test_events)
+{
+	char			*path = db_path(), *cause = NULL;
+	struct store		*st = open_ok(path, 1000);
+	struct store_event	 b[4], **v;
+	int64_t			 now = (int64_t)time(NULL), seq, seq2;
+	size_t			 n;
+
+	ck_assert_int_eq(store_changes(st, &seq, &cause), 0);
+	b[0] = event_at(now - 10 * 86400, "alice", 1);	/* ten days old */
+	b[1] = event_at(now - 86400, "bob", 2);
+	b[2] = event_at(now, "alice", 3);
+	b[3] = event_at(now, "alice", 4);
+	b[3].bytes_in = b[3].bytes_out = b[3].duration_ms = -1;
+	b[3].client = NULL;
+	ck_assert_msg(store_event_add(st, b, 4, 0, 0, &cause) == 0, "%s", cause);
+	ck_assert_int_eq(store_event_list(st, NULL, 50, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(v[0]->bytes_in, -1);	/* NULL reads back as none */
+	ck_assert_ptr_null(v[0]->client);
+	ck_assert_int_eq(v[1]->bytes_in, 3);
+	ck_assert_int_eq(v[3]->time, now - 10 * 86400);
+	ck_assert_str_eq(v[3]->detail, "{\"reason\":\"closed\"}");
+	store_event_list_free(v, n);
+	/* An events batch is not a change the daemon must act on. */
+	ck_assert_int_eq(store_changes(st, &seq2, &cause), 0);
+	ck_assert_int_eq(seq2, seq);
+
+	/* Older than a week goes; then all but the newest two. */
+	ck_assert_int_eq(store_event_add(st, b + 1, 1, now - 7 * 86400, 0, &cause), 0);
+	ck_assert_int_eq(store_event_list(st, NULL, 50, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(v[3]->bytes_in, 2);
+	store_event_list_free(v, n);
+	ck_assert_int_eq(store_event_add(st, b + 2, 1, 0, 2, &cause), 0);
+	ck_assert_int_eq(store_event_list(st, NULL, 50, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(v[0]->bytes_in, 3);
+	ck_assert_int_eq(v[1]->bytes_in, 2);
+	store_event_list_free(v, n);
+	ck_assert_int_eq(store_event_list(st, "alice", 50, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 1);
+	store_event_list_free(v, n);
+	ck_assert_int_eq(store_event_list(st, "nobody", 50, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 0);
+	store_event_list_free(v, n);
+	store_close(st);
 	free(path);
 }
 END_TEST
@@ -220,7 +313,7 @@ START_TEST(test_newer_schema)
 	store_close(st);
 	raw_exec(path, "PRAGMA user_version = 7");
 	ck_assert_int_eq(exists(path, "-wal"), 0);	/* checkpointed at the last close */
-	refused_untouched(path, "DB: schema version 7 is newer than this tunnelgw understands (1)");
+	refused_untouched(path, "DB: schema version 7 is newer than this tunnelgw understands (2)");
 	free(path);
 }
 END_TEST
@@ -932,6 +1025,8 @@ store_suite(void)
 
 	tcase_add_checked_fixture(tc, NULL, tg_cleanup);
 	tcase_add_test(tc, test_create);
+	tcase_add_test(tc, test_migrate_v1);
+	tcase_add_test(tc, test_events);
 	tcase_add_test(tc, test_reopen_keeps_data);
 	tcase_add_test(tc, test_newer_schema);
 	tcase_add_test(tc, test_not_a_database);
