@@ -13,12 +13,11 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "log.h"
 #include "xmalloc.h"
 
 #define KEYS_MAX_PROBLEMS	1000	/* problems listed; more are only counted */
-#define KEYS_MAX_QUOTE		64	/* longest piece of a line quoted in a message */
 #define KEYS_MAX_OPTION		32	/* longest option name */
-#define KEYS_QUOTE_SIZE		(KEYS_MAX_QUOTE + 4)
 
 #define KEYS_STR1(x)		#x
 #define KEYS_STR(x)		KEYS_STR1(x)	/* a number macro as a string */
@@ -64,22 +63,6 @@ keys_isblank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* A printable copy of s in buf, cut at KEYS_MAX_QUOTE characters, for a message. */
-static const char *
-keys_quote(const char *s, char buf[KEYS_QUOTE_SIZE])
-{
-	size_t	 i;
-
-	for (i = 0; i < KEYS_MAX_QUOTE && s[i] != '\0'; i++) {
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			buf[i] = '?';
-		else
-			buf[i] = s[i];
-	}
-	strcpy(buf + i, s[i] != '\0' ? "..." : "");
-	return buf;
-}
-
 /* Parse a number of 1 to 6 digits, at most max, into *v; -1 if it is not one. */
 static int
 keys_parse_number(const char *s, int max, int *v)
@@ -104,7 +87,7 @@ keys_parse_number(const char *s, int max, int *v)
 static int
 keys_opt_account(struct keyopts *o, const char *v, char **cause)
 {
-	char	 q[KEYS_QUOTE_SIZE];
+	char	 q[LOG_QUOTE_SIZE];
 	size_t	 len = strlen(v);
 
 	if (o->account != NULL) {
@@ -114,7 +97,7 @@ keys_opt_account(struct keyopts *o, const char *v, char **cause)
 	if (len == 0 || len > KEYS_MAX_ACCOUNT ||
 	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-") != len) {
 		xasprintf(cause, "account '%s' is not 1-%d characters of A-Z a-z 0-9 . _ @ -",
-		    keys_quote(v, q), KEYS_MAX_ACCOUNT);
+		    log_quote(v, q), KEYS_MAX_ACCOUNT);
 		return -1;
 	}
 	o->account = xstrdup(v);
@@ -154,7 +137,7 @@ static int
 keys_opt_permitlisten(struct keyopts *o, const char *v, char **cause)
 {
 	const char	*port = v, *colon;
-	char		 q[KEYS_QUOTE_SIZE];
+	char		 q[LOG_QUOTE_SIZE];
 	int		 n;
 
 	if (v[0] == '[') {
@@ -175,7 +158,7 @@ keys_opt_permitlisten(struct keyopts *o, const char *v, char **cause)
 
 bad:
 	xasprintf(cause, "permitlisten '%s' is not \"PORT\" or \"HOST:PORT\" with a port from "
-	    "1 to 65535 or *", keys_quote(v, q));
+	    "1 to 65535 or *", log_quote(v, q));
 	return -1;
 }
 
@@ -335,10 +318,10 @@ static int
 keys_apply_option(struct keyopts *o, const char *name, const char *v, char **cause)
 {
 	const struct keys_option	*opt;
-	char				 q[KEYS_QUOTE_SIZE];
+	char				 q[LOG_QUOTE_SIZE];
 
 	if ((opt = keys_find_option(name)) == NULL) {
-		xasprintf(cause, "unknown option '%s'", keys_quote(name, q));
+		xasprintf(cause, "unknown option '%s'", log_quote(name, q));
 		return -1;
 	}
 	if (opt->value && v == NULL) {
@@ -357,7 +340,7 @@ static int
 keys_parse_options(const char *s, struct keyopts *o, char **cause)
 {
 	const char	*p = s;
-	char		 name[KEYS_MAX_OPTION + 1], *v, q[KEYS_QUOTE_SIZE];
+	char		 name[KEYS_MAX_OPTION + 1], *v, q[LOG_QUOTE_SIZE];
 	size_t		 len;
 	int		 rc;
 
@@ -368,7 +351,7 @@ keys_parse_options(const char *s, struct keyopts *o, char **cause)
 			return -1;
 		}
 		if (len > KEYS_MAX_OPTION) {
-			xasprintf(cause, "unknown option '%s'", keys_quote(p, q));
+			xasprintf(cause, "unknown option '%s'", log_quote(p, q));
 			return -1;
 		}
 		memcpy(name, p, len);
@@ -379,7 +362,7 @@ keys_parse_options(const char *s, struct keyopts *o, char **cause)
 			p++;
 			if ((v = keys_read_value(&p)) == NULL) {
 				xasprintf(cause, "missing end quote in option '%s'",
-				    keys_quote(name, q));
+				    log_quote(name, q));
 				return -1;
 			}
 		}
@@ -391,7 +374,7 @@ keys_parse_options(const char *s, struct keyopts *o, char **cause)
 			return 0;
 		if (*p != ',') {
 			xasprintf(cause, "unexpected text after option '%s' (missing comma?)",
-			    keys_quote(name, q));
+			    log_quote(name, q));
 			return -1;
 		}
 		p++;
@@ -452,7 +435,7 @@ static int
 keys_check_blob_type(const unsigned char *blob, size_t len, const char *type, char **cause)
 {
 	uint32_t	 n;
-	char		*inner, q[KEYS_QUOTE_SIZE];
+	char		*inner, q[LOG_QUOTE_SIZE];
 
 	if (len < 4)
 		goto bad;
@@ -462,7 +445,7 @@ keys_check_blob_type(const unsigned char *blob, size_t len, const char *type, ch
 	if (n == strlen(type) && memcmp(blob + 4, type, n) == 0)
 		return 0;
 	inner = xstrndup((const char *)blob + 4, n);
-	xasprintf(cause, "key type mismatch: the key data is of type '%s'", keys_quote(inner, q));
+	xasprintf(cause, "key type mismatch: the key data is of type '%s'", log_quote(inner, q));
 	free(inner);
 	return -1;
 
@@ -527,16 +510,16 @@ keys_type_supported(const char *type)
 static int
 keys_check_type(const char *type, char **cause)
 {
-	char	 q[KEYS_QUOTE_SIZE];
+	char	 q[LOG_QUOTE_SIZE];
 
 	if (keys_type_supported(type))
 		return 0;
 	if (strstr(type, "-cert-v01@openssh.com") != NULL)
-		xasprintf(cause, "certificates are not supported ('%s')", keys_quote(type, q));
+		xasprintf(cause, "certificates are not supported ('%s')", log_quote(type, q));
 	else if (ssh_key_type_from_name(type) != SSH_KEYTYPE_UNKNOWN)
-		xasprintf(cause, "unsupported key type '%s'", keys_quote(type, q));
+		xasprintf(cause, "unsupported key type '%s'", log_quote(type, q));
 	else
-		xasprintf(cause, "unknown key type '%s'", keys_quote(type, q));
+		xasprintf(cause, "unknown key type '%s'", log_quote(type, q));
 	return -1;
 }
 
@@ -653,7 +636,7 @@ keyent_free(struct keyent *ke)
 static int
 keys_parse_fields(char *buf, struct keyent *ke, char **cause)
 {
-	char	*opts, *type, *b64, *comment, q[KEYS_QUOTE_SIZE];
+	char	*opts, *type, *b64, *comment, q[LOG_QUOTE_SIZE];
 
 	keys_split(buf, &opts, &type, &b64, &comment);
 	if (opts != NULL && keys_parse_options(opts, &ke->opts, cause) != 0)
@@ -663,7 +646,7 @@ keys_parse_fields(char *buf, struct keyent *ke, char **cause)
 		return -1;
 	}
 	if (*b64 == '\0') {
-		xasprintf(cause, "missing key data after '%s'", keys_quote(type, q));
+		xasprintf(cause, "missing key data after '%s'", log_quote(type, q));
 		return -1;
 	}
 	if (keys_parse_key(ke, type, b64, cause) != 0)

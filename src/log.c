@@ -151,3 +151,19 @@ log_every(time_t *last, unsigned long *skipped, int seconds)
 	*last = now;
 	return 1;
 }
+
+/* A printable copy of s in buf, cut at LOG_QUOTE_MAX characters, for quoting input in a message. */
+const char *
+log_quote(const char *s, char buf[LOG_QUOTE_SIZE])
+{
+	size_t	 i;
+
+	for (i = 0; i < LOG_QUOTE_MAX && s[i] != '\0'; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			buf[i] = '?';
+		else
+			buf[i] = s[i];
+	}
+	strcpy(buf + i, s[i] != '\0' ? "..." : "");
+	return buf;
+}

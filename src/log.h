@@ -24,6 +24,10 @@ void	 log_vmsg(int, const char *, va_list) __attribute__((format(printf, 2, 0)))
 void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 int	 log_every(time_t *, unsigned long *, int);
 
+#define LOG_QUOTE_MAX	64			/* longest piece of input quoted in a message */
+#define LOG_QUOTE_SIZE	(LOG_QUOTE_MAX + 4)	/* with "..." and the terminator */
+const char *log_quote(const char *, char [LOG_QUOTE_SIZE]);
+
 #define log_error(...)	log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_LEVEL_INFO, __VA_ARGS__)

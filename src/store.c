@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "auth.h"
+#include "log.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -46,8 +47,6 @@
 #define STORE_APPLICATION_ID	0x54475731	/* "TGW1" in the database header */
 #define STORE_HASH_LEN		32		/* SHA-256 */
 #define STORE_TOKEN_BYTES	32		/* random bytes in a token */
-#define STORE_QUOTE_MAX		64		/* longest piece of input quoted in a message */
-#define STORE_QUOTE_SIZE	(STORE_QUOTE_MAX + 4)
 #define STORE_MAX_ADDED_BY	32		/* longest added_by */
 #define STORE_HEADER		"SQLite format 3"	/* and a NUL: the first 16 bytes */
 
@@ -134,22 +133,6 @@ static const char *const store_migrations[] = {
 };
 
 #define STORE_VERSION	((int)(sizeof store_migrations / sizeof store_migrations[0]))
-
-/* A printable copy of s in buf, cut at STORE_QUOTE_MAX characters, for a message. */
-static const char *
-store_quote(const char *s, char buf[STORE_QUOTE_SIZE])
-{
-	size_t	 i;
-
-	for (i = 0; i < STORE_QUOTE_MAX && s[i] != '\0'; i++) {
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			buf[i] = '?';
-		else
-			buf[i] = s[i];
-	}
-	strcpy(buf + i, s[i] != '\0' ? "..." : "");
-	return buf;
-}
 
 /* The time now, in Unix seconds. */
 static int64_t
@@ -767,13 +750,13 @@ store_integrity(struct store *st, char **cause)
 int
 store_account_check_name(const char *name, char **cause)
 {
-	char	 q[STORE_QUOTE_SIZE];
+	char	 q[LOG_QUOTE_SIZE];
 	size_t	 len = strnlen(name, STORE_MAX_ACCOUNT + 1);
 
 	if (len == 0 || len > STORE_MAX_ACCOUNT || strspn(name,
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-") != len) {
 		xasprintf(cause, "account name '%s' is not 1-%d characters of A-Z a-z 0-9 . _ @ -",
-		    store_quote(name, q), STORE_MAX_ACCOUNT);
+		    log_quote(name, q), STORE_MAX_ACCOUNT);
 		return -1;
 	}
 	return 0;
@@ -784,7 +767,7 @@ static int
 store_account_exists(struct store *st, const char *name, char **cause)
 {
 	sqlite3_stmt	*stmt;
-	char		 q[STORE_QUOTE_SIZE];
+	char		 q[LOG_QUOTE_SIZE];
 	int		 rc;
 
 	if (store_prepare(st, "SELECT 1 FROM accounts WHERE name = ?1", &stmt, cause) != 0)
@@ -798,7 +781,7 @@ store_account_exists(struct store *st, const char *name, char **cause)
 		store_error(st, rc, cause);
 		return -1;
 	}
-	xasprintf(cause, "unknown account '%s'", store_quote(name, q));
+	xasprintf(cause, "unknown account '%s'", log_quote(name, q));
 	return 0;
 }
 
@@ -814,7 +797,7 @@ int
 store_account_add(struct store *st, const char *name, int max_tunnels, char **cause)
 {
 	sqlite3_stmt	*stmt;
-	char		 q[STORE_QUOTE_SIZE], *why;
+	char		 q[LOG_QUOTE_SIZE], *why;
 	int		 rc;
 
 	if (store_account_check_name(name, cause) != 0)
@@ -828,7 +811,7 @@ store_account_add(struct store *st, const char *name, int max_tunnels, char **ca
 	why = NULL;
 	if ((rc = store_account_exists(st, name, &why)) != 0) {
 		if (rc == 1)
-			xasprintf(cause, "account '%s' already exists", store_quote(name, q));
+			xasprintf(cause, "account '%s' already exists", log_quote(name, q));
 		else
 			*cause = why;
 		return store_abort(st);
@@ -1447,7 +1430,7 @@ static int
 store_key_unique(struct store *st, const char *fingerprint, char **cause)
 {
 	sqlite3_stmt	*stmt;
-	char		*owner = NULL, q[STORE_QUOTE_SIZE];
+	char		*owner = NULL, q[LOG_QUOTE_SIZE];
 	int		 rc;
 
 	if (store_prepare(st, "SELECT account FROM keys WHERE fingerprint = ?1", &stmt,
@@ -1464,7 +1447,7 @@ store_key_unique(struct store *st, const char *fingerprint, char **cause)
 	if (owner == NULL)
 		return 0;
 	xasprintf(cause, "key %s is already registered to account '%s'", fingerprint,
-	    store_quote(owner, q));
+	    log_quote(owner, q));
 	free(owner);
 	return -1;
 }
@@ -1535,7 +1518,7 @@ int
 store_key_del(struct store *st, const char *fingerprint, char **cause)
 {
 	sqlite3_stmt	*stmt;
-	char		 q[STORE_QUOTE_SIZE];
+	char		 q[LOG_QUOTE_SIZE];
 
 	if (store_begin(st, cause) != 0)
 		return -1;
@@ -1545,7 +1528,7 @@ store_key_del(struct store *st, const char *fingerprint, char **cause)
 	if (store_done(st, stmt, cause) != 0)
 		return store_abort(st);
 	if (sqlite3_changes(st->db) == 0) {
-		xasprintf(cause, "no key with fingerprint '%s'", store_quote(fingerprint, q));
+		xasprintf(cause, "no key with fingerprint '%s'", log_quote(fingerprint, q));
 		return store_abort(st);
 	}
 	return store_commit(st, 1, cause);
@@ -1726,14 +1709,14 @@ out:
 static int
 store_port_free(struct store *st, int port, char **cause)
 {
-	char	*owner = NULL, q[STORE_QUOTE_SIZE];
+	char	*owner = NULL, q[LOG_QUOTE_SIZE];
 
 	if (store_address_owner(st, port, &owner, cause) != 0)
 		return -1;
 	if (owner == NULL)
 		return 0;
 	xasprintf(cause, "port %d is already reserved by account '%s'", port,
-	    store_quote(owner, q));
+	    log_quote(owner, q));
 	free(owner);
 	return -1;
 }

@@ -18,13 +18,13 @@
 #include "conf.h"
 #include "control.h"
 #include "store.h"
+#include "log.h"
 #include "xmalloc.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
 
-#define CTL_QUOTE_MAX	64	/* longest piece of an argument quoted in a message */
 #define CTL_EVENTS_LIMIT	50	/* events listed by default */
 #define CTL_EVENTS_MAX		1000000	/* highest --limit */
 
@@ -93,22 +93,6 @@ ctl_fail(char *cause)
 	return 1;
 }
 
-/* A printable copy of s in buf, cut at CTL_QUOTE_MAX characters, for a message. */
-static const char *
-ctl_quote(const char *s, char buf[CTL_QUOTE_MAX + 4])
-{
-	size_t	 i;
-
-	for (i = 0; i < CTL_QUOTE_MAX && s[i] != '\0'; i++) {
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			buf[i] = '?';
-		else
-			buf[i] = s[i];
-	}
-	strcpy(buf + i, s[i] != '\0' ? "..." : "");
-	return buf;
-}
-
 /* Print why and the usage of the running command as an error; returns -1. */
 static int
 ctl_usage_error(struct ctl *ctl, const char *why)
@@ -124,7 +108,7 @@ ctl_usage_error(struct ctl *ctl, const char *why)
 static int
 ctl_number(const char *s, long long lo, long long hi, const char *what, long long *v)
 {
-	char		 q[CTL_QUOTE_MAX + 4];
+	char		 q[LOG_QUOTE_SIZE];
 	long long	 n = 0;
 	size_t		 i, len = strnlen(s, 11);
 
@@ -138,7 +122,7 @@ ctl_number(const char *s, long long lo, long long hi, const char *what, long lon
 	return 0;
 
 bad:
-	ctl_error("%s '%s' is not a number from %lld to %lld", what, ctl_quote(s, q), lo, hi);
+	ctl_error("%s '%s' is not a number from %lld to %lld", what, log_quote(s, q), lo, hi);
 	return -1;
 }
 
@@ -150,7 +134,7 @@ static int
 ctl_args(struct ctl *ctl, int argc, char **argv, const char *opt, const char **val,
     char **pos, int maxpos, int *npos)
 {
-	char	 q[CTL_QUOTE_MAX + 4], why[CTL_QUOTE_MAX + 64];
+	char	 q[LOG_QUOTE_SIZE], why[LOG_QUOTE_MAX + 64];
 	size_t	 len = strlen(opt);
 	int	 i;
 
@@ -170,7 +154,7 @@ ctl_args(struct ctl *ctl, int argc, char **argv, const char *opt, const char **v
 				return ctl_usage_error(ctl, why);
 			}
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			snprintf(why, sizeof why, "unknown option '%s'", ctl_quote(argv[i], q));
+			snprintf(why, sizeof why, "unknown option '%s'", log_quote(argv[i], q));
 			return ctl_usage_error(ctl, why);
 		} else if (*npos == maxpos) {
 			return ctl_usage_error(ctl, "too many arguments");
@@ -850,7 +834,7 @@ ctl_events(struct ctl *ctl, int argc, char **argv)
 	struct store_event	**v;
 	struct ctl_table	 *t;
 	const char		 *account = NULL, *val = NULL;
-	char			 *cause, q[CTL_QUOTE_MAX + 4], why[CTL_QUOTE_MAX + 64];
+	char			 *cause, q[LOG_QUOTE_SIZE], why[LOG_QUOTE_MAX + 64];
 	long long		  limit = CTL_EVENTS_LIMIT;
 	size_t			  n, i;
 	int			  a, rc;
@@ -859,12 +843,12 @@ ctl_events(struct ctl *ctl, int argc, char **argv)
 		if ((rc = ctl_option(argc, argv, &a, "account", &account)) == 0)
 			rc = ctl_option(argc, argv, &a, "limit", &val);
 		if (rc == -1) {
-			snprintf(why, sizeof why, "%s needs a value", ctl_quote(argv[a], q));
+			snprintf(why, sizeof why, "%s needs a value", log_quote(argv[a], q));
 			ctl_usage_error(ctl, why);
 			return 1;
 		}
 		if (rc == 0) {
-			snprintf(why, sizeof why, "unknown argument '%s'", ctl_quote(argv[a], q));
+			snprintf(why, sizeof why, "unknown argument '%s'", log_quote(argv[a], q));
 			ctl_usage_error(ctl, why);
 			return 1;
 		}

@@ -209,7 +209,8 @@ ok "the locked write left no row"
 # --- kill -9 during writes loses no committed row and keeps the database sound
 : >"$TG_TMP/committed"
 for i in $(seq 1 40); do
-	ctl account add "k$i" >/dev/null 2>&1 &
+	# tunnelgwctl itself, not the ctl function: kill -9 must hit the writer, not a subshell.
+	"$TUNNELGWCTL" -f "$TG_TMP/gw.conf" account add "k$i" >/dev/null 2>&1 &
 	pid=$!
 	sleep "0.0$((RANDOM % 3))$((RANDOM % 10))"
 	kill -9 "$pid" 2>/dev/null || true
