@@ -29,12 +29,12 @@
 
 #include "conf.h"
 #include "events.h"
+#include "json.h"
 #include "log.h"
 #include "store.h"
 #include "xmalloc.h"
 
 #define EVENTS_REPORT_EVERY	60	/* seconds between reports of the same trouble */
-#define EVENTS_JSON_MIN		6	/* "\"...\"" and a NUL: the smallest events_json_string */
 
 /* Four strings and a few numbers must fit in a line that is written at once. */
 _Static_assert(4 * (EVENTS_FIELD_MAX + 16) + 512 <= EVENTS_LINE_MAX, "events line bound");
@@ -91,115 +91,6 @@ events_clock_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The length of the valid UTF-8 sequence at s, or 0 if it is not one. */
-static size_t
-events_utf8_len(const unsigned char *s)
-{
-	size_t		 n, i;
-	uint32_t	 cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {	/* stops at a NUL: it is not a continuation byte */
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
-/*
- * The JSON form of the character at p in piece (at most 6 bytes), its length in *len;
- * returns how many bytes of p it stands for. Bytes that are not UTF-8 become U+FFFD.
- */
-static size_t
-events_json_piece(const unsigned char *p, char piece[8], size_t *len)
-{
-	size_t	 n;
-
-	switch (*p) {
-	case '"':
-	case '\\':
-		piece[0] = '\\';
-		piece[1] = (char)*p;
-		*len = 2;
-		return 1;
-	case '\n':
-		memcpy(piece, "\\n", *len = 2);
-		return 1;
-	case '\r':
-		memcpy(piece, "\\r", *len = 2);
-		return 1;
-	case '\t':
-		memcpy(piece, "\\t", *len = 2);
-		return 1;
-	}
-	if (*p < 0x20 || *p == 0x7f) {
-		snprintf(piece, 8, "\\u%04x", *p);
-		*len = 6;
-		return 1;
-	}
-	if ((n = events_utf8_len(p)) == 0) {
-		memcpy(piece, "\\ufffd", *len = 6);
-		return 1;
-	}
-	memcpy(piece, p, n);
-	*len = n;
-	return n;
-}
-
-/*
- * Write s into buf as a quoted JSON string of at most size - 1 bytes and a NUL: quotes,
- * backslashes and control characters escaped, bytes that are not UTF-8 replaced by U+FFFD.
- * What does not fit is cut between characters, never inside an escape or a UTF-8 sequence,
- * and marked by "..." before the closing quote. Returns the length written; size must be at
- * least 6 (else buf gets "" and 0 is returned).
- */
-size_t
-events_json_string(char *buf, size_t size, const char *s)
-{
-	const unsigned char	*p;
-	char			 piece[8];
-	size_t			 plen, used, total = 2, len = 0, room;
-	int			 cut;
-
-	if (size < EVENTS_JSON_MIN) {
-		if (size > 0)
-			buf[0] = '\0';
-		return 0;
-	}
-	for (p = (const unsigned char *)s; *p != '\0' && total < size; total += plen)
-		p += events_json_piece(p, piece, &plen);
-	cut = total + 1 > size;
-	room = size - 2 - (cut ? 3 : 0);	/* the closing quote, the NUL, the "..." */
-	buf[len++] = '"';
-	for (p = (const unsigned char *)s; *p != '\0'; p += used) {
-		used = events_json_piece(p, piece, &plen);
-		if (len + plen > room)
-			break;
-		memcpy(buf + len, piece, plen);
-		len += plen;
-	}
-	if (cut) {
-		memcpy(buf + len, "...", 3);
-		len += 3;
-	}
-	buf[len++] = '"';
-	buf[len] = '\0';
-	return len;
-}
-
 /*
  * Append formatted text to a line, leaving room for the closing "}\n"; what would not fit
  * (never, by the bounds on every field) is left out.
@@ -236,7 +127,7 @@ events_add_string(struct events_line *l, const char *key, const char *value)
 
 	if (value == NULL)
 		return;
-	events_json_string(s, sizeof s, value);
+	json_string(s, sizeof s, value);
 	events_append(l, "%s\"%s\":%s", events_sep(l), key, s);
 }
 

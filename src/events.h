@@ -47,6 +47,5 @@ void	 events_tunnel_opened(const struct events_tunnel *);
 void	 events_tunnel_closed(const struct events_tunnel *);
 void	 events_connection_closed(const struct events_connection *);
 void	 events_counts(unsigned long long *, unsigned long long *);
-size_t	 events_json_string(char *, size_t, const char *);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "log.h"
 #include "registry.h"
 #include "xmalloc.h"
@@ -194,22 +195,6 @@ registry_account_tunnels(const char *account)
 	return n;
 }
 
-/* Append a JSON string literal of s to a stream. */
-static void
-registry_json_string(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(fp, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(fp, "\\u%04x", (unsigned char)*s);
-		else
-			fputc(*s, fp);
-	}
-	fputc('"', fp);
-}
-
 /*
  * Describe the live tunnels of account (NULL: all), one per line with a header, or as a
  * JSON array; returns a new string, and the number of tunnels in *count (if not NULL).
@@ -239,11 +224,11 @@ registry_format(const char *account, int json, int *count)
 		strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
 		if (json) {
 			fputs(n++ ? ",{\"url\":" : "{\"url\":", fp);
-			registry_json_string(fp, t->url);
+			json_write_string(fp, t->url);
 			fputs(",\"account\":", fp);
-			registry_json_string(fp, t->account);
+			json_write_string(fp, t->account);
 			fputs(",\"target\":", fp);
-			registry_json_string(fp, t->target);
+			json_write_string(fp, t->target);
 			fprintf(fp, ",\"conns\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,"
 			    "\"since\":\"%s\"}", atomic_load(&t->conns),
 			    (unsigned long long)atomic_load(&t->bytes_in),

@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "control.h"
 #include "store.h"
+#include "json.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -279,63 +280,6 @@ ctl_table_print(FILE *fp, const struct ctl_table *t)
 	free(width);
 }
 
-/* The length of the valid UTF-8 sequence at s, or 0 if it is not one. */
-static size_t
-ctl_utf8_len(const unsigned char *s)
-{
-	size_t		 n, i;
-	uint32_t	 cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
-/* Write s as a JSON string: quotes, escapes, and U+FFFD for bytes that are not UTF-8. */
-static void
-ctl_json_string(FILE *fp, const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 n;
-
-	fputc('"', fp);
-	while (*p != '\0') {
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", fp);
-		else if (*p == '\t')
-			fputs("\\t", fp);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(fp, "\\u%04x", *p);
-		else if ((n = ctl_utf8_len(p)) == 0)
-			fputs("\\ufffd", fp);
-		else {
-			fwrite(p, 1, n, fp);
-			p += n;
-			continue;
-		}
-		p++;
-	}
-	fputc('"', fp);
-}
-
 /* Write a column's header in lower case, as a JSON key. */
 static void
 ctl_json_key(FILE *fp, const char *name)
@@ -362,7 +306,7 @@ ctl_json_row(FILE *fp, const struct ctl_table *t, size_t r)
 		else if (t->cols[c].type == CTL_NUMBER || t->cols[c].type == CTL_JSON)
 			fputs(s, fp);
 		else
-			ctl_json_string(fp, s);
+			json_write_string(fp, s);
 		fputs(c + 1 < t->ncols ? ", " : "}", fp);
 	}
 }
