@@ -128,20 +128,12 @@ ports_open_random(const struct conf *c, int (*reserved)(uint8_t *), int *port, c
 		xasprintf(cause, "the account store cannot say which ports are reserved");
 		goto out;
 	}
-	for (i = 0; i < PORTS_RANDOM_TRIES; i++) {
-		p = c->port_min + (int)arc4random_uniform(span);
-		if (ports_marked(held, p))
-			continue;
-		if ((fd = ports_try(c, p, &busy, cause)) != -1) {
-			*port = p;
-			goto out;
-		}
-		if (!busy)
-			goto out;
-	}
 	start = arc4random_uniform(span);
-	for (i = 0; i < span; i++) {
-		p = c->port_min + (int)((start + i) % span);
+	for (i = 0; i < PORTS_RANDOM_TRIES + span; i++) {
+		if (i < PORTS_RANDOM_TRIES)
+			p = c->port_min + (int)arc4random_uniform(span);
+		else
+			p = c->port_min + (int)((start + i - PORTS_RANDOM_TRIES) % span);
 		if (ports_marked(held, p))
 			continue;
 		if ((fd = ports_try(c, p, &busy, cause)) != -1) {
