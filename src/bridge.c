@@ -77,6 +77,7 @@ struct bridge {
 	unsigned int		 ch_closed:1;	/* the channel is gone */
 	unsigned int		 wr_shut:1;	/* EOF passed to the public client */
 	unsigned int		 broken:1;	/* the public socket failed inside a libssh callback */
+	unsigned int		 in_lost:1;	/* the channel takes no more: public -> client is over */
 	LIST_ENTRY(bridge)	 entry;		/* this worker's bridges */
 };
 
@@ -236,8 +237,25 @@ bridge_progress(struct bridge *b)
 		return;
 	}
 	bridge_want_write(b, !out_idle);
-	bridge_want_read(b, b->opened && !b->ch_closed && !b->pub_eof &&
+	bridge_want_read(b, b->opened && !b->ch_closed && !b->pub_eof && !b->in_lost &&
 	    bridge_buf_used(&b->in) == 0 && sshgw_channel_window(b->ch) > 0);
+}
+
+/*
+ * Writing to the channel failed: the client closed it (its CLOSE may be read in the same
+ * call that delivered data), or the session is ending. Either way the closed notice follows;
+ * until then what the client sent is still written out to the public side, so the bridge
+ * is not freed here. Public bytes the channel can no longer take are dropped, as sshd does.
+ */
+static void
+bridge_ch_lost(struct bridge *b)
+{
+	if (!b->in_lost)
+		log_debug("%s: connection from %s: the SSH channel takes no more data", b->url,
+		    b->peer);
+	b->in_lost = 1;
+	bridge_buf_drop(&b->in, bridge_buf_used(&b->in));
+	bridge_progress(b);
 }
 
 /* libevent: the public socket has data (or EOF) for the client. */
@@ -272,7 +290,7 @@ bridge_on_read(evutil_socket_t fd, short what, void *arg)
 	registry_bytes(b->reg, (uint64_t)n, 0);
 	w = sshgw_channel_write(b->ch, bridge_scratch, (size_t)n);
 	if (w < 0) {
-		bridge_free(b, "the SSH channel failed");
+		bridge_ch_lost(b);
 		return;
 	}
 	if (w < n)	/* the window shrank under us (a rekey): keep the rest */
@@ -344,7 +362,7 @@ bridge_ch_data(void *arg, const void *data, size_t len)
 
 /*
  * Queue the PROXY header the session asks for as the channel's first bytes, in one write;
- * -1 when it cannot be built.
+ * -1 when it cannot be built. A channel that cannot take it is handled as lost.
  */
 static int
 bridge_proxy_header(struct bridge *b, int version)
@@ -363,7 +381,9 @@ bridge_proxy_header(struct bridge *b, int version)
 	if (n <= 0)
 		return -1;
 	bridge_buf_add(&b->in, hdr, (size_t)n);
-	return bridge_flush_in(b);
+	if (bridge_flush_in(b) != 0)
+		bridge_ch_lost(b);
+	return 0;
 }
 
 /* Start carrying data: the PROXY header first, if the session asks for one. */
@@ -463,7 +483,7 @@ bridge_ch_writable(void *arg)
 	struct bridge	*b = arg;
 
 	if (bridge_flush_in(b) != 0) {
-		bridge_free(b, "the SSH channel failed");
+		bridge_ch_lost(b);
 		return;
 	}
 	bridge_progress(b);

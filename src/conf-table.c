@@ -12,7 +12,9 @@
 #define OFF(f)	offsetof(struct conf, f)
 
 static const char *const listen_default[] = { "0.0.0.0:2222", NULL };
-static const char *const host_keys_default[] = { "ssh_host_ed25519_key", NULL };
+static const char *const host_keys_default[] = {
+	"ssh_host_ed25519_key", "ssh_host_ecdsa_key", "ssh_host_rsa_key", NULL
+};
 static const char *const log_level_choices[] = { "error", "warn", "info", "debug", "trace", NULL };
 
 /* Index 0 means syslog is off; conf_syslog_facility() maps the rest. */
@@ -27,7 +29,10 @@ const struct conf_option conf_table[] = {
 	  .help = "Where SSH clients connect: \"ADDRESS:PORT\" entries; IPv6 as \"[::]:2222\"." },
 	{ .name = "host_keys", .type = CONF_PATH_LIST, .offset = OFF(host_keys),
 	  .def_list = host_keys_default, .min = 1, .max = 8,
-	  .help = "SSH host key files. A missing file is created (ed25519, mode 0600) on first start." },
+	  .help = "SSH host key files, one per key type. A missing file is created with mode 0600 "
+		  "on first start: ECDSA (P-256) when its name holds \"ecdsa\", RSA (3072 bits) when it "
+		  "holds \"rsa\", else ed25519. The default offers the three types sshd makes, so "
+		  "clients pinned to any of them get in." },
 	{ .name = "public_host", .type = CONF_STRING, .offset = OFF(public_host),
 	  .def_str = "", .check = conf_check_host_name,
 	  .help = "The host name shown in tcp:// URLs; \"\" uses this machine's host name." },
@@ -76,10 +81,10 @@ const struct conf_option conf_table[] = {
 		  "such as \"127.0.0.1:9100\"; keep it on a loopback address. \"\" turns it off." },
 	{ .name = "ciphers", .type = CONF_STRING, .offset = OFF(ciphers),
 	  .def_str = "", .check = conf_check_ciphers,
-	  .help = "SSH ciphers offered. \"\" offers only AES-GCM where the CPU has AES instructions "
-		  "(clients take the first of their own list that is offered, so anything more would be "
-		  "picked instead) and adds ChaCha20-Poly1305 elsewhere. Add "
-		  "\"chacha20-poly1305@openssh.com\" for clients without AES-GCM." },
+	  .help = "SSH ciphers offered, in order. \"\" offers every strong cipher common clients "
+		  "need: AES-GCM, ChaCha20-Poly1305 and AES-CTR (with encrypt-then-MAC), AES-GCM first "
+		  "where the CPU has AES instructions. Narrow it to shut out clients that lack the "
+		  "ciphers left: Dropbear and paramiko need ChaCha20-Poly1305 or AES-CTR." },
 	{ .name = "log_level", .type = CONF_CHOICE, .offset = OFF(log_level),
 	  .def_num = 2, .choices = log_level_choices,
 	  .help = "How much to log: \"error\", \"warn\", \"info\", \"debug\" or \"trace\"; each -v adds one." },

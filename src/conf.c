@@ -416,26 +416,29 @@ out:
 }
 
 /*
- * The cipher offer used when ciphers is "". A client takes the first cipher of its own list
- * that the server offers, whatever the server's order (OpenSSH's list starts with
- * chacha20-poly1305, then the CTR modes), so on processors with AES instructions only AES-GCM
- * is offered: anything else on offer would be picked before it, and AES-GCM is both the
- * fastest there and strong. Elsewhere ChaCha20-Poly1305 is offered too.
+ * The cipher offer used when ciphers is "": every strong cipher a common client needs.
+ * A client takes the first cipher of its own list that the server offers, whatever the
+ * server's order, so nothing narrower keeps everyone in: Dropbear's dbclient (routers, IoT
+ * boards) has only ChaCha20-Poly1305 and AES-CTR, paramiko 2.12 only AES-CTR, and OpenSSH
+ * users may pin either. The CTR modes go with the encrypt-then-MAC MACs offered first.
+ * The order still decides for clients that follow the server's preference: AES-GCM first
+ * where the processor has AES instructions, ChaCha20-Poly1305 first elsewhere.
  */
 const char *
 conf_default_ciphers(void)
 {
-	static const char aes_only[] = "aes128-gcm@openssh.com,aes256-gcm@openssh.com";
-	static const char with_chacha[] = "chacha20-poly1305@openssh.com,"
-	    "aes128-gcm@openssh.com,aes256-gcm@openssh.com";
+	static const char aes_first[] = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,"
+	    "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr";
+	static const char chacha_first[] = "chacha20-poly1305@openssh.com,"
+	    "aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr";
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 	if (__builtin_cpu_supports("aes"))
-		return aes_only;
+		return aes_first;
 #elif defined(__aarch64__)
-	return aes_only;
+	return aes_first;
 #endif
-	return with_chacha;
+	return chacha_first;
 }
 
 /* Build "FILE:LINE: " for a setting. */

@@ -301,15 +301,23 @@ tunnel_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-/* Is address one a client may name for its forward: ours, or none in particular. */
+/*
+ * Is address one a client may name for its forward: ours, or none in particular. Clients
+ * say "any" and "loopback" in several ways (OpenSSH sends "localhost" when the user gave no
+ * address, Go's x/crypto sends "127.0.0.1" for Listen("tcp", "localhost:0"), others "",
+ * "*", "0.0.0.0", "::" or "::1"); all mean "the gateway's public address" here, and the
+ * forwarded channels carry back the exact string the client sent.
+ */
 static int
 tunnel_address_ok(const char *address)
 {
-	static const char *const any[] = { "", "*", "localhost", "0.0.0.0", "::", NULL };
+	static const char *const any[] = {
+		"", "*", "0.0.0.0", "::", "localhost", "127.0.0.1", "::1", NULL
+	};
 	size_t	 i;
 
 	for (i = 0; any[i] != NULL; i++) {
-		if (strcmp(address, any[i]) == 0)
+		if (strcasecmp(address, any[i]) == 0)
 			return 1;
 	}
 	return strcasecmp(address, tunnel_conf->public_host) == 0 ||
@@ -355,13 +363,13 @@ tunnel_open_port(struct gwsess *gs, const char *address, int port, int *bound, c
 	const struct conf	*c = tunnel_conf;
 	const struct keyent	*ke = sshgw_session_key(gs->sess);
 	const char		*account = sshgw_session_account(gs->sess);
-	char			*owner;
+	char			*owner, q[LOG_QUOTE_SIZE];
 	int			 fd;
 
 	if (!tunnel_address_ok(address)) {
 		metrics_count_refusal(METRICS_BAD_ADDRESS);
 		xasprintf(reason, "'%s' is not an address of this gateway; use -R PORT:HOST:PORT "
-		    "or -R %s:PORT:HOST:PORT", address, c->public_host);
+		    "or -R %s:PORT:HOST:PORT", log_quote(address, q), c->public_host);
 		return -1;
 	}
 	if (ke != NULL && ke->opts.no_port_forwarding) {

@@ -105,6 +105,13 @@ sshgw_auth_banner(struct sshgw_session *s, const char *why)
 	free(text);
 }
 
+/* Does a user name name a token (the prefix every token has), so that the token decides. */
+static int
+sshgw_auth_is_token(const char *user)
+{
+	return strncmp(user, "tgw_", 4) == 0;
+}
+
 /*
  * Check a token through the daemon: 0 with *account and *id, else a logged refusal. The
  * token itself is never logged.
@@ -117,7 +124,7 @@ sshgw_auth_token(struct sshgw_session *s, const char *token, int touch, char **a
 	int	 rc;
 
 	rc = s->srv->hooks->token_check(s, token, touch, account, id, &reason);
-	if (rc != 0 && strncmp(token, "tgw_", 4) == 0 && !s->token_told) {
+	if (rc != 0 && sshgw_auth_is_token(token) && !s->token_told) {
 		/* A token that was one once: say why it no longer works (revoked, expired). */
 		log_info("session %llu from %s: token refused: %s", s->id, s->peer,
 		    reason != NULL ? reason : "database error");
@@ -134,7 +141,7 @@ sshgw_auth_loggable(const char *user)
 {
 	size_t	 i, len = strlen(user);
 
-	if (len > 32 || strncmp(user, "tgw_", 4) == 0)
+	if (len > 32 || sshgw_auth_is_token(user))
 		return "(not shown)";
 	for (i = 0; i < len; i++) {
 		if ((unsigned char)user[i] < 0x20 || (unsigned char)user[i] > 0x7e)
@@ -185,45 +192,54 @@ sshgw_auth_keyfile(struct sshgw_session *s, const struct keyent *ke, char state)
 	return SSH_AUTH_SUCCESS;
 }
 
-/* A key that is not in the keys file: the database's, or any key under a token user name. */
+/*
+ * Any key under a token user name: the token decides the account, whatever key the client
+ * proves (a key of the keys file or of the database included); the key is kept for
+ * `register`. A refused token refuses the login, and the client is told why.
+ */
 static int
-sshgw_auth_other_key(struct sshgw_session *s, const char *user, ssh_key key, char state)
+sshgw_auth_token_key(struct sshgw_session *s, const char *user, ssh_key key, char state)
+{
+	char		*account = NULL, *how;
+	long long	 id;
+
+	if (sshgw_auth_token(s, user, state != SSH_PUBLICKEY_STATE_NONE, &account, &id) != 0)
+		return sshgw_auth_refuse(s);
+	if (state == SSH_PUBLICKEY_STATE_NONE) {
+		free(account);
+		return SSH_AUTH_SUCCESS;
+	}
+	s->token_id = id;
+	s->fingerprint = sshgw_key_fingerprint(key);
+	s->client_key = ssh_key_dup(key);
+	xasprintf(&how, "with token %lld (key %s)", id, s->fingerprint);
+	sshgw_auth_success(s, SSHGW_AUTH_TOKEN, account, how);
+	free(how);
+	return SSH_AUTH_SUCCESS;
+}
+
+/* A key that is not in the keys file: the database's, or none that we know. */
+static int
+sshgw_auth_db_key(struct sshgw_session *s, const char *user, ssh_key key, char state)
 {
 	char		*account = NULL, *fp = NULL, *how;
-	long long	 id;
-	int		 rc;
 
-	rc = s->srv->hooks->key_lookup(s, key, &account, &fp);
-	if (rc == 0) {
-		if (state == SSH_PUBLICKEY_STATE_NONE) {
-			free(account);
-			free(fp);
-			return SSH_AUTH_SUCCESS;
-		}
-		s->fingerprint = fp;
-		xasprintf(&how, "with database key %s", fp);
-		sshgw_auth_success(s, SSHGW_AUTH_DBKEY, account, how);
-		free(how);
+	if (s->srv->hooks->key_lookup(s, key, &account, &fp) != 0) {
+		if (state == SSH_PUBLICKEY_STATE_NONE)
+			log_info("session %llu from %s: unknown key offered for user '%s'", s->id,
+			    s->peer, sshgw_auth_loggable(user));
+		return sshgw_auth_refuse(s);
+	}
+	if (state == SSH_PUBLICKEY_STATE_NONE) {
+		free(account);
+		free(fp);
 		return SSH_AUTH_SUCCESS;
 	}
-	/* Under a token user name, the key need not be known: the token decides. */
-	if (sshgw_auth_token(s, user, state != SSH_PUBLICKEY_STATE_NONE, &account, &id) == 0) {
-		if (state == SSH_PUBLICKEY_STATE_NONE) {
-			free(account);
-			return SSH_AUTH_SUCCESS;
-		}
-		s->token_id = id;
-		s->fingerprint = sshgw_key_fingerprint(key);
-		s->client_key = ssh_key_dup(key);
-		xasprintf(&how, "with token %lld (key %s)", id, s->fingerprint);
-		sshgw_auth_success(s, SSHGW_AUTH_TOKEN, account, how);
-		free(how);
-		return SSH_AUTH_SUCCESS;
-	}
-	if (state == SSH_PUBLICKEY_STATE_NONE)
-		log_info("session %llu from %s: unknown key offered for user '%s'", s->id, s->peer,
-		    sshgw_auth_loggable(user));
-	return sshgw_auth_refuse(s);
+	s->fingerprint = fp;
+	xasprintf(&how, "with database key %s", fp);
+	sshgw_auth_success(s, SSHGW_AUTH_DBKEY, account, how);
+	free(how);
+	return SSH_AUTH_SUCCESS;
 }
 
 /* libssh: public-key authentication: probes (state NONE) and signed attempts (VALID). */
@@ -238,10 +254,12 @@ sshgw_auth_pubkey(ssh_session ssh, const char *user, struct ssh_key_struct *key,
 		return SSH_AUTH_DENIED;
 	if (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID)
 		return sshgw_auth_refuse(s);
+	if (sshgw_auth_is_token(user))
+		return sshgw_auth_token_key(s, user, key, state);
 	ke = s->srv->keys != NULL ? keyfile_find(s->srv->keys, key) : NULL;
 	if (ke != NULL)
 		return sshgw_auth_keyfile(s, ke, state);
-	return sshgw_auth_other_key(s, user, key, state);
+	return sshgw_auth_db_key(s, user, key, state);
 }
 
 /* libssh: a password: a token. */

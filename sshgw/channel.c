@@ -48,7 +48,30 @@ sshgw_channel_note(struct sshgw_channel *c, int note)
 	sshgw_session_kick(c->sess);
 }
 
-/* libssh: data from the client. Runs inside libssh: the owner only copies or writes it out. */
+/*
+ * A channel we still count as opening has data, EOF or CLOSE from the client: libssh took
+ * the client's confirmation in the same call, before this callback, and our retry of the
+ * open has not run yet. The channel is open from here on; the owner hears so next.
+ */
+static void
+sshgw_channel_confirmed(struct sshgw_channel *c)
+{
+	if (c->state != CHAN_OPENING)
+		return;
+	c->confirmed = 1;
+	if (c->ev == NULL)
+		return;		/* let go by its owner: sshgw_channel_check_open() closes it */
+	sshgw_channel_unwait(c);
+	c->sess->nopening--;
+	c->state = CHAN_OPEN;
+	sshgw_channel_note(c, CHAN_NOTE_OPENED);
+}
+
+/*
+ * libssh: data from the client. Runs inside libssh: the owner only copies or writes it out.
+ * Data that comes with the confirmation is passed on at once, before the owner hears that
+ * the channel opened: services that speak first (a banner, a greeting) lose nothing.
+ */
 static int
 sshgw_channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len, int is_stderr,
     void *arg)
@@ -56,8 +79,10 @@ sshgw_channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 	struct sshgw_channel	*c = arg;
 	size_t			 taken;
 
+	sshgw_channel_confirmed(c);
+	/* A forwarded-tcpip channel has no stderr stream, and a released one no owner. */
 	if (is_stderr || c->state != CHAN_OPEN || c->ev == NULL)
-		return (int)len;	/* nothing wants it: drop it, keep the window moving */
+		return (int)len;
 	if (len > SSHGW_MAX_PENDING) {
 		/* libssh keeps what a client sends past our window: a client that does is cut off. */
 		sshgw_session_close(c->sess, "the client sent more than the channel window allows");
@@ -78,6 +103,7 @@ sshgw_channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 static void
 sshgw_channel_on_eof(ssh_session ssh, ssh_channel ch, void *arg)
 {
+	sshgw_channel_confirmed(arg);
 	sshgw_channel_note(arg, CHAN_NOTE_EOF);
 }
 
@@ -85,6 +111,7 @@ sshgw_channel_on_eof(ssh_session ssh, ssh_channel ch, void *arg)
 static void
 sshgw_channel_on_close(ssh_session ssh, ssh_channel ch, void *arg)
 {
+	sshgw_channel_confirmed(arg);
 	sshgw_channel_note(arg, CHAN_NOTE_CLOSED);
 }
 
@@ -200,7 +227,7 @@ sshgw_channel_check_open(struct sshgw_channel *c, time_t now)
 		return;
 	if (c->ev == NULL) {
 		/* Nobody wants it any more: close it if it opened, and forget it. */
-		if (rc != SSH_OK)
+		if (rc != SSH_OK && !c->confirmed)
 			c->state = CHAN_FAILED;
 		sshgw_channel_release(c, 1);
 		sshgw_channel_destroy(c);

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,9 +169,9 @@ sshgw_command_cidr(const char *name, const char *v, char **field, char **cause)
 	return 0;
 }
 
-/* Parse one `tcp` option; 0 or -1 with *cause. */
-static int
-sshgw_command_tcp_option(struct sshgw_session *s, const char *arg, char **cause)
+/* Parse one `tcp` option into o; 0 or -1 with *cause. No session state: fuzz/ calls it too. */
+int
+sshgw_command_tcp_option(struct sshgw_tcp_opts *o, const char *arg, char **cause)
 {
 	const char	*eq = strchr(arg, '=');
 	char		*name;
@@ -184,19 +185,61 @@ sshgw_command_tcp_option(struct sshgw_session *s, const char *arg, char **cause)
 	name = xstrndup(arg, (size_t)(eq - arg));
 	v = eq + 1;
 	if (strcmp(name, "--proxy-proto") == 0 || strcmp(name, "--upstream-proxy-protocol") == 0) {
-		if ((rc = sshgw_command_number(v, 0, 2, &s->opts.proxy_proto)) != 0)
+		if ((rc = sshgw_command_number(v, 0, 2, &o->proxy_proto)) != 0)
 			xasprintf(cause, "tcp: %s must be 0, 1 or 2, not '%s'", name, v);
 	} else if (strcmp(name, "--idle-timeout") == 0) {
-		if ((rc = sshgw_command_number(v, 0, 604800, &s->opts.idle_timeout)) != 0)
+		if ((rc = sshgw_command_number(v, 0, 604800, &o->idle_timeout)) != 0)
 			xasprintf(cause, "tcp: %s must be seconds from 0 to 604800, not '%s'", name, v);
 	} else if (strcmp(name, "--allow-cidr") == 0)
-		rc = sshgw_command_cidr(name, v, &s->opts.allow_cidr, cause);
+		rc = sshgw_command_cidr(name, v, &o->allow_cidr, cause);
 	else if (strcmp(name, "--deny-cidr") == 0)
-		rc = sshgw_command_cidr(name, v, &s->opts.deny_cidr, cause);
+		rc = sshgw_command_cidr(name, v, &o->deny_cidr, cause);
 	else
 		xasprintf(cause, "tcp: unknown option '%s' (try 'help')", name);
 	free(name);
 	return rc;
+}
+
+#define COMMAND_NO_FORWARD \
+	"no tunnel to show: this connection asked for none. Ask for one with -R:\n" \
+	"  ssh -R 0:localhost:PORT USER@GATEWAY tcp        a random public port\n" \
+	"  ssh -R NNNNN:localhost:PORT USER@GATEWAY tcp    a fixed one: reserved for your\n" \
+	"      account, or free in the gateway's range where it allows requested ports\n" \
+	"  PuTTY/plink cannot ask for port 0: use a fixed port (plink -R NNNNN:localhost:PORT)"
+#define COMMAND_FORWARD_WAIT	500	/* ms `tcp` waits for a forward request after it */
+
+/* libevent: `tcp` ran and no forward request came soon after: say how to ask for one. */
+static void
+sshgw_command_no_forward(evutil_socket_t fd, short what, void *arg)
+{
+	struct sshgw_session	*s = arg;
+
+	if (s->forwards_asked > 0 || s->sch == NULL || s->sch_closed || s->closing != NULL)
+		return;
+	s->tcp_active = 0;	/* the session ends with nothing to close */
+	sshgw_command_write(s, 1, "tunnelgw: " COMMAND_NO_FORWARD);
+	log_info("session %llu (%s): tcp without a forward request: told how to ask for one",
+	    s->id, s->account);
+	sshgw_command_finish(s, 2);
+	sshgw_session_touched(s);
+}
+
+/*
+ * A `tcp` in a connection that asked for no forward: clients send their forward requests
+ * before the command, but some send them just after, so wait a moment before telling the
+ * user that nothing was asked for.
+ */
+static void
+sshgw_command_wait_forward(struct sshgw_session *s)
+{
+	struct timeval	 tv = { 0, COMMAND_FORWARD_WAIT * 1000 };
+
+	if (s->forwards_asked > 0)
+		return;
+	if (s->tcp_wait == NULL &&
+	    (s->tcp_wait = evtimer_new(s->base, sshgw_command_no_forward, s)) == NULL)
+		fatal("cannot add a timer to the event loop");
+	evtimer_add(s->tcp_wait, &tv);
 }
 
 /* Run `tcp [OPTIONS]`: check the options, then show every tunnel and stay open. */
@@ -208,7 +251,7 @@ sshgw_command_tcp(struct sshgw_session *s, char **argv, int argc)
 	int	 n;
 
 	for (n = 1; n < argc; n++) {
-		if (sshgw_command_tcp_option(s, argv[n], &cause) != 0) {
+		if (sshgw_command_tcp_option(&s->opts, argv[n], &cause) != 0) {
 			sshgw_command_fail(s, cause);
 			free(cause);
 			return;
@@ -218,6 +261,7 @@ sshgw_command_tcp(struct sshgw_session *s, char **argv, int argc)
 	for (i = 0; i < s->nfwd; i++)
 		sshgw_command_banner(s, &s->fwd[i]);
 	sshgw_command_proxy_line(s);
+	sshgw_command_wait_forward(s);
 }
 
 /* Run `status`: the account's live tunnels, in this session and its others. */
@@ -406,6 +450,9 @@ sshgw_command_channel_open(ssh_session ssh, void *arg)
 void
 sshgw_command_free(struct sshgw_session *s)
 {
+	if (s->tcp_wait != NULL)
+		event_free(s->tcp_wait);
+	s->tcp_wait = NULL;
 	if (s->sch != NULL && s->ssh != NULL)
 		ssh_remove_channel_callbacks(s->sch, &s->schcb);
 	s->sch = NULL;

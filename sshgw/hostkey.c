@@ -76,9 +76,40 @@ hostkey_check(const char *path, char **cause)
 	return rc == -1 ? -1 : 0;
 }
 
-/* Write a new ed25519 private key to path, which must not exist, with mode 0600. */
+/* The key types a missing host key file may be created as, told apart by its file name. */
+static const struct hostkey_type {
+	const char		*word;		/* in the file name, as in ssh_host_rsa_key */
+	const char		*name;
+	enum ssh_keytypes_e	 type;
+	int			 bits;
+} hostkey_types[] = {
+	{ "ecdsa", "ecdsa", SSH_KEYTYPE_ECDSA_P256, 256 },
+	{ "rsa", "rsa", SSH_KEYTYPE_RSA, 3072 },
+	{ "", "ed25519", SSH_KEYTYPE_ED25519, 0 },	/* anything else */
+};
+
+/*
+ * Return the type a missing host key at path is created as: ECDSA (P-256) or RSA (3072 bits)
+ * when the file's name says so, as sshd's ssh_host_ecdsa_key and ssh_host_rsa_key do, else
+ * ed25519.
+ */
+static const struct hostkey_type *
+hostkey_type_of(const char *path)
+{
+	const char	*base = strrchr(path, '/');
+	size_t		 i;
+
+	base = base != NULL ? base + 1 : path;
+	for (i = 0; i < sizeof hostkey_types / sizeof hostkey_types[0] - 1; i++) {
+		if (strstr(base, hostkey_types[i].word) != NULL)
+			return &hostkey_types[i];
+	}
+	return &hostkey_types[i];
+}
+
+/* Write a new private key of type t to path, which must not exist, with mode 0600. */
 static int
-hostkey_create(const char *path, char **cause)
+hostkey_create(const char *path, const struct hostkey_type *t, char **cause)
 {
 	ssh_key	 key = NULL;
 	char	*b64 = NULL;
@@ -86,9 +117,9 @@ hostkey_create(const char *path, char **cause)
 	ssize_t	 n;
 	int	 fd = -1, rc = -1;
 
-	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK ||
+	if (ssh_pki_generate(t->type, t->bits, &key) != SSH_OK ||
 	    ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &b64) != SSH_OK) {
-		xasprintf(cause, "host key %s: cannot generate an ed25519 key", path);
+		xasprintf(cause, "host key %s: cannot generate an %s key", path, t->name);
 		goto out;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -140,18 +171,19 @@ sshgw_key_fingerprint(ssh_key key)
 }
 
 /*
- * Make sure the host key at path exists and loads, creating an ed25519 key when it is
- * missing; *fingerprint gets its SHA256 fingerprint.
+ * Make sure the host key at path exists and loads, creating it when it is missing (of the
+ * type its name says, see hostkey_type_of()); *fingerprint gets its SHA256 fingerprint.
  */
 int
 hostkey_ensure(const char *path, char **fingerprint, char **cause)
 {
-	ssh_key	 key = NULL;
+	const struct hostkey_type	*t = hostkey_type_of(path);
+	ssh_key				 key = NULL;
 
 	if (access(path, F_OK) == -1 && errno == ENOENT) {
-		if (hostkey_create(path, cause) != 0)
+		if (hostkey_create(path, t, cause) != 0)
 			return -1;
-		log_info("created host key %s (ed25519)", path);
+		log_info("created host key %s (%s)", path, t->name);
 	}
 	if (hostkey_verify(path, &key, cause) != 0)
 		return -1;

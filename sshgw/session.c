@@ -309,6 +309,7 @@ sshgw_session_forward(struct sshgw_session *s, ssh_message msg)
 	int				 port = ssh_message_global_request_port(msg), bound;
 	char				*why = NULL;
 
+	s->forwards_asked++;
 	if (address == NULL)
 		address = "";
 	if (strlen(address) > 255) {

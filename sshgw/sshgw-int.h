@@ -75,6 +75,7 @@ struct sshgw_channel {
 	int					 blocked;	/* a write was cut short */
 	int					 zero_window;	/* ... because the window was empty */
 	int					 eof_sent;
+	int					 confirmed;	/* the client answered yes */
 	TAILQ_ENTRY(sshgw_channel)		 entry;		/* every channel of the session */
 	TAILQ_ENTRY(sshgw_channel)		 wait;		/* opening or blocked on the window */
 	TAILQ_ENTRY(sshgw_channel)		 note;		/* notices pending */
@@ -118,6 +119,8 @@ struct sshgw_session {
 	char					*command;	/* received, not yet run */
 	int					 command_seen;	/* an exec or shell request came */
 	int					 tcp_active;
+	struct event				*tcp_wait;	/* `tcp` waiting for a forward request */
+	unsigned int				 forwards_asked;	/* tcpip-forward requests seen */
 	int					 sch_closed;
 	struct sshgw_tcp_opts			 opts;
 	char					*notices[SSHGW_MAX_NOTICES];
@@ -144,6 +147,7 @@ void	 sshgw_channel_post(struct sshgw_session *, int);
 void	 sshgw_channel_detach_all(struct sshgw_session *);
 void	 sshgw_command_open(struct sshgw_session *);
 void	 sshgw_command_post(struct sshgw_session *);
+int	 sshgw_command_tcp_option(struct sshgw_tcp_opts *, const char *, char **);
 void	 sshgw_command_forward_added(struct sshgw_session *, const struct sshgw_forward *);
 void	 sshgw_command_write(struct sshgw_session *, int, const char *);
 void	 sshgw_command_free(struct sshgw_session *);

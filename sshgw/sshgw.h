@@ -50,7 +50,11 @@ struct sshgw_hooks {
 struct sshgw_channel_events {
 	/* The client confirmed the channel (ok = 1) or refused it (ok = 0, with a reason). */
 	void	(*opened)(void *arg, int ok, const char *reason);
-	/* Data from the client: return how much was taken; the rest stays buffered by libssh. */
+	/*
+	 * Data from the client: return how much was taken; the rest stays buffered by libssh.
+	 * Runs inside libssh, and may come before opened: a client can confirm the channel and
+	 * send data in one packet burst.
+	 */
 	size_t	(*data)(void *arg, const void *buf, size_t len);
 	/* The client will send no more data. */
 	void	(*eof)(void *arg);

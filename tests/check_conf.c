@@ -37,10 +37,12 @@ START_TEST(test_defaults)
 	ck_assert_msg(rc == 0, "empty file: %s", cause);
 	ck_assert_uint_eq(c->listen.n, 1);
 	ck_assert_str_eq(c->listen.v[0], "0.0.0.0:2222");
-	ck_assert_uint_eq(c->host_keys.n, 1);
+	ck_assert_uint_eq(c->host_keys.n, 3);
 	ck_assert_int_eq(asprintf(&expect, "%s", c->dir), (int)strlen(c->dir));
 	ck_assert_int_eq(strncmp(c->host_keys.v[0], expect, strlen(expect)), 0);
 	ck_assert_ptr_nonnull(strstr(c->host_keys.v[0], "/ssh_host_ed25519_key"));
+	ck_assert_ptr_nonnull(strstr(c->host_keys.v[1], "/ssh_host_ecdsa_key"));
+	ck_assert_ptr_nonnull(strstr(c->host_keys.v[2], "/ssh_host_rsa_key"));
 	ck_assert_str_eq(c->public_bind, "0.0.0.0");
 	ck_assert_str_eq(c->port_range, "10000-60000");
 	ck_assert_int_eq(c->port_min, 10000);
