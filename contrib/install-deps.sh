@@ -5,11 +5,12 @@ set -eu
 
 BUILD="build-essential autoconf automake pkg-config
        libssh-dev libssl-dev libconfig-dev libsqlite3-dev libevent-dev"
-TEST="check openssh-client openssl python3 haproxy sqlite3"
+TEST="check openssh-client openssl python3 haproxy sqlite3
+      dropbear-bin putty-tools python3-paramiko python3-asyncssh"
 
 pkgs="$BUILD $TEST"
 case "${1:-}" in
-	--bench) pkgs="$pkgs openssh-server iperf3 python3-asyncssh" ;;
+	--bench) pkgs="$pkgs openssh-server iperf3" ;;
 	"") ;;
 	*) echo "usage: $0 [--bench]" >&2; exit 2 ;;
 esac

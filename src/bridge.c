@@ -46,9 +46,13 @@ struct bridge_buf {
 	size_t	 size;
 };
 
+/*
+ * A bridge owns its public socket and its channel, and frees both. It keeps no pointer to the
+ * SSH session: what it needs of it, it asks the channel, which its session closes (telling
+ * the bridge through the closed notice) before the session is freed.
+ */
 struct bridge {
-	struct sshgw_session	*sess;
-	struct sshgw_channel	*ch;
+	struct sshgw_channel	*ch;		/* NULL once the client or the session closed it */
 	struct event_base	*base;
 	int			 fd;
 	struct event		*rev;
@@ -390,7 +394,7 @@ bridge_proxy_header(struct bridge *b, int version)
 static void
 bridge_start(struct bridge *b)
 {
-	int	 version = sshgw_session_proxy_proto(b->sess);
+	int	 version = sshgw_channel_proxy_proto(b->ch);
 
 	if (version > 0 && bridge_proxy_header(b, version) != 0) {
 		bridge_free(b, "cannot send the PROXY header");
@@ -410,7 +414,7 @@ bridge_on_hold(evutil_socket_t fd, short what, void *arg)
 	struct timeval	 tv = { 0, BRIDGE_COMMAND_STEP * 1000 };
 
 	b->held_ms += BRIDGE_COMMAND_STEP;
-	if (sshgw_session_command_pending(b->sess) && b->held_ms < BRIDGE_COMMAND_WAIT) {
+	if (sshgw_channel_command_pending(b->ch) && b->held_ms < BRIDGE_COMMAND_WAIT) {
 		evtimer_add(b->hold, &tv);
 		return;
 	}
@@ -434,7 +438,7 @@ bridge_ch_opened(void *arg, int ok, const char *reason)
 	 * The client sends its command before it answers this open, so it has normally run
 	 * already; if not, wait a little for it, as its options may ask for a PROXY header.
 	 */
-	if (sshgw_session_command_pending(b->sess)) {
+	if (sshgw_channel_command_pending(b->ch)) {
 		if ((b->hold = evtimer_new(b->base, bridge_on_hold, b)) == NULL ||
 		    evtimer_add(b->hold, &tv) != 0)
 			fatal("cannot add a timer to the event loop");
@@ -461,6 +465,8 @@ bridge_ch_closed(void *arg)
 
 	if (bridge_pull(b, SIZE_MAX) != 0)
 		b->broken = 1;
+	if (b->hold != NULL)
+		evtimer_del(b->hold);	/* it asks the channel, which goes now */
 	sshgw_channel_free(b->ch);
 	b->ch = NULL;
 	b->ch_closed = 1;
@@ -578,7 +584,6 @@ bridge_create(struct event_base *base, struct sshgw_session *s,
 	b = xcalloc(1, sizeof *b);
 	LIST_INSERT_HEAD(&bridge_all, b, entry);
 	tunnel_count_connection(1);
-	b->sess = s;
 	b->id = atomic_fetch_add(&bridge_next_id, 1);
 	b->base = base;
 	b->fd = fd;

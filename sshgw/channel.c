@@ -424,6 +424,20 @@ sshgw_channel_read(struct sshgw_channel *c, void *buf, size_t len)
 	return rc;
 }
 
+/* Is the command of the channel's session still to come (its options may matter). */
+int
+sshgw_channel_command_pending(const struct sshgw_channel *c)
+{
+	return c != NULL && sshgw_session_command_pending(c->sess);
+}
+
+/* The PROXY protocol version in force for a new connection on this channel's session. */
+int
+sshgw_channel_proxy_proto(const struct sshgw_channel *c)
+{
+	return sshgw_session_proxy_proto(c->sess);
+}
+
 /* Tell the client that the public side sends no more data. */
 void
 sshgw_channel_eof(struct sshgw_channel *c)

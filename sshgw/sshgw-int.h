@@ -151,6 +151,8 @@ int	 sshgw_command_tcp_option(struct sshgw_tcp_opts *, const char *, char **);
 void	 sshgw_command_forward_added(struct sshgw_session *, const struct sshgw_forward *);
 void	 sshgw_command_write(struct sshgw_session *, int, const char *);
 void	 sshgw_command_free(struct sshgw_session *);
+int	 sshgw_session_command_pending(const struct sshgw_session *);
+int	 sshgw_session_proxy_proto(const struct sshgw_session *);
 ssh_channel sshgw_command_channel_open(ssh_session, void *);
 
 #endif

@@ -103,8 +103,6 @@ long long sshgw_session_token_id(const struct sshgw_session *);
 const char *sshgw_session_fingerprint(const struct sshgw_session *);
 ssh_key	 sshgw_session_client_key(const struct sshgw_session *);
 const struct sshgw_tcp_opts *sshgw_session_tcp_opts(const struct sshgw_session *);
-int	 sshgw_session_command_pending(const struct sshgw_session *);
-int	 sshgw_session_proxy_proto(const struct sshgw_session *);
 void	 sshgw_session_notice(struct sshgw_session *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 size_t	 sshgw_session_count(void);
@@ -116,6 +114,8 @@ ssize_t	 sshgw_channel_write(struct sshgw_channel *, const void *, size_t);
 size_t	 sshgw_channel_window(struct sshgw_channel *);
 ssize_t	 sshgw_channel_read(struct sshgw_channel *, void *, size_t);
 size_t	 sshgw_channel_pending(const struct sshgw_channel *);
+int	 sshgw_channel_command_pending(const struct sshgw_channel *);
+int	 sshgw_channel_proxy_proto(const struct sshgw_channel *);
 void	 sshgw_channel_eof(struct sshgw_channel *);
 void	 sshgw_channel_free(struct sshgw_channel *);
 

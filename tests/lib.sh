@@ -93,6 +93,9 @@ write_conf() {
 # start_gw CONF: start tunnelgw in the background, log in $TG_TMP/gw.log, wait until ready.
 start_gw() {
 	local conf=$1
+	# Empty the log first: the background shell truncates it only when it gets to run, and
+	# until then the wait below could read the previous run's "ready".
+	: >"$TG_TMP/gw.log"
 	"$TUNNELGW" -f "$conf" -v >"$TG_TMP/gw.log" 2>&1 &
 	TG_GW_PID=$!
 	TG_PIDS="$TG_PIDS $TG_GW_PID"
