@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "log.h"
 #include "xmalloc.h"
 
 /* Longest entry: a full IPv6 address with an embedded IPv4 one, and "/128". */
@@ -153,6 +154,24 @@ cidr_parse_one(const char *s, size_t len, struct cidr *c, char **cause)
 	return 0;
 }
 
+/*
+ * Say which entry of a list did not parse, quoting it: the text may come from a client (a
+ * `tcp --allow-cidr` option) and the message goes to the log.
+ */
+static void
+cidr_refuse_entry(const char *start, size_t len, size_t n, const char *why, char **cause)
+{
+	char	*entry, q[LOG_QUOTE_SIZE];
+
+	if (len > CIDR_MAX_ENTRY) {
+		xasprintf(cause, "entry %zu: %s", n, why);
+		return;
+	}
+	entry = xstrndup(start, len);
+	xasprintf(cause, "'%s' (entry %zu): %s", log_quote(entry, q), n, why);
+	free(entry);
+}
+
 /* Parse a comma-separated list of networks; a bare address is a /32 or /128. */
 int
 cidrlist_parse(const char *s, struct cidrlist **out, char **cause)
@@ -187,11 +206,7 @@ cidrlist_parse(const char *s, struct cidrlist **out, char **cause)
 			goto fail;
 		}
 		if (cidr_parse_one(start, len, &l->v[l->n], &why) != 0) {
-			if (len > CIDR_MAX_ENTRY)
-				xasprintf(cause, "entry %zu: %s", l->n + 1, why);
-			else
-				xasprintf(cause, "'%.*s' (entry %zu): %s", (int)len, start, l->n + 1,
-				    why);
+			cidr_refuse_entry(start, len, l->n + 1, why, cause);
 			free(why);
 			goto fail;
 		}

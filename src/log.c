@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "xmalloc.h"
 
 static const char *log_ident = "tunnelgw";
 static int	 log_level = LOG_LEVEL_INFO;
@@ -152,18 +153,38 @@ log_every(time_t *last, unsigned long *skipped, int seconds)
 	return 1;
 }
 
-/* A printable copy of s in buf, cut at LOG_QUOTE_MAX characters, for quoting input in a message. */
-const char *
-log_quote(const char *s, char buf[LOG_QUOTE_SIZE])
+/*
+ * Copy s into buf (max + 4 bytes) with every byte that is not printable ASCII as '?', cut at
+ * max characters with "...": a peer can then neither end a log line nor send escapes.
+ */
+static void
+log_quote_into(const char *s, char *buf, size_t max)
 {
 	size_t	 i;
 
-	for (i = 0; i < LOG_QUOTE_MAX && s[i] != '\0'; i++) {
+	for (i = 0; i < max && s[i] != '\0'; i++) {
 		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
 			buf[i] = '?';
 		else
 			buf[i] = s[i];
 	}
 	strcpy(buf + i, s[i] != '\0' ? "..." : "");
+}
+
+/* A printable copy of s in buf, cut at LOG_QUOTE_MAX characters, for quoting input in a message. */
+const char *
+log_quote(const char *s, char buf[LOG_QUOTE_SIZE])
+{
+	log_quote_into(s, buf, LOG_QUOTE_MAX);
+	return buf;
+}
+
+/* As log_quote(), for longer text (up to max characters), in a new string. */
+char *
+log_quote_dup(const char *s, size_t max)
+{
+	char	*buf = xmalloc(max + 4);
+
+	log_quote_into(s, buf, max);
 	return buf;
 }

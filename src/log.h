@@ -27,6 +27,7 @@ int	 log_every(time_t *, unsigned long *, int);
 #define LOG_QUOTE_MAX	64			/* longest piece of input quoted in a message */
 #define LOG_QUOTE_SIZE	(LOG_QUOTE_MAX + 4)	/* with "..." and the terminator */
 const char *log_quote(const char *, char [LOG_QUOTE_SIZE]);
+char	*log_quote_dup(const char *, size_t);
 
 #define log_error(...)	log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -468,14 +468,15 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 {
 	struct gwsess	*gs = sshgw_session_data(s);
 	struct tunnel	*t;
-	char		*target, *url;
+	char		*target, *url, q[LOG_QUOTE_SIZE];
 	int		 fd, limit = tunnel_limit(gs);
 
 	*reason = NULL;
 	if ((fd = tunnel_open_port(gs, address, port, bound, reason)) == -1)
 		return -1;
 	xasprintf(&url, "tcp://%s:%d", tunnel_conf->public_host, *bound);
-	xasprintf(&target, "%s:%d", *address != '\0' ? address : "*", port);
+	/* The target is shown in status, tunnelgwctl and events: quote what the client sent. */
+	xasprintf(&target, "%s:%d", *address != '\0' ? log_quote(address, q) : "*", port);
 	t = xcalloc(1, sizeof *t);
 	t->reg = registry_add(sshgw_session_account(s), url, target, sshgw_session_id(s), limit);
 	if (t->reg == NULL) {

@@ -129,8 +129,10 @@ sshgw_command_proxy_line(struct sshgw_session *s)
 void
 sshgw_command_forward_added(struct sshgw_session *s, const struct sshgw_forward *f)
 {
-	log_info("session %llu (%s): forward %s:%d granted: tcp://%s:%d", s->id, s->account,
-	    f->address, f->requested, s->srv->conf->public_host, f->bound);
+	char	 q[LOG_QUOTE_SIZE];
+
+	log_info("session %llu (%s): forward '%s':%d granted: tcp://%s:%d", s->id, s->account,
+	    log_quote(f->address, q), f->requested, s->srv->conf->public_host, f->bound);
 	if (s->tcp_active && !s->sch_closed)
 		sshgw_command_banner(s, f);
 }
@@ -174,28 +176,30 @@ int
 sshgw_command_tcp_option(struct sshgw_tcp_opts *o, const char *arg, char **cause)
 {
 	const char	*eq = strchr(arg, '=');
-	char		*name;
+	char		*name, q[LOG_QUOTE_SIZE];
 	const char	*v;
 	int		 rc = -1;
 
 	if (strncmp(arg, "--", 2) != 0 || eq == NULL) {
-		xasprintf(cause, "tcp: unknown option '%s' (try 'help')", arg);
+		xasprintf(cause, "tcp: unknown option '%s' (try 'help')", log_quote(arg, q));
 		return -1;
 	}
 	name = xstrndup(arg, (size_t)(eq - arg));
 	v = eq + 1;
 	if (strcmp(name, "--proxy-proto") == 0 || strcmp(name, "--upstream-proxy-protocol") == 0) {
 		if ((rc = sshgw_command_number(v, 0, 2, &o->proxy_proto)) != 0)
-			xasprintf(cause, "tcp: %s must be 0, 1 or 2, not '%s'", name, v);
+			xasprintf(cause, "tcp: %s must be 0, 1 or 2, not '%s'", name,
+			    log_quote(v, q));
 	} else if (strcmp(name, "--idle-timeout") == 0) {
 		if ((rc = sshgw_command_number(v, 0, 604800, &o->idle_timeout)) != 0)
-			xasprintf(cause, "tcp: %s must be seconds from 0 to 604800, not '%s'", name, v);
+			xasprintf(cause, "tcp: %s must be seconds from 0 to 604800, not '%s'", name,
+			    log_quote(v, q));
 	} else if (strcmp(name, "--allow-cidr") == 0)
 		rc = sshgw_command_cidr(name, v, &o->allow_cidr, cause);
 	else if (strcmp(name, "--deny-cidr") == 0)
 		rc = sshgw_command_cidr(name, v, &o->deny_cidr, cause);
 	else
-		xasprintf(cause, "tcp: unknown option '%s' (try 'help')", name);
+		xasprintf(cause, "tcp: unknown option '%s' (try 'help')", log_quote(name, q));
 	free(name);
 	return rc;
 }
@@ -312,7 +316,7 @@ sshgw_command_split(char *line, char **argv, int max)
 static void
 sshgw_command_run(struct sshgw_session *s)
 {
-	char	*line = s->command, *argv[16], *msg;
+	char	*line = s->command, *argv[16], *msg, q[LOG_QUOTE_SIZE];
 	int	 argc;
 
 	s->command = NULL;
@@ -329,7 +333,7 @@ sshgw_command_run(struct sshgw_session *s)
 	else if (strcmp(argv[0], "register") == 0)
 		sshgw_command_register(s);
 	else {
-		xasprintf(&msg, "unknown command '%.64s' (try 'help')", argv[0]);
+		xasprintf(&msg, "unknown command '%s' (try 'help')", log_quote(argv[0], q));
 		sshgw_command_fail(s, msg);
 		free(msg);
 	}

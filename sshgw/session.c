@@ -293,9 +293,11 @@ static void
 sshgw_session_refuse_forward(struct sshgw_session *s, ssh_message msg, const char *address,
     int port, const char *why)
 {
+	char	 q[LOG_QUOTE_SIZE];
+
 	ssh_message_reply_default(msg);
-	log_info("session %llu (%s): forward %s:%d refused: %s", s->id, s->account, address,
-	    port, why);
+	log_info("session %llu (%s): forward '%s':%d refused: %s", s->id, s->account,
+	    log_quote(address, q), port, why);
 	sshgw_session_notice(s, "tunnelgw: forward of %s:%d refused: %s", address, port, why);
 }
 
@@ -351,14 +353,15 @@ sshgw_session_cancel(struct sshgw_session *s, ssh_message msg)
 	const char		*address = ssh_message_global_request_address(msg);
 	int			 port = ssh_message_global_request_port(msg);
 	struct sshgw_forward	*f;
+	char			 q[LOG_QUOTE_SIZE];
 
 	if ((f = sshgw_session_find_forward(s, address != NULL ? address : "", port)) == NULL) {
 		ssh_message_reply_default(msg);
 		return;
 	}
 	s->srv->hooks->forward_remove(s, f->bound);
-	log_info("session %llu (%s): forward %s:%d cancelled, port %d closed", s->id, s->account,
-	    f->address, f->requested, f->bound);
+	log_info("session %llu (%s): forward '%s':%d cancelled, port %d closed", s->id,
+	    s->account, log_quote(f->address, q), f->requested, f->bound);
 	free(f->address);
 	*f = s->fwd[--s->nfwd];
 	ssh_message_global_request_reply_success(msg, 0);
@@ -425,6 +428,7 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof ss;
 	struct timeval		 tv = { srv->conf->login_grace_time, 0 };
+	char			 q[LOG_QUOTE_SIZE];
 	int			 rc;
 
 	s = xcalloc(1, sizeof *s);
@@ -464,7 +468,7 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 	rc = ssh_handle_key_exchange(s->ssh);	/* sends our banner, creates the poll context */
 	if (rc == SSH_ERROR) {
 		log_info("session %llu from %s: handshake failed: %s", s->id, s->peer,
-		    ssh_get_error(s->ssh));
+		    log_quote(ssh_get_error(s->ssh), q));
 		goto fail;
 	}
 	s->kex_done = rc == SSH_OK;
@@ -496,6 +500,7 @@ static void
 sshgw_session_teardown(struct sshgw_session *s)
 {
 	const struct sshgw_hooks	*hooks = s->srv->hooks;
+	char				*why;
 	size_t				 i;
 
 	if (s->io != NULL)
@@ -513,10 +518,14 @@ sshgw_session_teardown(struct sshgw_session *s)
 		free(s->fwd[i].address);
 	}
 	s->nfwd = 0;
-	if (s->authenticated || s->closing != NULL)
+	/* Why it closed can hold what the client sent (libssh's errors quote its offer). */
+	if (s->authenticated || s->closing != NULL) {
+		why = log_quote_dup(s->closing != NULL ? s->closing : "ended", 1024);
 		log_info("session %llu from %s%s%s%s: closed: %s", s->id, s->peer,
 		    s->account ? " (" : "", s->account ? s->account : "", s->account ? ")" : "",
-		    s->closing ? s->closing : "ended");
+		    why);
+		free(why);
+	}
 	hooks->session_closed(s);
 	sshgw_command_free(s);
 	sshgw_auth_free(s);

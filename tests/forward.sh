@@ -51,7 +51,7 @@ stream "$p2" "the second forward of the connection carries data"
 
 # --- a requested port while allow_requested_ports is off ---------------------------------
 ssh_fails "requested port, allow_requested_ports=false" -R "21500:localhost:$svc"
-log_has "forward localhost:21500 refused: port 21500 is not reserved for you" \
+log_has "forward 'localhost':21500 refused: port 21500 is not reserved for you" \
 	"the gateway log gives the reason a requested port is refused"
 # (Not a connect test: another tunnel of this test may hold 21500 by chance.)
 grep -q "granted: tcp://127.0.0.1:21500\$" "$TG_TMP/gw.log" && fail "port 21500 was opened after a refused forward"
@@ -68,7 +68,7 @@ stream "$mp" "the -R 0 in the same connection as a refused forward works"
 
 # --- bind addresses ----------------------------------------------------------------------
 ssh_fails "bind address 10.1.2.3" -R "10.1.2.3:0:localhost:$svc"
-log_has "forward 10.1.2.3:0 refused: '10.1.2.3' is not an address of this gateway" \
+log_has "forward '10.1.2.3':0 refused: '10.1.2.3' is not an address of this gateway" \
 	"the gateway log says a foreign bind address is not an address of this gateway"
 
 start_ssh addr -N -R "127.0.0.1:0:localhost:$svc" -R "localhost:0:127.0.0.1:$svc" v2@127.0.0.1
@@ -114,15 +114,15 @@ log_has "granted: tcp://127.0.0.1:21600" \
 stream 21600 "the requested port carries data"
 
 ssh_fails "port 40000 outside port_range" -R "40000:localhost:$svc"
-log_has "forward localhost:40000 refused: port 40000 is outside the gateway's port range" \
+log_has "forward 'localhost':40000 refused: port 40000 is outside the gateway's port range" \
 	"the log says the port is outside port_range"
 
 ssh_fails "privileged port 80" -R "80:localhost:$svc"
-log_has "forward localhost:80 refused: port 80 is privileged" \
+log_has "forward 'localhost':80 refused: port 80 is privileged" \
 	"the log says a privileged port is refused"
 
 ssh_fails "port 21600 held by another client" -R "21600:localhost:$svc2"
-log_has "forward localhost:21600 refused: port 21600 is in use" \
+log_has "forward 'localhost':21600 refused: port 21600 is in use" \
 	"the log says the port is in use"
 stream 21600 "the holder's tunnel still works after another client asked for its port"
 
@@ -130,7 +130,7 @@ start_ssh twice -N -R "21601:localhost:$svc" -R "21601:127.0.0.1:$svc" v2@127.0.
 wait_for 5 grep -q "remote port forwarding failed for listen port 21601" "$TG_TMP/twice.err" ||
 	fail "the second forward of port 21601 was not refused: $(cat "$TG_TMP/twice.err")"
 ok "the same port twice in one connection: the second forward is refused"
-log_has "forward localhost:21601 refused: already forwarded in this session" \
+log_has "forward 'localhost':21601 refused: already forwarded in this session" \
 	"the log says the port is already forwarded in this session"
 stream 21601 "the first forward of the doubled port still works"
 

@@ -6,6 +6,10 @@
 #       command, asks for a forward of port 0, connects a public client that never reads,
 #       accepts the forwarded channel, pushes BYTES toward that public client, then drops
 #       its TCP connection without a word. Prints "dropped after N bytes".
+#   hostile.py forge SSH-PORT KEY TEXT
+#       tries to write TEXT (meant to hold a newline and a fake log line) into the gateway's
+#       log through each string a client chooses: a forward's bind address, a command, a
+#       `tcp` option and a CIDR in it. Prints one line per attempt with what the client saw.
 import socket
 import sys
 import threading
@@ -63,9 +67,49 @@ def drop_while_held(port, keyfile, nbytes):
     session.close()
 
 
+def run_command(t, command):
+    """Run one command on a new session channel; return (status, stderr text)."""
+    chan = t.open_session(timeout=10)
+    chan.exec_command(command)
+    chan.settimeout(10)
+    err = b""
+    try:
+        while True:
+            d = chan.recv_stderr(4096)
+            if not d:
+                break
+            err += d
+    except socket.timeout:
+        pass
+    status = chan.recv_exit_status()
+    chan.close()
+    return status, err.decode(errors="replace").strip()
+
+
+def forge(port, keyfile, text):
+    """Send TEXT through every client-chosen string that reaches the log."""
+    t = login(port, keyfile)
+    try:
+        t.request_port_forward("evil" + text, 0)
+        print("bind address: granted")
+    except paramiko.SSHException:
+        print("bind address: refused")
+    t.close()
+    for command in ("nope" + text, "tcp --idle-timeout=1" + text,
+                    "tcp --allow-cidr=10.0.0.0/8," + text.strip() + "/8",
+                    "tcp --x" + text + "=1"):
+        t = login(port, keyfile)  # one session channel per connection
+        status, err = run_command(t, command)
+        print("command: exit %d: %s" % (status, err.splitlines()[0] if err else ""))
+        t.close()
+
+
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "drop-while-held":
         drop_while_held(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    if len(sys.argv) == 5 and sys.argv[1] == "forge":
+        forge(sys.argv[2], sys.argv[3], sys.argv[4])
         return
     sys.exit(__doc__ if __doc__ else "usage: see the top of hostile.py")
 

@@ -121,7 +121,7 @@ for k in nopf restrict; do
 		"$k: ssh reports the forward as failed"
 	kfp=$(ssh-keygen -lf "$TG_TMP/$k.pub" | awk '{print $2}')
 	log_has "authenticated as account '$kfp'" "$k: authentication itself succeeds"
-	grep -q "($kfp): forward localhost:0 refused: this key may not forward ports" "$TG_TMP/gw.log" ||
+	grep -q "($kfp): forward 'localhost':0 refused: this key may not forward ports" "$TG_TMP/gw.log" ||
 		fail "$k: no refusal in the log: $(cat "$TG_TMP/gw.log")"
 	ok "$k: the gateway log gives the reason the forward is refused"
 	! grep -q "tunnel open for account '$kfp'" "$TG_TMP/gw.log" || fail "$k: a tunnel opened"
@@ -143,7 +143,7 @@ log_has "granted: tcp://127.0.0.1:23555" "permitlisten=\"23555\": port 23555 is 
 $TG_PY stream 23555 100000 1 >/dev/null || fail "port 23555"
 ok "port 23555 carries data"
 err_has permit "remote port forwarding failed for listen port 23556" "port 23556 is refused"
-log_has "forward localhost:23556 refused: port 23556 is not permitted for this key (permitlisten)" \
+log_has "forward 'localhost':23556 refused: port 23556 is not permitted for this key (permitlisten)" \
 	"the log says 23556 is not permitted for this key"
 # (Not a connect test: another tunnel of this test may hold 23556 by chance.)
 grep -q "granted: tcp://127.0.0.1:23556\$" "$TG_TMP/gw.log" && fail "port 23556 was opened"
