@@ -8,11 +8,15 @@ BUILD="build-essential autoconf automake pkg-config
 TEST="check openssh-client openssl python3 haproxy sqlite3
       dropbear-bin putty-tools python3-paramiko python3-asyncssh"
 
+# --fuzz: clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for stack traces.
+FUZZ="clang libclang-rt-14-dev llvm"
+
 pkgs="$BUILD $TEST"
 case "${1:-}" in
 	--bench) pkgs="$pkgs openssh-server iperf3" ;;
+	--fuzz) pkgs="$pkgs $FUZZ" ;;
 	"") ;;
-	*) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--bench|--fuzz]" >&2; exit 2 ;;
 esac
 
 if [ "$(id -u)" -ne 0 ]; then

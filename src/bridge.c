@@ -161,6 +161,13 @@ bridge_touch(struct bridge *b)
 	b->last = time(NULL);
 }
 
+/* Tell the channel how much of the client's data waits here for the public socket. */
+static void
+bridge_out_changed(struct bridge *b)
+{
+	sshgw_channel_backlog(b->ch, bridge_buf_used(&b->out));
+}
+
 /* Write buffered client -> public bytes; -1 when the socket failed. */
 static int
 bridge_flush_out(struct bridge *b)
@@ -179,6 +186,7 @@ bridge_flush_out(struct bridge *b)
 		b->bytes_out += (size_t)n;
 		registry_bytes(b->reg, 0, (uint64_t)n);
 		bridge_buf_drop(&b->out, (size_t)n);
+		bridge_out_changed(b);
 	}
 	return 0;
 }
@@ -195,6 +203,7 @@ bridge_pull(struct bridge *b, size_t limit)
 		if (n <= 0)
 			return n == 0 ? 0 : -1;
 		bridge_buf_add(&b->out, bridge_scratch, (size_t)n);
+		bridge_out_changed(b);
 	}
 	return 0;
 }
@@ -355,8 +364,10 @@ bridge_ch_data(void *arg, const void *data, size_t len)
 	room = BRIDGE_OUT_CAP > bridge_buf_used(&b->out) ? BRIDGE_OUT_CAP - bridge_buf_used(&b->out) : 0;
 	if (room > len - taken)
 		room = len - taken;
-	if (room > 0)
+	if (room > 0) {
 		bridge_buf_add(&b->out, (const char *)data + taken, room);
+		bridge_out_changed(b);
+	}
 	taken += room;
 	if (taken < len || bridge_buf_used(&b->out) > 0)
 		bridge_want_write(b, 1);
@@ -429,8 +440,8 @@ bridge_ch_opened(void *arg, int ok, const char *reason)
 	struct timeval	 tv = { 0, BRIDGE_COMMAND_STEP * 1000 };
 
 	if (!ok) {
-		log_info("%s: connection from %s refused by the SSH client: %s", b->url, b->peer,
-		    reason);
+		log_info_limited("%s: connection from %s refused by the SSH client: %s", b->url,
+		    b->peer, reason);
 		bridge_free(b, NULL);
 		return;
 	}
@@ -606,8 +617,8 @@ bridge_create(struct event_base *base, struct sshgw_session *s,
 	}
 	b->ch = sshgw_channel_open(s, t->port, host, atoi(port), &bridge_events, b);
 	if (b->ch == NULL) {
-		log_warn("%s: connection from %s dropped: the SSH session cannot open another "
-		    "channel now", b->url, b->peer);
+		log_warn_limited("%s: connection from %s dropped: the SSH session cannot open "
+		    "another channel now", b->url, b->peer);
 		bridge_free(b, NULL);
 		return -1;
 	}

@@ -95,26 +95,48 @@ const struct conf_option conf_table[] = {
 	{ .name = "workers", .type = CONF_INT, .offset = OFF(workers),
 	  .def_num = 0, .min = 0, .max = 256,
 	  .help = "Worker threads that carry SSH sessions and their tunnels; 0 starts one per CPU." },
+	{ .name = "client_alive_interval", .type = CONF_INT, .offset = OFF(client_alive_interval),
+	  .def_num = 30, .min = 0, .max = 86400,
+	  .help = "Seconds without a word from a logged-in SSH client after which the gateway "
+		  "asks it for an answer (as sshd's ClientAliveInterval); 0 never asks. TCP "
+		  "keepalives cannot find a client that is stopped or asleep: its kernel still "
+		  "answers them." },
+	{ .name = "client_alive_count_max", .type = CONF_INT,
+	  .offset = OFF(client_alive_count_max), .def_num = 3, .min = 1, .max = 1000,
+	  .help = "Unanswered requests after which the client is disconnected and its ports "
+		  "freed: a silent client goes after client_alive_interval times this many "
+		  "seconds." },
 	{ .name = "login_grace_time", .type = CONF_INT, .offset = OFF(login_grace_time),
 	  .def_num = 30, .min = 1, .max = 600,
 	  .help = "Seconds an SSH client has to authenticate before it is disconnected." },
 	{ .name = "max_auth_tries", .type = CONF_INT, .offset = OFF(max_auth_tries),
 	  .def_num = 6, .min = 1, .max = 100,
 	  .help = "Refused authentication attempts after which an SSH client is disconnected." },
-	{ .name = "max_startups", .type = CONF_INT, .offset = OFF(max_startups),
-	  .def_num = 256, .min = 1, .max = 1000000,
-	  .help = "Most SSH connections not yet authenticated, in all; more are closed at once "
-		  "(like sshd's MaxStartups)." },
+	{ .name = "max_startups", .type = CONF_STARTUPS, .offset = OFF(max_startups),
+	  .def_str = "64:30:256", .min = 1, .max = 1000000,
+	  .help = "SSH connections not yet authenticated, in all, as sshd's MaxStartups: "
+		  "\"start:rate:full\" accepts every new one while fewer than start wait, refuses "
+		  "each with a probability of rate percent growing linearly to 100 as their number "
+		  "nears full, and refuses all at full, so that a flood of idle connections cannot "
+		  "lock every login out; a plain number N refuses only at N. Refused connections "
+		  "are closed at once." },
 	{ .name = "max_startups_per_source", .type = CONF_INT, .offset = OFF(max_startups_per_source),
 	  .def_num = 16, .min = 1, .max = 1000000,
-	  .help = "Most SSH connections not yet authenticated from one address." },
+	  .help = "Most SSH connections not yet authenticated from one source (an IPv4 address, "
+		  "or an IPv6 prefix of source_prefix6 bits)." },
+	{ .name = "source_prefix6", .type = CONF_INT, .offset = OFF(source_prefix6),
+	  .def_num = 64, .min = 1, .max = 128,
+	  .help = "Leading bits of an IPv6 address that make one source for every per-source "
+		  "limit (ssh_rate, ssh_burst, max_startups_per_source, conn_rate, conn_burst): "
+		  "an IPv6 client usually holds a whole /64 and can use a new address for each "
+		  "connection. 128 counts each address apart. IPv4 sources are single addresses." },
 	{ .name = "ssh_rate", .type = CONF_INT, .offset = OFF(ssh_rate),
 	  .def_num = 20, .min = 0, .max = 1000000,
-	  .help = "New SSH connections a second allowed from one address, on average; 0 sets no "
+	  .help = "New SSH connections a second allowed from one source, on average; 0 sets no "
 		  "limit. Beyond it connections are closed at once." },
 	{ .name = "ssh_burst", .type = CONF_INT, .offset = OFF(ssh_burst),
 	  .def_num = 60, .min = 1, .max = 1000000,
-	  .help = "New SSH connections one address may make at once before ssh_rate applies." },
+	  .help = "New SSH connections one source may make at once before ssh_rate applies." },
 	{ .name = "max_sessions", .type = CONF_INT, .offset = OFF(max_sessions),
 	  .def_num = 50000, .min = 1, .max = 10000000,
 	  .help = "Most SSH sessions at once; beyond it new SSH connections are closed." },
@@ -129,13 +151,21 @@ const struct conf_option conf_table[] = {
 	{ .name = "max_connections_per_tunnel", .type = CONF_INT,
 	  .offset = OFF(max_connections_per_tunnel), .def_num = 10000, .min = 0, .max = 10000000,
 	  .help = "Most public connections open at once through one tunnel; 0 sets no limit." },
+	{ .name = "max_buffered_mib", .type = CONF_INT, .offset = OFF(max_buffered_mib),
+	  .def_num = 256, .min = 16, .max = 1048576,
+	  .help = "MiB the gateway may hold, in all, of data on its way to public clients that "
+		  "read slower than the SSH clients send. Beyond it the SSH connections that hold "
+		  "such data are not read until it drains, which slows those senders instead of "
+		  "using more memory. One public connection holds at most 256 KiB plus the SSH "
+		  "window granted to its channel (at most 3 MiB, grown only while that public "
+		  "client reads)." },
 	{ .name = "conn_rate", .type = CONF_INT, .offset = OFF(conn_rate),
 	  .def_num = 100, .min = 0, .max = 1000000,
-	  .help = "New public connections a second allowed from one address to one tunnel, on "
+	  .help = "New public connections a second allowed from one source to one tunnel, on "
 		  "average; 0 sets no limit. Beyond it connections are closed at once." },
 	{ .name = "conn_burst", .type = CONF_INT, .offset = OFF(conn_burst),
 	  .def_num = 200, .min = 1, .max = 1000000,
-	  .help = "New public connections one address may make to one tunnel at once before "
+	  .help = "New public connections one source may make to one tunnel at once before "
 		  "conn_rate applies." },
 	{ .name = "allow_cidr", .type = CONF_STRING, .offset = OFF(allow_cidr),
 	  .def_str = "", .check = conf_check_cidrs,

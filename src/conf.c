@@ -82,6 +82,10 @@ conf_set_default(struct conf *c, const struct conf_option *o)
 		for (i = 0; o->def_list[i] != NULL; i++)
 			conf_strlist_add(f, o->def_list[i]);
 		break;
+	case CONF_STARTUPS:
+		if (conf_parse_startups(o->def_str, o, f, NULL) != 0)
+			abort();	/* the table's own default: not reached */
+		break;
 	}
 }
 
@@ -316,6 +320,109 @@ conf_parse_port_range(const char *s, int *lo, int *hi)
 	if (rc != 0 || conf_parse_port(dash + 1, hi) != 0 || *lo > *hi)
 		return -1;
 	return 0;
+}
+
+/* Parse a whole number from 0 to 1000000000 that fills all of s into *v; 0 on success. */
+static int
+conf_parse_number(const char *s, long long *v)
+{
+	char	*end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	return errno != 0 || *end != '\0' || *v > 1000000000 ? -1 : 0;
+}
+
+/*
+ * Parse a max_startups value for option o: "N", or sshd's "start:rate:full" with 1 <= start
+ * <= full, full within o's bounds and 1 <= rate <= 100. 0, or -1 with *cause (if not NULL).
+ */
+int
+conf_parse_startups(const char *s, const struct conf_option *o, struct conf_startups *out,
+    char **cause)
+{
+	char		*copy = xstrdup(s), *p = copy, *field[3];
+	long long	 v[3];
+	int		 n = 0, rc = -1;
+
+	while (n < 3 && (field[n] = strsep(&p, ":")) != NULL)
+		n++;
+	if ((n != 1 && n != 3) || p != NULL) {
+		if (cause != NULL)
+			xasprintf(cause, "option '%s' must be a number or \"start:rate:full\", not "
+			    "\"%.64s\"", o->name, s);
+		goto out;
+	}
+	for (rc = 0; rc < n; rc++) {
+		if (conf_parse_number(field[rc], &v[rc]) != 0)
+			break;
+	}
+	if (rc != n) {
+		if (cause != NULL)
+			xasprintf(cause, "option '%s': \"%.64s\" is not a number or three numbers "
+			    "\"start:rate:full\"", o->name, s);
+		rc = -1;
+		goto out;
+	}
+	rc = -1;
+	if (n == 1) {
+		v[1] = 100;
+		v[2] = v[0];
+	}
+	if (v[2] < o->min || v[2] > o->max) {
+		if (cause != NULL)
+			xasprintf(cause, "option '%s'%s must be between %lld and %lld, not %lld",
+			    o->name, n == 1 ? "" : ": full", o->min, o->max, v[2]);
+	} else if (v[0] < 1 || v[0] > v[2]) {
+		if (cause != NULL)
+			xasprintf(cause, "option '%s': start must be between 1 and full (%lld), "
+			    "not %lld", o->name, v[2], v[0]);
+	} else if (v[1] < 1 || v[1] > 100) {
+		if (cause != NULL)
+			xasprintf(cause, "option '%s': rate is a percentage from 1 to 100, not "
+			    "%lld", o->name, v[1]);
+	} else {
+		out->start = (int)v[0];
+		out->rate = (int)v[1];
+		out->full = (int)v[2];
+		rc = 0;
+	}
+out:
+	free(copy);
+	return rc;
+}
+
+/* Apply a max_startups setting: a whole number (full), or a string "start:rate:full". */
+static int
+conf_apply_startups(struct conf_startups *field, const struct conf_option *o,
+    const config_setting_t *s, char **cause)
+{
+	const char	*v;
+	char		 num[32];
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT ||
+	    config_setting_type(s) == CONFIG_TYPE_INT64) {
+		if (config_setting_get_int64(s) < 0) {
+			xasprintf(cause, "option '%s' must be between %lld and %lld, not %lld",
+			    o->name, o->min, o->max, (long long)config_setting_get_int64(s));
+			return -1;
+		}
+		snprintf(num, sizeof num, "%lld", (long long)config_setting_get_int64(s));
+		v = num;
+	} else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		if ((v = config_setting_get_string(s)) == NULL || strlen(v) > 64) {
+			xasprintf(cause, "option '%s' must be a number or \"start:rate:full\"",
+			    o->name);
+			return -1;
+		}
+	} else {
+		xasprintf(cause, "option '%s' must be a whole number or a string "
+		    "\"start:rate:full\"", o->name);
+		return -1;
+	}
+	return conf_parse_startups(v, o, field, cause);
 }
 
 /* Check a port range: "LOW-HIGH", unprivileged, LOW <= HIGH. */
@@ -606,6 +713,8 @@ conf_apply(struct conf *c, const struct conf_option *o, const config_setting_t *
 		conf_strlist_clear(f);
 		*(struct strlist *)f = l;
 		return 0;
+	case CONF_STARTUPS:
+		return conf_apply_startups(f, o, s, cause);
 	}
 	return -1;
 }
@@ -752,6 +861,7 @@ conf_finish(struct conf *c, char **cause)
 		xasprintf(cause, "invalid port_range '%s'", c->port_range);
 		return -1;
 	}
+	c->max_buffered = (size_t)c->max_buffered_mib << 20;
 	if (*c->public_host == '\0') {
 		if (gethostname(host, sizeof host) == -1 || *host == '\0')
 			strncpy(host, "localhost", sizeof host);
@@ -786,9 +896,11 @@ conf_print_string(FILE *fp, const char *s)
 static void
 conf_print_value(FILE *fp, const struct conf *c, const struct conf_option *o)
 {
-	const void		*f = conf_field(c, o);
-	const struct strlist	*l;
-	size_t			 i;
+	const void			*f = conf_field(c, o);
+	const struct strlist		*l;
+	const struct conf_startups	*su;
+	char				*spec;
+	size_t				 i;
 
 	switch (o->type) {
 	case CONF_BOOL:
@@ -814,6 +926,16 @@ conf_print_value(FILE *fp, const struct conf *c, const struct conf_option *o)
 			conf_print_string(fp, l->v[i]);
 		}
 		fputs(" ]", fp);
+		break;
+	case CONF_STARTUPS:
+		su = f;
+		if (su->start == su->full) {
+			fprintf(fp, "%d", su->full);
+			break;
+		}
+		xasprintf(&spec, "%d:%d:%d", su->start, su->rate, su->full);
+		conf_print_string(fp, spec);
+		free(spec);
 		break;
 	}
 }

@@ -12,6 +12,18 @@ struct strlist {
 	size_t	  n;
 };
 
+/*
+ * max_startups: like sshd's MaxStartups "start:rate:full". Below start connections not yet
+ * authenticated are all accepted, from start on each is refused with a probability of rate
+ * percent growing linearly to 100 at full, and at full all are. A plain number N means full
+ * = N with nothing refused below it (start = N).
+ */
+struct conf_startups {
+	int	 start;
+	int	 rate;
+	int	 full;
+};
+
 /* The effective configuration: every option of the table has a field here. */
 struct conf {
 	struct strlist	 listen;
@@ -34,15 +46,19 @@ struct conf {
 	int		 syslog_facility;	/* index into the facility choices; 0 = off */
 	int		 workers;
 	int		 login_grace_time;
+	int		 client_alive_interval;
+	int		 client_alive_count_max;
 	int		 max_auth_tries;
-	int		 max_startups;
+	struct conf_startups max_startups;
 	int		 max_startups_per_source;
+	int		 source_prefix6;	/* bits of an IPv6 address that make one source */
 	int		 ssh_rate;
 	int		 ssh_burst;
 	int		 max_sessions;
 	int		 max_tunnels;
 	int		 max_connections;
 	int		 max_connections_per_tunnel;
+	int		 max_buffered_mib;
 	int		 conn_rate;
 	int		 conn_burst;
 	char		*allow_cidr;
@@ -54,6 +70,7 @@ struct conf {
 	/* Derived by conf_finish(). */
 	int		 port_min;
 	int		 port_max;
+	size_t		 max_buffered;		/* max_buffered_mib in bytes */
 	char		*path;			/* the file loaded, absolute; NULL for defaults */
 	char		*dir;			/* its folder: relative paths resolve here */
 };
@@ -66,6 +83,7 @@ enum conf_type {
 	CONF_CHOICE,		/* a string from a fixed set, stored as its index */
 	CONF_LIST,		/* an array of strings */
 	CONF_PATH_LIST,		/* an array of paths */
+	CONF_STARTUPS,		/* a number, or a string "start:rate:full" (struct conf_startups) */
 };
 
 /* One option: its name, type, where it lives in struct conf, default, bounds and help. */
@@ -74,10 +92,10 @@ struct conf_option {
 	enum conf_type	  type;
 	size_t		  offset;
 	long long	  def_num;		/* BOOL, INT, CHOICE */
-	const char	 *def_str;		/* STRING, PATH */
+	const char	 *def_str;		/* STRING, PATH, STARTUPS */
 	const char *const *def_list;		/* LIST, PATH_LIST: NULL-terminated */
-	long long	  min;			/* INT bounds; LIST: fewest entries */
-	long long	  max;			/* INT bounds; LIST: most entries */
+	long long	  min;			/* INT, STARTUPS bounds; LIST: fewest entries */
+	long long	  max;			/* INT, STARTUPS bounds; LIST: most entries */
 	const char *const *choices;		/* CHOICE: NULL-terminated */
 	int		(*check)(const char *, char **);	/* STRING and list items */
 	const char	 *help;
@@ -106,6 +124,8 @@ int		 conf_check_host_name(const char *, char **);
 int		 conf_check_cidrs(const char *, char **);
 int		 conf_check_user(const char *, char **);
 int		 conf_parse_port_range(const char *, int *, int *);
+int		 conf_parse_startups(const char *, const struct conf_option *,
+		    struct conf_startups *, char **);
 const char	*conf_default_ciphers(void);
 
 #endif

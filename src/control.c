@@ -9,7 +9,11 @@
  *
  * Every client is bounded: a request line of at most CONTROL_MAX_REQUEST bytes,
  * CONTROL_TIMEOUT seconds for the whole exchange, and CONTROL_MAX_CLIENTS served at once
- * (more wait in the backlog). Both ends of the protocol live in this file.
+ * (more wait in the backlog). Once the reply is sent the daemon shuts its side down and
+ * reads and discards whatever the client still sends (the rest of an over-long request)
+ * until the client closes: closing a socket with unread data in it would reset the
+ * connection, and the client could lose the reply. Both ends of the protocol live in this
+ * file.
  */
 #include "config.h"
 
@@ -40,6 +44,7 @@
 #define CONTROL_MAX_REQUEST	256	/* bytes in a request line */
 #define CONTROL_TIMEOUT		5	/* seconds for a client's whole exchange */
 #define CONTROL_MAX_REPLY	(256 * 1024 * 1024)	/* the most tunnelgwctl reads */
+#define CONTROL_MAX_DISCARD	(64 * 1024)	/* bytes dropped after the reply, at most */
 
 /* One connected control client. */
 struct control_client {
@@ -47,6 +52,8 @@ struct control_client {
 	struct bufferevent		*bev;
 	struct event			*deadline;
 	int				 answered;
+	int				 draining;	/* replied: wait for the client's EOF */
+	size_t				 discarded;
 	LIST_ENTRY(control_client)	 entry;
 };
 
@@ -145,7 +152,19 @@ control_line_ok(const char *line, size_t len)
 	return len <= CONTROL_MAX_REQUEST && strlen(line) == len;
 }
 
-/* libevent: the request arrived, or part of it. */
+/* Drop what a client sent after its request; close one that sends too much of it. */
+static void
+control_client_discard(struct control_client *cl)
+{
+	struct evbuffer	*in = bufferevent_get_input(cl->bev);
+
+	cl->discarded += evbuffer_get_length(in);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (cl->discarded > CONTROL_MAX_DISCARD)
+		control_client_free(cl);
+}
+
+/* libevent: the request arrived, or part of it; or, once answered, more to discard. */
 static void
 control_client_read(struct bufferevent *bev, void *arg)
 {
@@ -154,6 +173,10 @@ control_client_read(struct bufferevent *bev, void *arg)
 	char			*line;
 	size_t			 len;
 
+	if (cl->draining) {
+		control_client_discard(cl);
+		return;
+	}
 	if (cl->answered)
 		return;
 	if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL) {
@@ -166,17 +189,30 @@ control_client_read(struct bufferevent *bev, void *arg)
 	free(line);
 }
 
-/* libevent: the answer is sent: close. */
+/*
+ * libevent: the answer is sent: end our side (the client reads EOF after the reply), then
+ * discard what the client still sends until it closes too, so the close resets nothing.
+ */
 static void
 control_client_written(struct bufferevent *bev, void *arg)
 {
 	struct control_client	*cl = arg;
 
-	if (cl->answered && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (!cl->answered || cl->draining || evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	cl->draining = 1;
+	if (shutdown(bufferevent_getfd(bev), SHUT_WR) == -1 ||
+	    bufferevent_enable(bev, EV_READ) != 0) {
 		control_client_free(cl);
+		return;
+	}
+	control_client_discard(cl);
 }
 
-/* libevent: end of input or an error. A request cut short by EOF is taken as it is. */
+/*
+ * libevent: end of input or an error. A request cut short by EOF is taken as it is; after
+ * the reply, the client's EOF ends the exchange.
+ */
 static void
 control_client_event(struct bufferevent *bev, short what, void *arg)
 {

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "source.h"
 #include "sshgw.h"
 #include "startups.h"
 #include "store.h"
@@ -133,14 +134,12 @@ daemon_pause(struct daemon *d)
 
 /*
  * Decide whether a new SSH client may proceed: not over max_sessions, within ssh_rate for
- * its address, within the caps on connections not yet authenticated. A refused client is
- * closed at once; the refusal is logged (once every ten seconds per reason at most).
+ * its source, within the caps on connections not yet authenticated. A refused client is
+ * closed at once; the refusal is logged within a log limit (log_ratelimited).
  */
 static int
 daemon_admit(struct daemon *d, int fd)
 {
-	static time_t		 last;
-	static unsigned long	 skipped;
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof ss;
 	const char		*why = NULL, *label = METRICS_STARTUPS;
@@ -154,18 +153,14 @@ daemon_admit(struct daemon *d, int fd)
 		why = "the gateway holds max_sessions sessions";
 		label = METRICS_SESSION_LIMIT;
 	} else if (!ratelimit_allow(d->ssh_rate, (struct sockaddr *)&ss, ratelimit_now())) {
-		why = "too many new SSH connections from this address (ssh_rate)";
+		why = "too many new SSH connections from this source (ssh_rate)";
 		label = METRICS_SSH_RATE;
 	} else if (startups_enter((struct sockaddr *)&ss, &why) == 0)
 		return 1;
 	metrics_count_refusal(label);
-	if (log_every(&last, &skipped, 10)) {
-		peer = listener_format((struct sockaddr *)&ss, len);
-		log_warn("SSH connection from %s refused: %s%s", peer, why,
-		    skipped > 0 ? " (more refusals since the last report)" : "");
-		free(peer);
-		skipped = 0;
-	}
+	peer = listener_format((struct sockaddr *)&ss, len);
+	log_warn_limited("SSH connection from %s refused: %s", peer, why);
+	free(peer);
 	close(fd);
 	return 0;
 }
@@ -516,7 +511,9 @@ daemon_run(struct conf *conf, int verbose, char **cause)
 	daemon_verbose = verbose;
 	daemon_raise_nofile();
 	d->ssh_rate = ratelimit_create(conf->ssh_rate, conf->ssh_burst, 4096);
-	startups_setup(conf->max_startups, conf->max_startups_per_source);
+	startups_setup(conf->max_startups.start, conf->max_startups.rate, conf->max_startups.full,
+	    conf->max_startups_per_source);
+	source_setup(conf->source_prefix6);
 	signal(SIGPIPE, SIG_IGN);
 	ssh_init();
 	if ((d->base = event_base_new()) == NULL)

@@ -2,6 +2,7 @@
 /* tunnelgw: leveled logging to stderr and, when configured, syslog. */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,58 @@ log_every(time_t *last, unsigned long *skipped, int seconds)
 	}
 	*last = now;
 	return 1;
+}
+
+/*
+ * The decision of a log limit at time now: 1 when a line may be logged, with *suppressed
+ * set to how many were not since the last one that was (and reset); 0 when it is
+ * suppressed, and counted. A clock that goes back starts a new interval.
+ */
+int
+log_limit_check(struct log_limit *ll, time_t now, unsigned long *suppressed)
+{
+	int	 pass;
+
+	pthread_mutex_lock(&ll->lock);
+	if (ll->passed == 0 || now - ll->start >= ll->interval || now < ll->start) {
+		ll->start = now;
+		ll->passed = 0;
+	}
+	pass = ll->passed < ll->burst;
+	if (pass) {
+		ll->passed++;
+		*suppressed = ll->suppressed;
+		ll->suppressed = 0;
+	} else if (ll->suppressed < ULONG_MAX)
+		ll->suppressed++;
+	pthread_mutex_unlock(&ll->lock);
+	return pass;
+}
+
+/*
+ * Log one message at level through the limit ll (NULL: no limit). A message that opens a
+ * new interval after some were suppressed carries their count, in the same line, so the
+ * summary can neither be lost nor separated from what it counts.
+ */
+void
+log_limited(struct log_limit *ll, int level, const char *fmt, ...)
+{
+	char		 msg[2048];
+	unsigned long	 suppressed = 0;
+	va_list		 ap;
+
+	if (level > log_level)
+		return;
+	if (ll != NULL && !log_limit_check(ll, time(NULL), &suppressed))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (suppressed > 0)
+		log_msg(level, "%s (%lu similar message%s suppressed)", msg, suppressed,
+		    suppressed == 1 ? "" : "s");
+	else
+		log_msg(level, "%s", msg);
 }
 
 /*

@@ -111,6 +111,9 @@ metrics_format(void)
 	    (unsigned long long)t.tunnels);
 	metrics_put(fp, "tunnelgw_connections", "gauge", "Public connections open now.",
 	    t.conns);
+	metrics_put(fp, "tunnelgw_buffered_bytes", "gauge",
+	    "Bytes held on their way to public clients that read slower than SSH clients send.",
+	    (unsigned long long)sshgw_channel_held());
 	metrics_put(fp, "tunnelgw_connections_total", "counter",
 	    "Public connections accepted and bridged since the start.", t.conns_total);
 	metrics_put(fp, "tunnelgw_bytes_in_total", "counter",

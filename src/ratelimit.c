@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * tunnelgw: token buckets per source address: each source may make `rate` attempts a second
- * on average, `burst` at once. The table has a fixed number of slots found by hashing the
- * address (with a per-table random key, so a client cannot aim at one slot); a new source
- * takes over the slot of an older one, which only ever makes a limit more lenient, never
- * stricter, and bounds memory whatever the number of sources. One table is used by one
- * thread.
+ * tunnelgw: token buckets per source: each source may make `rate` attempts a second on
+ * average, `burst` at once. A source is an IPv4 address or an IPv6 prefix (source.c). The
+ * table has a fixed number of slots found by hashing the source (with a per-table random
+ * key, so a client cannot aim at one slot); a new source takes over the slot of an older
+ * one, which only ever makes a limit more lenient, never stricter, and bounds memory
+ * whatever the number of sources. One table is used by one thread.
  */
 #include "config.h"
 
@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "ratelimit.h"
-#include "listener.h"
+#include "source.h"
 #include "xmalloc.h"
 
 struct ratelimit_slot {
@@ -84,7 +84,7 @@ ratelimit_hash(const struct ratelimit *rl, const unsigned char addr[16])
 	return (unsigned int)(h % rl->nslots);
 }
 
-/* May the source of sa make another attempt now: 1, taking a token, or 0. */
+/* May the source of sa (its IPv4 address or IPv6 prefix) try again now: 1, taking a token, or 0. */
 int
 ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa, double now)
 {
@@ -93,7 +93,7 @@ ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa, double now)
 
 	if (rl == NULL || rl->rate <= 0)
 		return 1;
-	listener_addr16(sa, addr);
+	source_key(sa, addr);
 	s = &rl->slots[ratelimit_hash(rl, addr)];
 	if (!s->used || memcmp(s->addr, addr, 16) != 0) {
 		memcpy(s->addr, addr, 16);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* tunnelgw: token buckets per source address, in a table of bounded size. */
+/* tunnelgw: token buckets per source (IPv4 address or IPv6 prefix), in a table of bounded size. */
 #ifndef TG_RATELIMIT_H
 #define TG_RATELIMIT_H
 

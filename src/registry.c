@@ -196,6 +196,30 @@ registry_account_tunnels(const char *account)
 }
 
 /*
+ * Who holds the tunnel at url: 0 with its account (a new string), session and since, or -1
+ * when no live tunnel has that url.
+ */
+int
+registry_holder(const char *url, char **account, unsigned long long *session, time_t *since)
+{
+	struct reg_tunnel	*t;
+	int			 rc = -1;
+
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_FOREACH(t, &registry_tunnels, entry) {
+		if (t->listed && strcmp(t->url, url) == 0) {
+			*account = xstrdup(t->account);
+			*session = t->session;
+			*since = t->since;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return rc;
+}
+
+/*
  * Describe the live tunnels of account (NULL: all), one per line with a header, or as a
  * JSON array; returns a new string, and the number of tunnels in *count (if not NULL).
  */

@@ -4,6 +4,7 @@
 #define TG_REGISTRY_H
 
 #include <stdint.h>
+#include <time.h>
 
 struct reg_tunnel;
 
@@ -26,6 +27,7 @@ void	 registry_remove(struct reg_tunnel *);
 void	 registry_conn(struct reg_tunnel *, int);
 void	 registry_bytes(struct reg_tunnel *, uint64_t, uint64_t);
 int	 registry_account_tunnels(const char *);
+int	 registry_holder(const char *, char **, unsigned long long *, time_t *);
 char	*registry_format(const char *, int, int *);
 void	 registry_totals(struct registry_totals *);
 

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * tunnelgw: SSH connections not yet authenticated (startups), counted in all and per source
- * address, so that one address, or many, cannot hold the gateway's handshakes hostage (like
- * sshd's MaxStartups, without its random early drop). The main thread counts a connection
- * in when it accepts it; the worker that owns it counts it out when it logs in or closes. A
- * mutex guards the table: it is taken twice per SSH connection, never per byte. Entries
- * exist only while their count is above zero, so the table is never larger than the cap.
+ * (an IPv4 address or an IPv6 prefix, see source.c), so that one source, or many, cannot
+ * hold the gateway's handshakes hostage. In all, the cap is sshd's MaxStartups
+ * "start:rate:full" with its random early drop: from start on, a new connection is refused
+ * with a probability that grows from rate percent to 100 at full, so a flood of idle
+ * connections from many addresses fills the table ever more slowly and logins keep a
+ * chance, where a plain cap would refuse every login until the flood's connections time out.
+ * The main thread counts a connection in when it accepts it; the worker that owns it counts
+ * it out when it logs in or closes. A mutex guards the table: it is taken twice per SSH
+ * connection, never per byte. Entries exist only while their count is above zero, so the
+ * table is never larger than the cap.
  */
 #include "config.h"
 
@@ -18,7 +23,7 @@
 #include <string.h>
 
 #include "startups.h"
-#include "listener.h"
+#include "source.h"
 #include "xmalloc.h"
 
 #define STARTUPS_BUCKETS	1024
@@ -32,17 +37,53 @@ struct startup {
 static pthread_mutex_t	 startups_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct startup	*startups_table[STARTUPS_BUCKETS];
 static int		 startups_total;
+static int		 startups_start = 256;	/* max_startups "start:rate:full" */
+static int		 startups_rate = 100;
 static int		 startups_max = 256;
 static int		 startups_max_source = 16;
+static uint32_t		(*startups_random)(uint32_t) = arc4random_uniform;
 
-/* Set the caps: in all, and per source address. */
+/*
+ * Set the caps: in all, sshd's "start:rate:full" (start == full for a plain cap), and per
+ * source.
+ */
 void
-startups_setup(int max_total, int max_per_source)
+startups_setup(int start, int rate, int full, int max_per_source)
 {
 	pthread_mutex_lock(&startups_lock);
-	startups_max = max_total;
+	startups_start = start;
+	startups_rate = rate;
+	startups_max = full;
 	startups_max_source = max_per_source;
 	pthread_mutex_unlock(&startups_lock);
+}
+
+/* Tests: draw the random numbers of the early drop from fn (NULL: arc4random_uniform). */
+void
+startups_set_random(uint32_t (*fn)(uint32_t))
+{
+	pthread_mutex_lock(&startups_lock);
+	startups_random = fn != NULL ? fn : arc4random_uniform;
+	pthread_mutex_unlock(&startups_lock);
+}
+
+/*
+ * Should a new connection be refused when n wait already, by "start:rate:full", given r
+ * drawn uniformly from 0 to 99: never below start, always at full, and between them with a
+ * probability of rate percent at start growing linearly toward 100 (sshd's
+ * should_drop_connection(), in the same integer steps).
+ */
+int
+startups_drop(int n, int start, int rate, int full, unsigned int r)
+{
+	long long	 p;
+
+	if (n < start)
+		return 0;
+	if (n >= full || rate >= 100)
+		return 1;
+	p = (long long)(100 - rate) * (n - start) / (full - start) + rate;
+	return (long long)r < p;
 }
 
 /* Find the bucket of an address. */
@@ -60,8 +101,8 @@ startups_bucket(const unsigned char addr[16])
 }
 
 /*
- * Count in a new connection from sa: 0, or -1 (with *why) when a cap is reached and the
- * connection must be closed.
+ * Count in a new connection from sa: 0, or -1 (with *why) when a cap is reached, or the
+ * early drop picked it, and the connection must be closed.
  */
 int
 startups_enter(const struct sockaddr *sa, const char **why)
@@ -70,15 +111,18 @@ startups_enter(const struct sockaddr *sa, const char **why)
 	unsigned char	  addr[16];
 	int		  rc = -1;
 
-	listener_addr16(sa, addr);
+	source_key(sa, addr);
 	pthread_mutex_lock(&startups_lock);
 	bucket = startups_bucket(addr);
 	for (e = *bucket; e != NULL && memcmp(e->addr, addr, 16) != 0; e = e->next)
 		;
 	if (startups_total >= startups_max)
 		*why = "too many unauthenticated connections (max_startups)";
+	else if (startups_total >= startups_start && startups_drop(startups_total,
+	    startups_start, startups_rate, startups_max, startups_random(100)))
+		*why = "many unauthenticated connections: dropped early at random (max_startups)";
 	else if (e != NULL && e->count >= startups_max_source)
-		*why = "too many unauthenticated connections from this address "
+		*why = "too many unauthenticated connections from this source "
 		    "(max_startups_per_source)";
 	else {
 		if (e == NULL) {
@@ -102,7 +146,7 @@ startups_leave(const struct sockaddr *sa)
 	struct startup	**pp, *e;
 	unsigned char	  addr[16];
 
-	listener_addr16(sa, addr);
+	source_key(sa, addr);
 	pthread_mutex_lock(&startups_lock);
 	for (pp = startups_bucket(addr); (e = *pp) != NULL; pp = &e->next) {
 		if (memcmp(e->addr, addr, 16) != 0)

@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access.h"
@@ -33,6 +34,7 @@
 #include "sshgw.h"
 #include "startups.h"
 #include "tunnel.h"
+#include "worker.h"
 #include "xmalloc.h"
 
 #define TUNNEL_ACCEPT_BURST	64	/* connections accepted per wake-up */
@@ -214,21 +216,15 @@ tunnel_admit(struct tunnel *t, const struct sockaddr *sa, const char **label)
 	return NULL;
 }
 
-/* Log a refused public connection: at most once every ten seconds per thread. */
+/* Log a refused public connection, within a log limit shared by every worker. */
 static void
 tunnel_log_refusal(struct tunnel *t, const struct sockaddr *sa, socklen_t len, const char *why)
 {
-	static _Thread_local time_t		last;
-	static _Thread_local unsigned long	skipped;
-	char					*peer;
+	char	*peer;
 
-	if (!log_every(&last, &skipped, 10))
-		return;
 	peer = listener_format(sa, len);
-	log_info("%s: connection from %s refused: %s%s", t->url, peer, why,
-	    skipped > 0 ? " (more refusals since the last report)" : "");
+	log_info_limited("%s: connection from %s refused: %s", t->url, peer, why);
 	free(peer);
-	skipped = 0;
 }
 
 /* The idle timeout for a tunnel's connections: the tcp command's, else the configuration's. */
@@ -339,6 +335,39 @@ tunnel_permitted(const struct keyent *ke, int port)
 	return 0;
 }
 
+/*
+ * A port the session asked for is in use: say who holds it. When an older session of the
+ * same account does (a client that reconnected after its laptop slept, say), that session
+ * must answer a keepalive at once or be closed, which frees the port for the next try.
+ */
+static void
+tunnel_port_busy(struct gwsess *gs, int port, char **reason)
+{
+	const char		*account = sshgw_session_account(gs->sess);
+	char			*url, *holder = NULL, when[32];
+	unsigned long long	 session;
+	time_t			 since;
+	struct tm		 tm;
+
+	metrics_count_refusal(METRICS_PORT_IN_USE);
+	xasprintf(&url, "tcp://%s:%d", tunnel_conf->public_host, port);
+	if (registry_holder(url, &holder, &session, &since) != 0 ||
+	    strcmp(holder, account) != 0 || session == sshgw_session_id(gs->sess)) {
+		free(url);
+		free(holder);
+		return;		/* *reason from ports_open() says it is in use */
+	}
+	free(url);
+	free(holder);
+	worker_probe(session);
+	gmtime_r(&since, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	free(*reason);
+	xasprintf(reason, "port %d is held by your session %llu (since %s); it must answer "
+	    "within 2 seconds or be closed, which frees the port: connect again then", port,
+	    session, when);
+}
+
 /* Open a port the account reserved: its own, whatever the other rules say. */
 static int
 tunnel_open_reserved(struct gwsess *gs, int port, int *bound, char **reason)
@@ -346,10 +375,7 @@ tunnel_open_reserved(struct gwsess *gs, int port, int *bound, char **reason)
 	int	 fd;
 
 	if ((fd = ports_open(tunnel_conf, port, reason)) == -1) {
-		metrics_count_refusal(METRICS_PORT_IN_USE);
-		free(*reason);
-		xasprintf(reason, "your reserved port %d is in use (by another of your sessions?)",
-		    port);
+		tunnel_port_busy(gs, port, reason);
 		return -1;
 	}
 	*bound = port;
@@ -417,7 +443,7 @@ tunnel_open_port(struct gwsess *gs, const char *address, int port, int *bound, c
 		return -1;
 	}
 	if ((fd = ports_open(c, port, reason)) == -1) {
-		metrics_count_refusal(METRICS_PORT_IN_USE);
+		tunnel_port_busy(gs, port, reason);
 		return -1;
 	}
 	*bound = port;

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access.h"
@@ -33,6 +34,20 @@
 #define WORKER_RECHECK	(-2)	/* ... to have it check its sessions against the store */
 #define WORKER_KEYS	(-3)	/* ... to move its sessions to the reloaded keys file */
 #define WORKER_DRAIN	(-4)	/* ... to close its public ports: the gateway is stopping */
+#define WORKER_PROBE	(-5)	/* ... to probe the sessions named in worker_probes */
+#define WORKER_PROBE_MS	2000	/* how long a probed session has to answer */
+#define WORKER_PROBES	32	/* sessions waiting to be probed, at most */
+#define WORKER_PROBE_AGE 5	/* seconds a probe request stays valid */
+
+/*
+ * Sessions a worker should probe at once (a newer session of the same account wants a port
+ * one of them holds): every worker looks, the one that owns the session probes it.
+ */
+static pthread_mutex_t	worker_probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	unsigned long long	 session;
+	time_t			 when;
+}			worker_probes[WORKER_PROBES];
 #define WORKER_STORE_BUSY 250	/* ms a worker waits for the store's write lock */
 
 struct worker;
@@ -167,6 +182,58 @@ worker_drain(struct worker *w)
 	}
 }
 
+static void	worker_tell_all(int);
+
+/* Is a session on the list of sessions to probe. */
+static int
+worker_probe_wanted(unsigned long long id)
+{
+	time_t	 now = time(NULL);
+	size_t	 i;
+	int	 found = 0;
+
+	pthread_mutex_lock(&worker_probe_lock);
+	for (i = 0; i < WORKER_PROBES; i++) {
+		if (worker_probes[i].session == id && now - worker_probes[i].when <= WORKER_PROBE_AGE)
+			found = 1;
+	}
+	pthread_mutex_unlock(&worker_probe_lock);
+	return found;
+}
+
+/* Probe the sessions of this worker that are on the list. */
+static void
+worker_probe_mine(struct worker *w)
+{
+	struct wsess	*ws;
+
+	TAILQ_FOREACH(ws, &w->sessions, entry) {
+		if (worker_probe_wanted(sshgw_session_id(ws->s)))
+			sshgw_session_probe(ws->s, WORKER_PROBE_MS);
+	}
+}
+
+/*
+ * Have the session with this id, in whichever worker owns it, answer within
+ * WORKER_PROBE_MS or close. Any thread may call this.
+ */
+void
+worker_probe(unsigned long long session)
+{
+	time_t	 now = time(NULL);
+	size_t	 i, slot = 0;
+
+	pthread_mutex_lock(&worker_probe_lock);
+	for (i = 0; i < WORKER_PROBES; i++) {
+		if (worker_probes[i].when < worker_probes[slot].when)
+			slot = i;	/* the oldest entry makes room */
+	}
+	worker_probes[slot].session = session;
+	worker_probes[slot].when = now;
+	pthread_mutex_unlock(&worker_probe_lock);
+	worker_tell_all(WORKER_PROBE);
+}
+
 /* libevent: sockets (or the stop word) from the main thread. */
 static void
 worker_inbox(evutil_socket_t fd, short what, void *arg)
@@ -194,6 +261,10 @@ worker_inbox(evutil_socket_t fd, short what, void *arg)
 		}
 		if (fds[i] == WORKER_DRAIN) {
 			worker_drain(w);
+			continue;
+		}
+		if (fds[i] == WORKER_PROBE) {
+			worker_probe_mine(w);
 			continue;
 		}
 		worker_adopt(w, fds[i]);
@@ -271,7 +342,8 @@ worker_dispatch(int fd)
 	}
 	atomic_fetch_add(&w->load, 1);
 	if (write(w->pipe[1], &fd, sizeof fd) != (ssize_t)sizeof fd) {
-		log_warn("worker %d is not keeping up; dropping a new SSH connection", w->id);
+		log_warn_limited("worker %d is not keeping up; dropping a new SSH connection",
+		    w->id);
 		atomic_fetch_sub(&w->load, 1);
 		close(fd);
 	}

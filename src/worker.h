@@ -9,6 +9,7 @@ struct keyfile;
 int	 worker_start_all(const struct conf *, const struct keyfile *, char **);
 void	 worker_dispatch(int);
 void	 worker_recheck_all(void);
+void	 worker_probe(unsigned long long);
 void	 worker_keys_all(const struct keyfile *);
 int	 worker_keys_moving(void);
 void	 worker_drain_all(int);

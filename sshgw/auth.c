@@ -83,6 +83,7 @@ sshgw_auth_success(struct sshgw_session *s, enum sshgw_auth_kind kind, char *acc
 	s->account = account;
 	if (s->grace != NULL)
 		event_del(s->grace);
+	sshgw_alive_start(s);
 	if (s->srv->hooks->logged_in != NULL)
 		s->srv->hooks->logged_in(s);
 	log_info("session %llu from %s: authenticated as account '%s' %s", s->id, s->peer,
@@ -126,7 +127,7 @@ sshgw_auth_token(struct sshgw_session *s, const char *token, int touch, char **a
 	rc = s->srv->hooks->token_check(s, token, touch, account, id, &reason);
 	if (rc != 0 && sshgw_auth_is_token(token) && !s->token_told) {
 		/* A token that was one once: say why it no longer works (revoked, expired). */
-		log_info("session %llu from %s: token refused: %s", s->id, s->peer,
+		log_info_limited("session %llu from %s: token refused: %s", s->id, s->peer,
 		    reason != NULL ? reason : "database error");
 		sshgw_auth_banner(s, reason != NULL ? reason : "the account store is not available");
 		s->token_told = 1;
@@ -178,8 +179,8 @@ sshgw_auth_keyfile(struct sshgw_session *s, const struct keyent *ke, char state)
 	char	*how;
 
 	if (!sshgw_auth_from_ok(s, ke)) {
-		log_info("session %llu from %s: key %s (line %d) is not allowed from this address "
-		    "(from=)", s->id, s->peer, ke->fingerprint, ke->line);
+		log_info_limited("session %llu from %s: key %s (line %d) is not allowed from "
+		    "this address (from=)", s->id, s->peer, ke->fingerprint, ke->line);
 		return sshgw_auth_refuse(s);
 	}
 	if (state == SSH_PUBLICKEY_STATE_NONE)
@@ -226,8 +227,8 @@ sshgw_auth_db_key(struct sshgw_session *s, const char *user, ssh_key key, char s
 
 	if (s->srv->hooks->key_lookup(s, key, &account, &fp) != 0) {
 		if (state == SSH_PUBLICKEY_STATE_NONE)
-			log_info("session %llu from %s: unknown key offered for user '%s'", s->id,
-			    s->peer, sshgw_auth_loggable(user));
+			log_info_limited("session %llu from %s: unknown key offered for user '%s'",
+			    s->id, s->peer, sshgw_auth_loggable(user));
 		return sshgw_auth_refuse(s);
 	}
 	if (state == SSH_PUBLICKEY_STATE_NONE) {
@@ -321,6 +322,50 @@ sshgw_auth_message(struct sshgw_session *s, ssh_message msg)
 	sshgw_auth_success(s, SSHGW_AUTH_TOKEN, account, "with a token (keyboard-interactive)");
 	ssh_message_auth_reply_success(msg, 0);
 	return 0;
+}
+
+/*
+ * libssh 0.10.6 drops a signed publickey request that it refuses itself (a signature
+ * algorithm outside the accepted list, such as SHA-1 "ssh-rsa": src/messages.c,
+ * ssh_packet_userauth_request, "goto error") with no reply at all, and the request never
+ * reaches a callback, so there is no message to answer it through: the client would wait
+ * for login_grace_time. What libssh leaves is the error it recorded. Called after libssh
+ * handled the client's packets before login: a new fatal error means such a request went
+ * unanswered, and the session ends at once with a disconnect message that says why.
+ */
+void
+sshgw_auth_unanswered(struct sshgw_session *s)
+{
+	static const char	 prefix[] = "Public key from client (";
+	const char		*err;
+	char			 alg[LOG_QUOTE_MAX + 2], q[LOG_QUOTE_SIZE], *why;
+	size_t			 n;
+
+	if (ssh_get_error_code(s->ssh) != SSH_FATAL)
+		return;
+	err = ssh_get_error(s->ssh);
+	if (s->kex_error != NULL && strcmp(err, s->kex_error) == 0)
+		return;
+	if (strncmp(err, prefix, sizeof prefix - 1) == 0) {
+		err += sizeof prefix - 1;
+		n = strcspn(err, ")");
+		if (n > sizeof alg - 1)
+			n = sizeof alg - 1;
+		memcpy(alg, err, n);
+		alg[n] = '\0';
+		xasprintf(&why, "public key signature algorithm '%s' is not accepted%s",
+		    log_quote(alg, q), strcmp(alg, "ssh-rsa") == 0 ?
+		    " (SHA-1): sign with rsa-sha2-256 or rsa-sha2-512" : "");
+	} else {
+		n = strnlen(err, sizeof alg - 1);
+		memcpy(alg, err, n);
+		alg[n] = '\0';
+		xasprintf(&why, "authentication request refused: %s", log_quote(alg, q));
+	}
+	log_info_limited("session %llu from %s: %s", s->id, s->peer, why);
+	sshgw_session_close(s, why);
+	free(why);
+	sshgw_auth_refuse(s);
 }
 
 /* Install the authentication callbacks of a new session. */

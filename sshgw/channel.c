@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,61 @@
 #include "log.h"
 #include "sshgw-int.h"
 #include "xmalloc.h"
+
+/*
+ * Bytes held toward public clients in this process: what libssh keeps for channels whose
+ * owner has not taken it, and what owners keep in their own buffers (their backlog).
+ */
+static atomic_size_t sshgw_channel_held_all;
+
+/* Return the bytes held toward public clients in this process. */
+size_t
+sshgw_channel_held(void)
+{
+	return atomic_load(&sshgw_channel_held_all);
+}
+
+/* Is the gateway-wide budget for bytes held toward public clients spent. */
+int
+sshgw_channel_over_budget(const struct sshgw_session *s)
+{
+	return atomic_load(&sshgw_channel_held_all) >= s->srv->conf->max_buffered;
+}
+
+/* Count held bytes: a channel's and its session's total change from old to new. */
+static void
+sshgw_channel_hold(struct sshgw_channel *c, size_t old, size_t new)
+{
+	if (new >= old) {
+		atomic_fetch_add(&sshgw_channel_held_all, new - old);
+		c->sess->held += new - old;
+	} else {
+		atomic_fetch_sub(&sshgw_channel_held_all, old - new);
+		c->sess->held -= old - new;
+	}
+}
+
+/* Set how many bytes libssh holds that the owner has not taken. */
+static void
+sshgw_channel_set_pending(struct sshgw_channel *c, size_t n)
+{
+	sshgw_channel_hold(c, c->pending, n);
+	c->pending = n;
+}
+
+/*
+ * The owner tells how many bytes from the client it holds, not yet written to the public
+ * side. While it holds any, the client's window is not grown beyond libssh's own: a window
+ * grows only while the public side drains.
+ */
+void
+sshgw_channel_backlog(struct sshgw_channel *c, size_t n)
+{
+	if (c == NULL)
+		return;
+	sshgw_channel_hold(c, c->backlog, n);
+	c->backlog = n;
+}
 
 /* Put a channel on the session's list of channels waiting to open or for window. */
 static void
@@ -92,9 +148,14 @@ sshgw_channel_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 	taken = c->ev->data(c->arg, data, len);
 	if (taken > len)
 		taken = len;
-	c->pending = len - taken;
-	/* All taken and a quarter of the window used: grant more, once libssh has returned. */
-	if (c->pending == 0 && c->since_grow >= SSHGW_WINDOW / 4)
+	sshgw_channel_set_pending(c, len - taken);
+	/*
+	 * All of it written out to the public side, and a quarter of the window used: grant
+	 * more, once libssh has returned. Data the owner only buffered does not count: a public
+	 * client that does not read must not earn its SSH client a bigger window.
+	 */
+	if (c->pending == 0 && c->backlog == 0 && c->since_grow >= SSHGW_WINDOW / 4 &&
+	    !sshgw_channel_over_budget(c->sess))
 		sshgw_channel_note(c, CHAN_NOTE_GROW);
 	return (int)taken;
 }
@@ -204,6 +265,8 @@ sshgw_channel_destroy(struct sshgw_channel *c)
 
 	if (c->state == CHAN_OPENING)
 		s->nopening--;
+	sshgw_channel_set_pending(c, 0);
+	sshgw_channel_backlog(c, 0);
 	sshgw_channel_unwait(c);
 	if (c->on_note)
 		TAILQ_REMOVE(&s->noted, c, note);
@@ -296,7 +359,7 @@ sshgw_channel_grow(struct sshgw_channel *c)
 	char	 none[1];
 
 	c->since_grow = 0;
-	if (c->state != CHAN_OPEN || c->ch == NULL || c->pending > 0)
+	if (c->state != CHAN_OPEN || c->ch == NULL || c->pending > 0 || c->backlog > 0)
 		return;
 	ssh_channel_read_timeout(c->ch, none, SSHGW_WINDOW, 1, 0);
 }
@@ -419,7 +482,7 @@ sshgw_channel_read(struct sshgw_channel *c, void *buf, size_t len)
 	rc = ssh_channel_read_nonblocking(c->ch, buf, (uint32_t)len, 0);
 	if (rc < 0)
 		return -1;
-	c->pending -= (size_t)rc;
+	sshgw_channel_set_pending(c, c->pending - (size_t)rc);
 	sshgw_session_touched(c->sess);
 	return rc;
 }

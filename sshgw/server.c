@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,67 @@
 #define SSHGW_PUBKEY_TYPES "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
 	"ecdsa-sha2-nistp521,sk-ssh-ed25519@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com," \
 	"rsa-sha2-512,rsa-sha2-256"
+
+/*
+ * The host key algorithms libssh offers for the host keys it was given: those of
+ * SSHGW_HOSTKEY_ALGS that one of the keys can sign with, in that order.
+ */
+static char *
+sshgw_server_hostkey_algs(const struct conf *conf)
+{
+	char		 have[256] = "", look[80], *copy, *p, *name, *out;
+	const char	*add;
+	ssh_key		 key;
+	size_t		 i, len = 0;
+
+	for (i = 0; i < conf->host_keys.n; i++) {
+		if (ssh_pki_import_privkey_file(conf->host_keys.v[i], NULL, NULL, NULL,
+		    &key) != SSH_OK)
+			continue;
+		if (ssh_key_type(key) == SSH_KEYTYPE_RSA)
+			add = "rsa-sha2-512,rsa-sha2-256";
+		else
+			add = ssh_key_type_to_char(ssh_key_type(key));
+		if (add != NULL)
+			snprintf(have + strlen(have), sizeof have - strlen(have), ",%s", add);
+		ssh_key_free(key);
+	}
+	strcat(have, ",");
+	out = xcalloc(1, sizeof SSHGW_HOSTKEY_ALGS);
+	copy = p = xstrdup(SSHGW_HOSTKEY_ALGS);
+	while ((name = strsep(&p, ",")) != NULL) {
+		snprintf(look, sizeof look, ",%s,", name);
+		if (strstr(have, look) != NULL)
+			len += (size_t)snprintf(out + len, sizeof SSHGW_HOSTKEY_ALGS - len, "%s%s",
+			    len > 0 ? "," : "", name);
+	}
+	free(copy);
+	if (*out == '\0') {
+		/* None could be read here: never refuse a client for host key types. */
+		free(out);
+		out = xstrdup(SSHGW_HOSTKEY_ALGS);
+	}
+	return out;
+}
+
+/* The gateway's list of one kind of algorithm, as its KEXINIT offers it. */
+const char *
+sshgw_server_offer(const struct sshgw_server *srv, enum sshgw_offer what)
+{
+	switch (what) {
+	case SSHGW_OFFER_KEX:
+		return SSHGW_KEX;
+	case SSHGW_OFFER_HOSTKEY:
+		return srv->hostkey_algs;
+	case SSHGW_OFFER_CIPHER:
+		return srv->conf->ciphers;
+	case SSHGW_OFFER_MAC:
+		return SSHGW_MACS;
+	case SSHGW_OFFER_COMPRESSION:
+		return "none";	/* see sshgw_session_create */
+	}
+	return "";
+}
 
 /* Set one option of a bind, with a clear error. */
 static int
@@ -72,6 +134,7 @@ sshgw_server_create(const struct conf *conf, const struct keyfile *keys,
 	    sshgw_server_set(srv, SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, SSHGW_PUBKEY_TYPES,
 	    "public key types", cause) != 0)
 		goto fail;
+	srv->hostkey_algs = sshgw_server_hostkey_algs(conf);
 	return srv;
 fail:
 	sshgw_server_free(srv);
@@ -86,6 +149,7 @@ sshgw_server_free(struct sshgw_server *srv)
 		return;
 	if (srv->bind != NULL)
 		ssh_bind_free(srv->bind);
+	free(srv->hostkey_algs);
 	free(srv);
 }
 

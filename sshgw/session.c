@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -129,6 +130,12 @@ sshgw_session_update(struct sshgw_session *s)
 
 	if (s->io == NULL)
 		return;
+	if (s->paused) {
+		if (s->events != 0)
+			event_del(s->io);
+		s->events = 0;
+		return;
+	}
 	/*
 	 * Wait for writability only while bytes sit in libssh's output buffer. (libssh asks
 	 * for POLLOUT after every write even when it wrote everything; following that would
@@ -197,6 +204,8 @@ sshgw_session_post(struct sshgw_session *s, int from_io)
 	}
 	if ((ssh_get_status(s->ssh) & SSH_WRITE_PENDING) == 0)
 		s->unflushed = 0;
+	if (from_io && s->authenticated)
+		sshgw_alive_check(s);
 	s->in_process++;
 	sshgw_channel_post(s, from_io);
 	sshgw_command_post(s);
@@ -210,6 +219,151 @@ sshgw_session_post(struct sshgw_session *s, int from_io)
 		evtimer_add(s->tick, &second);
 }
 
+/* Does the socket have room to write into now. */
+static int
+sshgw_session_writable(int fd)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLOUT };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT) != 0;
+}
+
+/*
+ * Take one step of the first key exchange. Before libssh reads, keep a copy of what the
+ * client sent (sshgw/negotiate.c). After the first step, tell libssh that it may write at
+ * once (see sshgw_session_progress), so that the key exchange reply leaves without waiting
+ * for another wake-up. Not in the first step: libssh writes the banner before it reads, and a
+ * client that answers the banner at once would add its KEXINIT to what libssh then reads,
+ * past the copy just taken.
+ */
+static int
+sshgw_session_kex_step(struct sshgw_session *s, int first)
+{
+	if (s->nego != NULL)
+		sshgw_negotiate_peek(s->nego, s->fd);
+	if (!first && sshgw_session_writable(s->fd))
+		ssh_set_fd_towrite(s->ssh);
+	return ssh_handle_key_exchange(s->ssh);
+}
+
+/* The first key exchange is over: stop keeping the client's bytes; note libssh's error. */
+static void
+sshgw_session_kex_over(struct sshgw_session *s)
+{
+	s->kex_done = 1;
+	sshgw_negotiate_free(s->nego, s->ssh);
+	s->nego = NULL;
+	if (ssh_get_error_code(s->ssh) != SSH_NO_ERROR)
+		s->kex_error = xstrdup(ssh_get_error(s->ssh));
+}
+
+/*
+ * The first key exchange failed: close with the gateway's own finding when it made one,
+ * else with libssh's error, which can hold what the client sent (so quoted, 64 bytes at a
+ * time, at most a few hundred).
+ */
+static void
+sshgw_session_kex_failed(struct sshgw_session *s)
+{
+	const char	*err = ssh_get_error(s->ssh);
+	char		 out[320], piece[LOG_QUOTE_MAX + 1], q[LOG_QUOTE_SIZE];
+	size_t		 used = 0, n;
+
+	if (s->closing != NULL)
+		return;
+	out[0] = '\0';
+	while (*err != '\0' && used + LOG_QUOTE_MAX < sizeof out) {
+		n = strnlen(err, LOG_QUOTE_MAX);
+		memcpy(piece, err, n);
+		piece[n] = '\0';
+		used += (size_t)snprintf(out + used, sizeof out - used, "%s", log_quote(piece, q));
+		err += n;
+	}
+	xasprintf(&s->closing, "handshake failed: %s%s", out, *err != '\0' ? "..." : "");
+}
+
+/*
+ * libssh: progress of the key exchange, as a fraction.
+ *
+ * libssh 0.10.6 writes only once its poll has reported POLLOUT, and handles POLLIN before
+ * POLLOUT (src/socket.c, ssh_socket_pollcallback and ssh_socket_nonblocking_flush). When
+ * the client's banner and KEXINIT arrive in one read, libssh queues its own KEXINIT on the
+ * banner (src/server.c, ssh_server_connection_callback, state BANNER_RECEIVED), then takes
+ * the client's KEXINIT in the same call, and on a mismatch closes the socket with that
+ * KEXINIT still queued; the client sees the connection close and cannot say why. So at 0.5,
+ * just before that KEXINIT is queued, libssh is told that the socket takes writes, and the
+ * KEXINIT leaves at once. At 0.6 the client's KEXINIT is in and libssh is about to compare
+ * the algorithms: the gateway compares them first, from its own copy of the client's
+ * bytes, and when nothing matches sends a disconnect message that says what did not (libssh
+ * would send nothing) and closes with that reason.
+ */
+static void
+sshgw_session_progress(void *arg, float status)
+{
+	struct sshgw_session	*s = arg;
+	char			*why;
+
+	if (s->kex_done || s->closing != NULL)
+		return;
+	if (status > 0.45f && status < 0.55f) {
+		if (sshgw_session_writable(s->fd))
+			ssh_set_fd_towrite(s->ssh);
+		return;
+	}
+	if (status < 0.55f || status > 0.65f)
+		return;
+	if (sshgw_negotiate_check(s->nego, s->srv, &why) == 0)
+		return;
+	if ((ssh_get_status(s->ssh) & SSH_WRITE_PENDING) == 0)
+		sshgw_negotiate_disconnect(s->fd, why);
+	xasprintf(&s->closing, "handshake failed: %s", why);
+	free(why);
+}
+
+/*
+ * Should the session's socket rest: the gateway holds more than max_buffered_mib toward
+ * public clients that read slower than SSH clients send, and this session's channels hold
+ * some of it. Not reading its socket lets TCP slow that client down, where buffering more
+ * would spend memory that every tenant shares.
+ */
+static int
+sshgw_session_must_rest(const struct sshgw_session *s)
+{
+	return s->held > 0 && s->kex_done && sshgw_channel_over_budget(s);
+}
+
+/* Stop reading (and writing) the session's socket for a while; libssh is not called. */
+static void
+sshgw_session_rest(struct sshgw_session *s)
+{
+	struct timeval	 tv = { 0, SSHGW_REST_MS * 1000 };
+
+	if (!s->paused)
+		log_ratelimited(LOG_LEVEL_INFO, "session %llu (%s): not read for now: the gateway "
+		    "holds its max_buffered_mib toward slow public clients, %zu bytes of it for "
+		    "this session", s->id, s->account != NULL ? s->account : "-", s->held);
+	s->paused = 1;
+	sshgw_session_update(s);
+	evtimer_add(s->pause, &tv);
+}
+
+static void	sshgw_session_io(evutil_socket_t, short, void *);
+
+/* libevent: a resting session looks again whether it may be read. */
+static void
+sshgw_session_rested(evutil_socket_t fd, short what, void *arg)
+{
+	struct sshgw_session	*s = arg;
+
+	if (sshgw_session_must_rest(s)) {
+		sshgw_session_rest(s);
+		return;
+	}
+	s->paused = 0;
+	sshgw_session_update(s);
+	sshgw_session_io(s->fd, EV_READ, s);
+}
+
 /* libevent: the session socket is ready; let libssh read (a bounded burst) and write. */
 static void
 sshgw_session_io(evutil_socket_t fd, short what, void *arg)
@@ -217,19 +371,23 @@ sshgw_session_io(evutil_socket_t fd, short what, void *arg)
 	struct sshgw_session	*s = arg;
 	int			 i, rc;
 
+	if (sshgw_session_must_rest(s)) {
+		sshgw_session_rest(s);
+		return;
+	}
 	s->in_process++;
 	for (i = 0; i < SSHGW_POLL_BURST && s->closing == NULL; i++) {
 		if (!s->kex_done && s->authenticated)
-			s->kex_done = 1;
+			sshgw_session_kex_over(s);
 		if (!s->kex_done) {
-			rc = ssh_handle_key_exchange(s->ssh);
+			rc = sshgw_session_kex_step(s, 0);
 			if (rc == SSH_OK) {
-				s->kex_done = 1;
+				sshgw_session_kex_over(s);
 				log_debug("session %llu: key exchange done", s->id);
 				continue;
 			}
 			if (rc == SSH_ERROR) {
-				s->closing = xstrdup(ssh_get_error(s->ssh));
+				sshgw_session_kex_failed(s);
 				break;
 			}
 			break;
@@ -238,6 +396,8 @@ sshgw_session_io(evutil_socket_t fd, short what, void *arg)
 		if (rc != SSH_OK)
 			break;
 	}
+	if (s->kex_done && !s->authenticated && s->closing == NULL && !sshgw_session_dead(s))
+		sshgw_auth_unanswered(s);
 	s->in_process--;
 	sshgw_session_post(s, 1);
 }
@@ -415,6 +575,11 @@ sshgw_session_callbacks(struct sshgw_session *s)
 	ssh_callbacks_init(&s->scb);
 	ssh_set_server_callbacks(s->ssh, &s->scb);
 	ssh_set_message_callback(s->ssh, sshgw_session_message, s);
+	memset(&s->ccb, 0, sizeof s->ccb);
+	s->ccb.userdata = s;
+	s->ccb.connect_status_function = sshgw_session_progress;
+	ssh_callbacks_init(&s->ccb);
+	ssh_set_callbacks(s->ssh, &s->ccb);
 }
 
 /*
@@ -428,7 +593,6 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof ss;
 	struct timeval		 tv = { srv->conf->login_grace_time, 0 };
-	char			 q[LOG_QUOTE_SIZE];
 	int			 rc;
 
 	s = xcalloc(1, sizeof *s);
@@ -451,7 +615,7 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 	if ((s->ssh = ssh_new()) == NULL)
 		fatal("out of memory creating an SSH session");
 	if (ssh_bind_accept_fd(srv->bind, s->ssh, fd) != SSH_OK) {
-		log_warn("session %llu from %s: cannot start: %s", s->id, s->peer,
+		log_warn_limited("session %llu from %s: cannot start: %s", s->id, s->peer,
 		    ssh_get_error(srv->bind));
 		close(fd);
 		s->fd = -1;
@@ -465,13 +629,14 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 		log_warn("session %llu: cannot turn compression off", s->id);
 	sshgw_session_callbacks(s);
 	ssh_set_blocking(s->ssh, 0);
-	rc = ssh_handle_key_exchange(s->ssh);	/* sends our banner, creates the poll context */
+	s->nego = sshgw_negotiate_create(s->ssh);
+	rc = sshgw_session_kex_step(s, 1);	/* sends our banner, creates the poll context */
 	if (rc == SSH_ERROR) {
-		log_info("session %llu from %s: handshake failed: %s", s->id, s->peer,
-		    log_quote(ssh_get_error(s->ssh), q));
+		sshgw_session_kex_failed(s);
 		goto fail;
 	}
-	s->kex_done = rc == SSH_OK;
+	if (rc == SSH_OK)
+		sshgw_session_kex_over(s);
 	if ((s->sev = ssh_event_new()) == NULL || ssh_event_add_session(s->sev, s->ssh) != SSH_OK) {
 		log_warn("session %llu from %s: cannot poll the session", s->id, s->peer);
 		goto fail;
@@ -480,7 +645,9 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 	s->kick = event_new(base, -1, 0, sshgw_session_kicked, s);
 	s->grace = evtimer_new(base, sshgw_session_grace, s);
 	s->tick = evtimer_new(base, sshgw_session_ticked, s);
-	if (s->io == NULL || s->kick == NULL || s->grace == NULL || s->tick == NULL || event_add(s->io, NULL) != 0 ||
+	s->pause = evtimer_new(base, sshgw_session_rested, s);
+	if (s->io == NULL || s->kick == NULL || s->grace == NULL || s->tick == NULL ||
+	    s->pause == NULL || event_add(s->io, NULL) != 0 ||
 	    evtimer_add(s->grace, &tv) != 0)
 		fatal("cannot add an SSH session to the event loop");
 	s->events = EV_READ;
@@ -511,7 +678,10 @@ sshgw_session_teardown(struct sshgw_session *s)
 		event_free(s->grace);
 	if (s->tick != NULL)
 		event_free(s->tick);
-	s->io = s->kick = s->grace = s->tick = NULL;
+	if (s->pause != NULL)
+		event_free(s->pause);
+	sshgw_alive_stop(s);
+	s->io = s->kick = s->grace = s->tick = s->pause = NULL;
 	sshgw_channel_detach_all(s);
 	for (i = 0; i < s->nfwd; i++) {
 		hooks->forward_remove(s, s->fwd[i].bound);
@@ -521,7 +691,8 @@ sshgw_session_teardown(struct sshgw_session *s)
 	/* Why it closed can hold what the client sent (libssh's errors quote its offer). */
 	if (s->authenticated || s->closing != NULL) {
 		why = log_quote_dup(s->closing != NULL ? s->closing : "ended", 1024);
-		log_info("session %llu from %s%s%s%s: closed: %s", s->id, s->peer,
+		log_ratelimited_if(!s->authenticated, LOG_LEVEL_INFO,
+		    "session %llu from %s%s%s%s: closed: %s", s->id, s->peer,
 		    s->account ? " (" : "", s->account ? s->account : "", s->account ? ")" : "",
 		    why);
 		free(why);
@@ -539,11 +710,13 @@ sshgw_session_teardown(struct sshgw_session *s)
 		ssh_disconnect(s->ssh);
 		ssh_free(s->ssh);
 	}
+	sshgw_negotiate_free(s->nego, NULL);
 	for (i = 0; i < s->nnotices; i++)
 		free(s->notices[i]);
 	free(s->opts.allow_cidr);
 	free(s->opts.deny_cidr);
 	free(s->closing);
+	free(s->kex_error);
 	free(s->account);
 	free(s->peer);
 	atomic_fetch_sub(&sshgw_sessions, 1);

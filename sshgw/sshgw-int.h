@@ -27,12 +27,23 @@
 #define SSHGW_MAX_UNFLUSHED	(1024 * 1024)	/* bytes queued toward a client not reading */
 #define SSHGW_MAX_PENDING	(4 * 1024 * 1024) /* bytes a client may send past its window */
 #define SSHGW_WINDOW		(3 * 1024 * 1024) /* receive window we grant while data flows */
+#define SSHGW_REST_MS		100	/* a session not read looks again this often */
 
 struct sshgw_server {
 	ssh_bind			 bind;
 	const struct conf		*conf;
 	const struct keyfile		*keys;
 	const struct sshgw_hooks	*hooks;
+	char				*hostkey_algs;	/* offered for the host keys loaded */
+};
+
+/* The gateway's algorithm lists, as its KEXINIT offers them. */
+enum sshgw_offer {
+	SSHGW_OFFER_KEX,
+	SSHGW_OFFER_HOSTKEY,
+	SSHGW_OFFER_CIPHER,
+	SSHGW_OFFER_MAC,
+	SSHGW_OFFER_COMPRESSION,
 };
 
 /* A granted tcpip-forward: what the client asked for, and the public port it got. */
@@ -76,6 +87,7 @@ struct sshgw_channel {
 	int					 zero_window;	/* ... because the window was empty */
 	int					 eof_sent;
 	int					 confirmed;	/* the client answered yes */
+	size_t					 backlog;	/* the owner's bytes not yet written out */
 	TAILQ_ENTRY(sshgw_channel)		 entry;		/* every channel of the session */
 	TAILQ_ENTRY(sshgw_channel)		 wait;		/* opening or blocked on the window */
 	TAILQ_ENTRY(sshgw_channel)		 note;		/* notices pending */
@@ -96,6 +108,8 @@ struct sshgw_session {
 	struct event				*grace;
 	struct event				*tick;		/* runs while channels are opening */
 	struct ssh_server_callbacks_struct	 scb;
+	struct ssh_callbacks_struct		 ccb;		/* progress of the key exchange */
+	struct sshgw_negotiate			*nego;		/* the client's KEXINIT, until kex_done */
 	int					 fd;
 	char					*peer;
 	int					 kex_done;
@@ -109,6 +123,7 @@ struct sshgw_session {
 	ssh_key					 client_key;	/* kept for `register` */
 	char					*kbd_user;	/* user name of a keyboard-interactive round */
 	int					 token_told;	/* the client was told why its token failed */
+	char					*kex_error;	/* libssh's error when the key exchange ended */
 	struct sshgw_forward			 fwd[SSHGW_MAX_FORWARDS];
 	size_t					 nfwd;
 
@@ -134,10 +149,29 @@ struct sshgw_session {
 	char					*closing;	/* why, once the session must end */
 	short					 events;	/* what io waits for */
 	size_t					 unflushed;	/* written since libssh's buffer was last empty */
+	size_t					 held;		/* its channels' pending and backlog bytes */
+	int					 paused;	/* not read: see sshgw_session_rest() */
+	struct event				*pause;
+	struct ssh_counter_struct		 rx;		/* packets libssh took from the client */
+	uint64_t				 rx_seen;	/* rx.in_packets when last looked */
+	int64_t					 heard;		/* ms, when the client was last heard */
+	int64_t					 alive_sent;	/* ms, last keepalive sent since then */
+	int					 alive_missed;	/* keepalives sent since it last did */
+	int					 probe_waiting;	/* an immediate probe awaits an answer */
+	struct event				*alive;		/* every client_alive_interval */
+	struct event				*probe;		/* an immediate probe's deadline */
 	void					*data;
 };
 
 int	 sshgw_auth_message(struct sshgw_session *, ssh_message);
+void	 sshgw_auth_unanswered(struct sshgw_session *);
+const char *sshgw_server_offer(const struct sshgw_server *, enum sshgw_offer);
+struct sshgw_negotiate *sshgw_negotiate_create(ssh_session);
+void	 sshgw_negotiate_free(struct sshgw_negotiate *, ssh_session);
+void	 sshgw_negotiate_peek(struct sshgw_negotiate *, int);
+int	 sshgw_negotiate_check(const struct sshgw_negotiate *, const struct sshgw_server *,
+	    char **);
+void	 sshgw_negotiate_disconnect(int, const char *);
 void	 sshgw_auth_callbacks(struct sshgw_session *);
 void	 sshgw_auth_free(struct sshgw_session *);
 void	 sshgw_session_kick(struct sshgw_session *);
@@ -145,6 +179,10 @@ void	 sshgw_session_update(struct sshgw_session *);
 void	 sshgw_session_touched(struct sshgw_session *);
 void	 sshgw_channel_post(struct sshgw_session *, int);
 void	 sshgw_channel_detach_all(struct sshgw_session *);
+int	 sshgw_channel_over_budget(const struct sshgw_session *);
+void	 sshgw_alive_start(struct sshgw_session *);
+void	 sshgw_alive_check(struct sshgw_session *);
+void	 sshgw_alive_stop(struct sshgw_session *);
 void	 sshgw_command_open(struct sshgw_session *);
 void	 sshgw_command_post(struct sshgw_session *);
 int	 sshgw_command_tcp_option(struct sshgw_tcp_opts *, const char *, char **);

@@ -91,6 +91,7 @@ void	 sshgw_server_set_keys(struct sshgw_server *, const struct keyfile *);
 
 struct sshgw_session *sshgw_session_create(struct sshgw_server *, struct event_base *, int);
 void	 sshgw_session_close(struct sshgw_session *, const char *);
+int	 sshgw_session_probe(struct sshgw_session *, int);
 const char *sshgw_session_rekey(struct sshgw_session *, const struct keyfile *);
 void	 sshgw_session_set_data(struct sshgw_session *, void *);
 void	*sshgw_session_data(const struct sshgw_session *);
@@ -114,6 +115,8 @@ ssize_t	 sshgw_channel_write(struct sshgw_channel *, const void *, size_t);
 size_t	 sshgw_channel_window(struct sshgw_channel *);
 ssize_t	 sshgw_channel_read(struct sshgw_channel *, void *, size_t);
 size_t	 sshgw_channel_pending(const struct sshgw_channel *);
+void	 sshgw_channel_backlog(struct sshgw_channel *, size_t);
+size_t	 sshgw_channel_held(void);
 int	 sshgw_channel_command_pending(const struct sshgw_channel *);
 int	 sshgw_channel_proxy_proto(const struct sshgw_channel *);
 void	 sshgw_channel_eof(struct sshgw_channel *);

@@ -71,8 +71,11 @@ ok "the owner binds its reserved port with -R $rport:..., although requested por
 # shellcheck disable=SC2086
 expect_status 255 ssh $NOKEY -o ExitOnForwardFailure=yes -p "$TG_SSH_PORT" \
 	-R "$rport:localhost:$svc" "$token@127.0.0.1" tcp
-grep -q "your reserved port $rport is in use" "$TG_TMP/gw.log" || fail "no reason logged"
+grep -q "port $rport is held by your session [0-9]* (since " "$TG_TMP/gw.log" || fail "no reason logged"
 ok "a second session of the same account asking for the held address is refused, with the reason"
+sleep 2.5	# the holder is asked to answer within 2 s; a live client does
+$TG_PY stream "$rport" 100000 1 >/dev/null || fail "the live holder lost its port to a probe"
+ok "the session holding the port answers the probe and keeps it"
 btoken=$(ctl token create bob 2>/dev/null)
 kill "$TG_LAST_PID"
 wait "$TG_LAST_PID" 2>/dev/null || true

@@ -187,6 +187,21 @@ static const struct bad_case bad_cases[] = {
 	{ "ciphers = \"aes128-ctr,aes128-ctr\";\n", 1, "cipher 'aes128-ctr' is listed twice" },
 	{ "ciphers = \"aes128-ctr,\";\n", 1, "unknown or unsupported cipher ''" },
 	{ "public_host = \"gw example\";\n", 1, "not a valid host name" },
+	/* max_startups: a number or "start:rate:full"; source_prefix6 */
+	{ "max_startups = 0;\n", 1, "'max_startups' must be between 1 and 1000000, not 0" },
+	{ "max_startups = -3;\n", 1, "'max_startups' must be between 1 and 1000000, not -3" },
+	{ "max_startups = \"10:30\";\n", 1, "must be a number or \"start:rate:full\"" },
+	{ "max_startups = \"10:30:100:5\";\n", 1, "must be a number or \"start:rate:full\"" },
+	{ "max_startups = \"10:x:100\";\n", 1, "is not a number or three numbers" },
+	{ "max_startups = \"10:30:-1\";\n", 1, "is not a number or three numbers" },
+	{ "max_startups = \"101:30:100\";\n", 1, "start must be between 1 and full (100), not 101" },
+	{ "max_startups = \"0:30:100\";\n", 1, "start must be between 1 and full (100), not 0" },
+	{ "max_startups = \"10:0:100\";\n", 1, "rate is a percentage from 1 to 100, not 0" },
+	{ "max_startups = \"10:101:100\";\n", 1, "rate is a percentage from 1 to 100, not 101" },
+	{ "max_startups = \"10:30:2000000\";\n", 1, "full must be between 1 and 1000000" },
+	{ "max_startups = 1.5;\n", 1, "'max_startups' must be a whole number or a string" },
+	{ "source_prefix6 = 0;\n", 1, "'source_prefix6' must be between 1 and 128, not 0" },
+	{ "source_prefix6 = 129;\n", 1, "'source_prefix6' must be between 1 and 128, not 129" },
 	/* syntax */
 	{ "listen = [ \"127.0.0.1:2222\" ];\nidle_timeout 5;\n", 2, "syntax error" },
 	{ "idle_timeout = 5;\nidle_timeout = 6;\n", 2, "duplicate setting" },
@@ -325,6 +340,49 @@ START_TEST(test_print_every_option)
 }
 END_TEST
 
+/* max_startups: sshd's "start:rate:full", or a plain number N that means N:100:N; -T prints it back. */
+START_TEST(test_max_startups)
+{
+	const struct conf_option	*o = conf_find("max_startups");
+	struct conf			*c;
+	char				*cause, *path, *v;
+
+	ck_assert_int_eq(load("max_startups = \"10:30:100\";\nsource_prefix6 = 48;\n", &c, &cause,
+	    &path), 0);
+	ck_assert_int_eq(c->max_startups.start, 10);
+	ck_assert_int_eq(c->max_startups.rate, 30);
+	ck_assert_int_eq(c->max_startups.full, 100);
+	ck_assert_int_eq(c->source_prefix6, 48);
+	v = conf_value_string(c, o);
+	ck_assert_str_eq(v, "\"10:30:100\"");
+	free(v);
+	free(path);
+	conf_free(c);
+	ck_assert_int_eq(load("max_startups = 300;\n", &c, &cause, &path), 0);
+	ck_assert_int_eq(c->max_startups.start, 300);
+	ck_assert_int_eq(c->max_startups.rate, 100);
+	ck_assert_int_eq(c->max_startups.full, 300);
+	ck_assert_int_eq(c->source_prefix6, 64);
+	v = conf_value_string(c, o);
+	ck_assert_str_eq(v, "300");
+	free(v);
+	free(path);
+	conf_free(c);
+	/* The string form of a plain number, and start == full, are the plain cap. */
+	ck_assert_int_eq(load("max_startups = \"40\";\n", &c, &cause, &path), 0);
+	ck_assert_int_eq(c->max_startups.start, 40);
+	ck_assert_int_eq(c->max_startups.full, 40);
+	free(path);
+	conf_free(c);
+	/* The default starts dropping at 64 and refuses all at 256. */
+	c = conf_create();
+	ck_assert_int_eq(c->max_startups.start, 64);
+	ck_assert_int_eq(c->max_startups.rate, 30);
+	ck_assert_int_eq(c->max_startups.full, 256);
+	conf_free(c);
+}
+END_TEST
+
 /* Port ranges and endpoints parse as documented. */
 START_TEST(test_parsers)
 {
@@ -368,6 +426,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_print_round_trip);
 	tcase_add_test(tc, test_print_every_option);
 	tcase_add_test(tc, test_parsers);
+	tcase_add_test(tc, test_max_startups);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -132,6 +132,77 @@ START_TEST(test_request_forms)
 }
 END_TEST
 
+/*
+ * In a child: send len bytes (and LF if nl) and read the whole reply; 0 when it starts with
+ * want and ends in a clean EOF, 1 on a wrong reply, 3 when the connection was reset.
+ */
+static int
+clean_exchange(const char *path, size_t len, int nl, const char *want)
+{
+	struct sockaddr_un	 sun;
+	char			 buf[4096], *req;
+	size_t			 got = 0;
+	ssize_t			 n;
+	int			 fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, path);
+	if ((req = malloc(len + 1)) == NULL)
+		return 2;
+	memset(req, 'x', len);
+	req[len] = '\n';
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
+	    write(fd, req, len + (nl ? 1 : 0)) != (ssize_t)(len + (nl ? 1 : 0)))
+		return 2;
+	free(req);
+	/* Give the daemon time to answer and close before we read anything. */
+	usleep(200000);
+	while ((n = read(fd, buf + got, sizeof buf - 1 - got)) > 0 && got < sizeof buf - 1)
+		got += (size_t)n;
+	if (n == -1)
+		return errno == ECONNRESET ? 3 : 2;
+	buf[got] = '\0';
+	close(fd);
+	return strncmp(buf, want, strlen(want)) == 0 ? 0 : 1;
+}
+
+/*
+ * Requests of 257 bytes and more are answered with the ERR line and a clean close, not a
+ * reset: the rest of the line is read and dropped (issue 12).
+ */
+START_TEST(test_long_request_clean_close)
+{
+	struct event_base	*base = event_base_new();
+	struct control		*ctl;
+	const char		*dir = tg_tmpdir(), *path = sock_path(dir);
+	static const size_t	 sizes[] = { 257, 258, 300, 1000, 60000 };
+	char			*cause = NULL;
+	size_t			 i;
+	pid_t			 pid;
+
+	ctl = control_open(base, path, &cause);
+	ck_assert_msg(ctl != NULL, "%s", cause);
+	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		if ((pid = fork()) == 0)
+			_exit(clean_exchange(path, sizes[i], 1,
+			    "ERR the request is not one line of at most 256 bytes\n"));
+		ck_assert_msg(serve_until_exit(base, pid) == 0, "%zu bytes: reset or wrong reply",
+		    sizes[i]);
+	}
+	if ((pid = fork()) == 0)
+		_exit(clean_exchange(path, 256, 1, "ERR unknown request"));
+	ck_assert_int_eq(serve_until_exit(base, pid), 0);
+	if ((pid = fork()) == 0)
+		_exit(clean_exchange(path, 257, 0, "ERR the request is not one line"));
+	ck_assert_int_eq(serve_until_exit(base, pid), 0);
+	control_free(ctl);
+	event_base_free(base);
+	tg_cleanup();
+}
+END_TEST
+
 /* A stale socket is replaced; a live one, or a file that is no socket, stops the start. */
 START_TEST(test_stale_and_live)
 {
@@ -226,6 +297,7 @@ control_suite(void)
 
 	tcase_add_test(tc, test_open_query_free);
 	tcase_add_test(tc, test_request_forms);
+	tcase_add_test(tc, test_long_request_clean_close);
 	tcase_add_test(tc, test_stale_and_live);
 	tcase_add_test(tc, test_folder_rules);
 	tcase_add_test(tc, test_unreachable);

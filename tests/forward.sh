@@ -122,8 +122,8 @@ log_has "forward 'localhost':80 refused: port 80 is privileged" \
 	"the log says a privileged port is refused"
 
 ssh_fails "port 21600 held by another client" -R "21600:localhost:$svc2"
-log_has "forward 'localhost':21600 refused: port 21600 is in use" \
-	"the log says the port is in use"
+log_has "forward 'localhost':21600 refused: port 21600 is held by your session" \
+	"the log says which session of the account holds the port"
 stream 21600 "the holder's tunnel still works after another client asked for its port"
 
 start_ssh twice -N -R "21601:localhost:$svc" -R "21601:127.0.0.1:$svc" v2@127.0.0.1

@@ -158,10 +158,11 @@ allocated() {
 	sed -n 's/^Allocated port \([0-9]*\) .*/\1/p' "$TG_TMP/$1.err" | sed -n "${n}p"
 }
 
-# start_service KIND: start a tg.py service (echo, reply-after-eof); its port goes to $TG_SVC.
+# start_service KIND [ARGS...]: start a tg.py service (echo, reply-after-eof, push BYTES...);
+# its port goes to $TG_SVC.
 start_service() {
 	local portfile="$TG_TMP/service.$RANDOM.port"
-	$TG_PY "$1" "$portfile" >"$portfile.log" 2>&1 &
+	$TG_PY "$1" "$portfile" "${@:2}" >"$portfile.log" 2>&1 &
 	TG_PIDS="$TG_PIDS $!"
 	wait_for 10 test -s "$portfile" || fail "the $1 service did not start"
 	TG_SVC=$(cat "$portfile")

@@ -16,8 +16,26 @@
 #                                  given, else nothing, reads and discards whatever comes, and
 #                                  succeeds when the peer closes the connection between MIN
 #                                  and MAX seconds after connecting; prints the time it took
+# Services that write first, as soon as they accept (TCP_NODELAY, before reading anything):
+#   tg.py greet PORTFILE [BYTES]   sends a greeting line (padded to BYTES, default 40, ending
+#                                  in CRLF), then echoes what it reads until EOF
+#   tg.py push PORTFILE BYTES      sends BYTES of deterministic pseudo-random data, then closes
+# and their public clients, N connections one after the other, each checked byte for byte;
+# they print the count intact, describe the first broken ones, and fail if any is broken:
+#   tg.py greetings PORT N [BYTES] [proxy]
+#                                  sends a line and shuts down writing, reads until EOF and
+#                                  wants the greeting then its line echoed; with "proxy" the
+#                                  echoed PROXY v1 header of the connection in between
+#   tg.py greetings-at-once PORT N [BYTES] [proxy]
+#                                  the same, with the N connections made all at once
+#   tg.py downloads PORT N BYTES   reads until EOF and wants the BYTES push sends (SHA-256)
+#   tg.py relay PORTFILE PORT MS   TCP relay to PORT; what the connecting side sends within MS
+#                                  milliseconds goes on in one write (packets that cross a
+#                                  network together), e.g. between ssh and the gateway
 import hashlib
 import os
+import random
+import select
 import socket
 import struct
 import sys
@@ -25,7 +43,9 @@ import threading
 import time
 
 
-def serve(portfile, handler):
+def serve(portfile, handler, at_accept=None):
+    """Listen on a free port written to portfile; a thread runs handler for each connection,
+    after at_accept, when given, has run in the accept loop itself."""
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", 0))
@@ -36,6 +56,8 @@ def serve(portfile, handler):
     os.rename(tmp, portfile)
     while True:
         c, _ = s.accept()
+        if at_accept is not None:
+            at_accept(c)
         threading.Thread(target=handler, args=(c,), daemon=True).start()
 
 
@@ -213,6 +235,204 @@ def hold(port, count, seconds):
     time.sleep(seconds)
 
 
+GREET_BYTES = 40
+
+
+def greeting(nbytes):
+    """The greet service's greeting: one line of exactly nbytes bytes, CRLF included."""
+    head = b"220 tg.py greets you "
+    if nbytes < len(head) + 2:
+        sys.exit("a greeting is at least %d bytes" % (len(head) + 2))
+    pad = bytes(ord("a") + i % 26 for i in range(nbytes - len(head) - 2))
+    return head + pad + b"\r\n"
+
+
+def push_data(nbytes):
+    """The bytes the push service sends: pseudo-random, the same for the same size."""
+    return random.Random(nbytes).randbytes(nbytes)
+
+
+def serve_first(portfile, data, then):
+    """A service that writes first: on accept, with TCP_NODELAY, as much of data as the socket
+    takes goes out at once, from the accept loop (no thread start in between); a thread sends
+    the rest, then runs then(c)."""
+    sent = {}
+
+    def at_accept(c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sent[c] = c.send(data, socket.MSG_DONTWAIT)
+        except OSError:
+            sent[c] = 0
+
+    def handler(c):
+        try:
+            c.sendall(data[sent.pop(c):])
+            then(c)
+        except OSError:
+            c.close()
+
+    serve(portfile, handler, at_accept)
+
+
+def close_after_push(c):
+    c.shutdown(socket.SHUT_WR)
+    c.settimeout(10)
+    try:
+        while c.recv(65536):    # wait for the other side to finish, so nothing is reset
+            pass
+    except OSError:
+        pass
+    c.close()
+
+
+def read_all(c, limit):
+    """Read until EOF, or until more than limit bytes came; a timeout or reset ends it too."""
+    got = bytearray()
+    why = "EOF"
+    try:
+        while len(got) <= limit:
+            d = c.recv(262144)
+            if not d:
+                break
+            got += d
+        else:
+            why = "more than expected"
+    except socket.timeout:
+        why = "timeout"
+    except OSError as e:
+        why = str(e)
+    return bytes(got), why
+
+
+def describe(got, want):
+    """Say how got differs from want: how much arrived, where it first differs, which part
+    of want it is (a lost head shows as got being the tail of want)."""
+    first = next((i for i in range(min(len(got), len(want))) if got[i] != want[i]),
+                 min(len(got), len(want)))
+    text = "got %d of %d bytes, first difference at offset %d" % (len(got), len(want), first)
+    if 0 < len(got) < len(want) and want.endswith(got):
+        text += "; got the last %d bytes: the first %d are missing" % (
+            len(got), len(want) - len(got))
+    elif len(got) < len(want) and want.startswith(got):
+        text += "; got the first %d bytes: the rest is missing" % len(got)
+    return text
+
+
+def report(kind, total, broken):
+    for line in broken[:5]:
+        print("  " + line, file=sys.stderr)
+    print("%s: %d/%d intact" % (kind, total - len(broken), total), flush=True)
+    if broken:
+        sys.exit(1)
+
+
+def one_greeting(port, i, hello, proxy):
+    """Connection i to the greet service: None when intact, else what went wrong."""
+    line = b"tg.py line %d\n" % i
+    try:
+        c = connect(port, timeout=10)
+        want = hello
+        if proxy:
+            src, dst = c.getsockname(), c.getpeername()
+            want += b"PROXY TCP4 %s %s %d %d\r\n" % (src[0].encode(), dst[0].encode(),
+                                                    src[1], dst[1])
+        want += line
+        c.sendall(line)
+        c.shutdown(socket.SHUT_WR)
+        got, why = read_all(c, len(want))
+        c.close()
+    except OSError as e:
+        return "connection %d: %s" % (i + 1, e)
+    if got != want:
+        return "connection %d (%s): %s; first bytes %r" % (i + 1, why, describe(got, want),
+                                                           got[:60])
+    return None
+
+
+def greetings(port, count, nbytes=GREET_BYTES, proxy=False, at_once=False):
+    hello = greeting(nbytes)
+    results = [None] * count
+
+    def run(i):
+        results[i] = one_greeting(port, i, hello, proxy)
+
+    if at_once:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    else:
+        for i in range(count):
+            run(i)
+    report("greetings" + (" at once" if at_once else ""), count,
+           [r for r in results if r is not None])
+
+
+def downloads(port, count, nbytes):
+    data = push_data(nbytes)
+    want = hashlib.sha256(data).hexdigest()
+    broken = []
+    for i in range(count):
+        try:
+            c = connect(port, timeout=10)
+            got, why = read_all(c, nbytes)
+            c.close()
+        except OSError as e:
+            broken.append("download %d: %s" % (i + 1, e))
+            continue
+        if hashlib.sha256(got).hexdigest() != want:
+            broken.append("download %d (%s): %s" % (i + 1, why, describe(got, data)))
+    report("downloads of %d bytes" % nbytes, count, broken)
+
+
+def relay_pipe(a, b, ms):
+    """Copy from a to b until EOF, then shut down b's writing. Bytes arriving within ms of
+    the first byte of a write go on together in that one write."""
+    try:
+        while True:
+            d = a.recv(262144)
+            if not d:
+                break
+            buf = bytearray(d)
+            deadline = time.monotonic() + ms / 1000.0
+            while d:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([a], [], [], left)[0]:
+                    break
+                d = a.recv(262144)
+                buf += d
+            b.sendall(buf)
+            if not d:
+                break
+        b.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def relay(portfile, port, ms):
+    """A TCP relay to 127.0.0.1:port; what the connecting side sends within ms goes on in
+    one write, so that its packets reach the other side together, as across a network."""
+    def handler(c):
+        try:
+            u = connect(port)
+        except OSError:
+            c.close()
+            return
+        for x in (c, u):
+            x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            x.settimeout(None)
+        t = threading.Thread(target=relay_pipe, args=(c, u, ms), daemon=True)
+        t.start()
+        relay_pipe(u, c, 0)
+        t.join()
+        c.close()
+        u.close()
+
+    serve(portfile, handler)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "echo":
@@ -234,6 +454,18 @@ def main():
     elif cmd == "disconnected":
         disconnected(int(args[0]), float(args[1]), float(args[2]),
                      args[3] if len(args) > 3 else None)
+    elif cmd == "greet":
+        serve_first(args[0], greeting(int(args[1]) if len(args) > 1 else GREET_BYTES), echo)
+    elif cmd == "push":
+        serve_first(args[0], push_data(int(args[1])), close_after_push)
+    elif cmd == "relay":
+        relay(args[0], int(args[1]), float(args[2]))
+    elif cmd in ("greetings", "greetings-at-once"):
+        greetings(int(args[0]), int(args[1]),
+                  int(args[2]) if len(args) > 2 and args[2] != "proxy" else GREET_BYTES,
+                  args[-1] == "proxy", cmd == "greetings-at-once")
+    elif cmd == "downloads":
+        downloads(int(args[0]), int(args[1]), int(args[2]))
     else:
         sys.exit("unknown command " + cmd)
 
