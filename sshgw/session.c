@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -364,6 +365,73 @@ sshgw_session_rested(evutil_socket_t fd, short what, void *arg)
 	sshgw_session_io(s->fd, EV_READ, s);
 }
 
+/* The session whose packets libssh is handling in this thread, for sshgw_session_libssh_log. */
+static _Thread_local struct sshgw_session *sshgw_session_current;
+
+/*
+ * A global request libssh refused by itself, without asking us: a Unix-socket forward
+ * (ssh -R /path:...) gets a line saying why and a log line; others are only logged in
+ * debug.
+ */
+static void
+sshgw_session_unknown_request(struct sshgw_session *s, const char *name)
+{
+	char	 q[LOG_QUOTE_SIZE];
+
+	if (strcmp(name, "streamlocal-forward@openssh.com") != 0) {
+		log_debug("session %llu: global request '%s' refused", s->id, log_quote(name, q));
+		return;
+	}
+	log_info_limited("session %llu (%s): Unix-socket forward refused: not offered", s->id,
+	    s->account != NULL ? s->account : "-");
+	sshgw_session_notice(s, "tunnelgw: Unix-socket forwards (-R /path:...) are not offered; "
+	    "forward a TCP port instead: -R 0:localhost:PORT");
+}
+
+/*
+ * libssh's log, seen only while sshgw_session_dopoll() runs. libssh 0.10.6 answers global
+ * requests it does not know (such as streamlocal-forward@openssh.com) with a failure and
+ * tells no callback; its protocol log line is the only trace, so it is read here.
+ */
+static void
+sshgw_session_libssh_log(int priority, const char *function, const char *buffer, void *arg)
+{
+	static const char	 mark[] = "UNKNOWN SSH_MSG_GLOBAL_REQUEST ";
+	const char		*p;
+	char			 name[128];
+	size_t			 n;
+
+	if (sshgw_session_current == NULL || (p = strstr(buffer, mark)) == NULL)
+		return;
+	p += sizeof mark - 1;
+	n = strcspn(p, ",");
+	if (n >= sizeof name)
+		n = sizeof name - 1;
+	memcpy(name, p, n);
+	name[n] = '\0';
+	sshgw_session_unknown_request(sshgw_session_current, name);
+}
+
+/*
+ * Let libssh handle what the client sent. Its protocol log is on only meanwhile (it is
+ * thread-local): outside, its lines about every write would cost time on the data path.
+ */
+static int
+sshgw_session_dopoll(struct sshgw_session *s)
+{
+	int	 rc;
+
+	if (!s->authenticated)
+		return ssh_event_dopoll(s->sev, 0);
+	ssh_set_log_callback(sshgw_session_libssh_log);
+	ssh_set_log_level(SSH_LOG_PROTOCOL);
+	sshgw_session_current = s;
+	rc = ssh_event_dopoll(s->sev, 0);
+	sshgw_session_current = NULL;
+	ssh_set_log_level(SSH_LOG_NOLOG);
+	return rc;
+}
+
 /* libevent: the session socket is ready; let libssh read (a bounded burst) and write. */
 static void
 sshgw_session_io(evutil_socket_t fd, short what, void *arg)
@@ -392,7 +460,7 @@ sshgw_session_io(evutil_socket_t fd, short what, void *arg)
 			}
 			break;
 		}
-		rc = ssh_event_dopoll(s->sev, 0);
+		rc = sshgw_session_dopoll(s);
 		if (rc != SSH_OK)
 			break;
 	}
@@ -478,6 +546,12 @@ sshgw_session_forward(struct sshgw_session *s, ssh_message msg)
 		sshgw_session_refuse_forward(s, msg, "?", port, "bind address too long");
 		return;
 	}
+	/*
+	 * libssh 0.10.6 keeps the port of a forward request in 16 bits, so a request above
+	 * 65535 (which no real client sends) reaches us cut to its low 16 bits and is judged
+	 * as that port, by the same rules: nothing is granted that the account could not have
+	 * asked for. This check is for a libssh that hands over the whole number.
+	 */
 	if (port < 0 || port > 65535) {
 		sshgw_session_refuse_forward(s, msg, address, port, "no such port");
 		return;
@@ -593,7 +667,7 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof ss;
 	struct timeval		 tv = { srv->conf->login_grace_time, 0 };
-	int			 rc;
+	int			 lfd, rc;
 
 	s = xcalloc(1, sizeof *s);
 	s->id = atomic_fetch_add(&sshgw_next_id, 1);
@@ -614,11 +688,21 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 
 	if ((s->ssh = ssh_new()) == NULL)
 		fatal("out of memory creating an SSH session");
-	if (ssh_bind_accept_fd(srv->bind, s->ssh, fd) != SSH_OK) {
+	/*
+	 * libssh closes the socket it is given inside its own calls (on an error, or when the
+	 * client leaves), while libevent still watches it. So libssh gets a duplicate: the
+	 * descriptor in the event loop stays ours, leaves the loop first and is closed last
+	 * (sshgw_session_teardown), and its number cannot be reused in between.
+	 */
+	if ((lfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn_limited("session %llu from %s: cannot start: %s", s->id, s->peer,
+		    strerror(errno));
+		goto fail;
+	}
+	if (ssh_bind_accept_fd(srv->bind, s->ssh, lfd) != SSH_OK) {
 		log_warn_limited("session %llu from %s: cannot start: %s", s->id, s->peer,
 		    ssh_get_error(srv->bind));
-		close(fd);
-		s->fd = -1;
+		close(lfd);
 		goto fail;
 	}
 	/*
@@ -710,6 +794,8 @@ sshgw_session_teardown(struct sshgw_session *s)
 		ssh_disconnect(s->ssh);
 		ssh_free(s->ssh);
 	}
+	if (s->fd != -1)
+		close(s->fd);	/* out of the loop since the events were freed above */
 	sshgw_negotiate_free(s->nego, NULL);
 	for (i = 0; i < s->nnotices; i++)
 		free(s->notices[i]);

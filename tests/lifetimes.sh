@@ -19,6 +19,12 @@ gw_alive() {
 	ok "the gateway still runs after $1"
 }
 
+# fds: how many descriptors the gateway has open.
+fds() {
+	ls "/proc/$TG_GW_PID/fd" | wc -l
+}
+fds_before=$(fds)
+
 # The driver keeps its public client connected for 3 s after vanishing: past the 2 s a new
 # connection waits for the session's command.
 for round in 1 2 3 4; do
@@ -34,6 +40,9 @@ ok "no sanitizer report"
 
 expect_status 0 ssh $TG_SSH_OPTS -i "$TG_TMP/client" -p "$TG_SSH_PORT" v2@127.0.0.1 help
 contains "$TG_OUT" "usage:" "a new login is served afterwards"
+# Every session gives libssh a duplicate of its socket and closes its own copy last.
+wait_for 5 test "$(fds)" -le "$fds_before" || fail "descriptors leaked: $fds_before before, $(fds) after"
+ok "every descriptor of the vanished sessions and their connections is closed"
 stop_gw
 ok "the gateway stops cleanly"
 done_testing

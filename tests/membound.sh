@@ -54,8 +54,13 @@ ok "the stuck readers made the gateway hold data ($peak bytes)"
 	fail "held $peak bytes, more than max_buffered_mib (16 MiB) and one read burst"
 ok "what is held stays within max_buffered_mib and one read burst"
 grown=$(( $(rss_kib) - before ))
-[ "$grown" -le $((64 * 1024)) ] || fail "resident memory grew by $grown KiB for 50 stuck readers"
-ok "resident memory grew by $grown KiB for 50 stuck readers (at most 64 MiB)"
+if ldd "$TUNNELGW" | grep -q libasan; then
+	# AddressSanitizer keeps freed memory in quarantine: resident memory says nothing here.
+	echo "# resident memory not checked under AddressSanitizer (grew by $grown KiB)"
+else
+	[ "$grown" -le $((64 * 1024)) ] || fail "resident memory grew by $grown KiB for 50 stuck readers"
+	ok "resident memory grew by $grown KiB for 50 stuck readers (at most 64 MiB)"
+fi
 
 $TG_PY stream "$oport" 1000000 2 >/dev/null || fail "another tenant's tunnel during the flood"
 ok "another tenant's tunnel carries data while the stuck readers hold the budget"

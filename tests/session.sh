@@ -149,6 +149,18 @@ log_has "forward 'localhost':23556 refused: port 23556 is not permitted for this
 grep -q "granted: tcp://127.0.0.1:23556\$" "$TG_TMP/gw.log" && fail "port 23556 was opened"
 ok "port 23556 is not opened"
 
+# --- tcp without a forward, and a Unix-socket forward ----------------------------------------
+start=$(date +%s%3N)
+expect_status 2 gwssh client v2@127.0.0.1 tcp
+took=$(( $(date +%s%3N) - start ))
+contains "$TG_ERR" "no tunnel to show: this connection asked for none" "tcp without -R says so"
+contains "$TG_ERR" "PuTTY/plink cannot ask for port 0: use a fixed port" "and shows PuTTY users the fixed-port form"
+[ "$took" -lt 5000 ] || fail "tcp without a forward took $took ms to exit"
+ok "tcp without a forward exits 2 at once ($took ms), instead of hanging"
+expect_status 2 gwssh client -R "$TG_TMP/nosuch.sock:localhost:$svc" v2@127.0.0.1 tcp
+contains "$TG_ERR" "Unix-socket forwards (-R /path:...) are not offered" "a Unix-socket forward is refused with a reason"
+log_has "Unix-socket forward refused" "and the log says so"
+
 # --- no keys file at all ---------------------------------------------------------------------
 stop_gw
 write_conf "$TG_TMP/gw2.conf" "workers = 2;" "$RANGE" 'authorized_keys = "no_such_keys";'
