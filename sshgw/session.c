@@ -324,13 +324,14 @@ sshgw_session_progress(void *arg, float status)
 /*
  * Should the session's socket rest: the gateway holds more than max_buffered_mib toward
  * public clients that read slower than SSH clients send, and this session's channels hold
- * some of it. Not reading its socket lets TCP slow that client down, where buffering more
- * would spend memory that every tenant shares.
+ * a real share of it (more than a moment's backlog of a flowing transfer). Not reading its
+ * socket lets TCP slow that client down, where buffering more would spend memory that
+ * every tenant shares.
  */
 static int
 sshgw_session_must_rest(const struct sshgw_session *s)
 {
-	return s->held > 0 && s->kex_done && sshgw_channel_over_budget(s);
+	return s->held > SSHGW_REST_HELD && s->kex_done && sshgw_channel_over_budget(s);
 }
 
 /* Stop reading (and writing) the session's socket for a while; libssh is not called. */

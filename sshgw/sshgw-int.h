@@ -28,6 +28,7 @@
 #define SSHGW_MAX_PENDING	(4 * 1024 * 1024) /* bytes a client may send past its window */
 #define SSHGW_WINDOW		(3 * 1024 * 1024) /* receive window we grant while data flows */
 #define SSHGW_REST_MS		100	/* a session not read looks again this often */
+#define SSHGW_REST_HELD		(256 * 1024)	/* held bytes that make a session rest, over budget */
 
 struct sshgw_server {
 	ssh_bind			 bind;
