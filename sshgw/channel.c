@@ -117,7 +117,11 @@ sshgw_channel_confirmed(struct sshgw_channel *c)
 	c->confirmed = 1;
 	if (c->ev == NULL)
 		return;		/* let go by its owner: sshgw_channel_check_open() closes it */
-	sshgw_channel_unwait(c);
+	/*
+	 * It stays on the waiting list for now: this runs inside libssh, maybe inside a call
+	 * made while sshgw_channel_check_waiting() walks that list, which must not lose the
+	 * channel it goes to next. Whoever made the call takes it off.
+	 */
 	c->sess->nopening--;
 	c->state = CHAN_OPEN;
 	sshgw_channel_note(c, CHAN_NOTE_OPENED);
@@ -216,22 +220,28 @@ sshgw_channel_open(struct sshgw_session *s, int bound, const char *orig_ip, int 
 	ssh_set_channel_callbacks(c->ch, &c->cb);
 	TAILQ_INSERT_TAIL(&s->channels, c, entry);
 
+	/*
+	 * Counted as opening before libssh is called: the call looks at the socket once, and
+	 * the client's confirmation with its first data may be handled inside it, which makes
+	 * the channel open (sshgw_channel_confirmed) before the call returns.
+	 */
+	c->state = CHAN_OPENING;
+	s->nopening++;
+	sshgw_channel_wait(c);
 	s->in_process++;
 	rc = ssh_channel_open_reverse_forward(c->ch, c->address, c->bound, c->orig_ip,
 	    c->orig_port);
 	s->in_process--;
-	if (rc == SSH_OK) {
-		c->state = CHAN_OPEN;
-		sshgw_channel_note(c, CHAN_NOTE_OPENED);
-	} else if (rc == SSH_AGAIN) {
-		c->state = CHAN_OPENING;
-		s->nopening++;
-		sshgw_channel_wait(c);
-	} else {
+	if (c->state == CHAN_OPENING && rc == SSH_OK)
+		sshgw_channel_confirmed(c);
+	if (c->state == CHAN_OPENING && rc != SSH_AGAIN) {
+		s->nopening--;
 		c->state = CHAN_FAILED;
 		c->reason = xstrdup(ssh_get_error(s->ssh));
 		sshgw_channel_note(c, CHAN_NOTE_FAILED);
 	}
+	if (c->state != CHAN_OPENING)
+		sshgw_channel_unwait(c);
 	sshgw_session_touched(s);
 	return c;
 }
@@ -286,6 +296,10 @@ sshgw_channel_check_open(struct sshgw_channel *c, time_t now)
 
 	rc = ssh_channel_open_reverse_forward(c->ch, c->address, c->bound, c->orig_ip,
 	    c->orig_port);
+	if (c->state != CHAN_OPENING) {
+		sshgw_channel_unwait(c);	/* confirmed inside the call, with its data */
+		return;
+	}
 	if (rc == SSH_AGAIN && now < c->deadline)
 		return;
 	if (c->ev == NULL) {

@@ -26,8 +26,6 @@
 #                                  sends a line and shuts down writing, reads until EOF and
 #                                  wants the greeting then its line echoed; with "proxy" the
 #                                  echoed PROXY v1 header of the connection in between
-#   tg.py greetings-at-once PORT N [BYTES] [proxy]
-#                                  the same, with the N connections made all at once
 #   tg.py downloads PORT N BYTES   reads until EOF and wants the BYTES push sends (SHA-256)
 #   tg.py relay PORTFILE PORT MS   TCP relay to PORT; what the connecting side sends within MS
 #                                  milliseconds goes on in one write (packets that cross a
@@ -350,24 +348,10 @@ def one_greeting(port, i, hello, proxy):
     return None
 
 
-def greetings(port, count, nbytes=GREET_BYTES, proxy=False, at_once=False):
+def greetings(port, count, nbytes=GREET_BYTES, proxy=False):
     hello = greeting(nbytes)
-    results = [None] * count
-
-    def run(i):
-        results[i] = one_greeting(port, i, hello, proxy)
-
-    if at_once:
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    else:
-        for i in range(count):
-            run(i)
-    report("greetings" + (" at once" if at_once else ""), count,
-           [r for r in results if r is not None])
+    results = [one_greeting(port, i, hello, proxy) for i in range(count)]
+    report("greetings", count, [r for r in results if r is not None])
 
 
 def downloads(port, count, nbytes):
@@ -460,10 +444,10 @@ def main():
         serve_first(args[0], push_data(int(args[1])), close_after_push)
     elif cmd == "relay":
         relay(args[0], int(args[1]), float(args[2]))
-    elif cmd in ("greetings", "greetings-at-once"):
+    elif cmd == "greetings":
         greetings(int(args[0]), int(args[1]),
                   int(args[2]) if len(args) > 2 and args[2] != "proxy" else GREET_BYTES,
-                  args[-1] == "proxy", cmd == "greetings-at-once")
+                  args[-1] == "proxy")
     elif cmd == "downloads":
         downloads(int(args[0]), int(args[1]), int(args[2]))
     else:
