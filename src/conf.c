@@ -818,17 +818,22 @@ out:
 	return rc;
 }
 
-/* Resolve a relative path against dir; "" stays "" (it means off). */
-static void
+/* Resolve a relative path against dir; "" stays "" (it means off). -1 if it gets too long. */
+static int
 conf_resolve(char **p, const char *dir)
 {
 	char	*abs;
 
 	if (**p == '\0' || **p == '/')
-		return;
-	xasprintf(&abs, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, *p);
+		return 0;
+	/* Within the loader's limit, so that the printed configuration (-T) loads again. */
+	if (xasprintf(&abs, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, *p) > CONF_MAX_STRING) {
+		free(abs);
+		return -1;
+	}
 	free(*p);
 	*p = abs;
+	return 0;
 }
 
 /* Derive what the options imply: absolute paths, the port range, the host name. */
@@ -839,6 +844,7 @@ conf_finish(struct conf *c, char **cause)
 	struct strlist			*l;
 	char				 host[256], cwd[PATH_MAX];
 	size_t				 i, j;
+	int				 rc = 0;
 
 	if (c->dir == NULL) {
 		if (getcwd(cwd, sizeof cwd) == NULL) {
@@ -850,11 +856,16 @@ conf_finish(struct conf *c, char **cause)
 	for (i = 0; i < conf_table_size; i++) {
 		o = &conf_table[i];
 		if (o->type == CONF_PATH)
-			conf_resolve(conf_field(c, o), c->dir);
+			rc = conf_resolve(conf_field(c, o), c->dir);
 		else if (o->type == CONF_PATH_LIST) {
 			l = conf_field(c, o);
-			for (j = 0; j < l->n; j++)
-				conf_resolve(&l->v[j], c->dir);
+			for (j = 0; j < l->n && rc == 0; j++)
+				rc = conf_resolve(&l->v[j], c->dir);
+		}
+		if (rc != 0) {
+			xasprintf(cause, "option '%s': a path longer than %d characters once "
+			    "resolved against %s", o->name, CONF_MAX_STRING, c->dir);
+			return -1;
 		}
 	}
 	if (conf_parse_port_range(c->port_range, &c->port_min, &c->port_max) != 0) {

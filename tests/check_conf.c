@@ -208,6 +208,30 @@ static const struct bad_case bad_cases[] = {
 };
 
 /* Each bad file fails with FILE:LINE and a message that says what is wrong. */
+/*
+ * A relative path that fits the loader's limit but not once the folder is put in front is
+ * refused at load, so that what -T prints always loads again (found by fuzz/fuzz_conf).
+ */
+START_TEST(test_path_too_long_resolved)
+{
+	struct conf	*c;
+	char		*cause, *path, *body, *name;
+
+	name = malloc(4091);
+	ck_assert_ptr_nonnull(name);
+	memset(name, 'd', 4090);
+	name[4090] = '\0';
+	ck_assert_int_ne(asprintf(&body, "database = \"%s\";\n", name), -1);
+	ck_assert_int_eq(load(body, &c, &cause, &path), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "once resolved against"));
+	free(cause);
+	free(body);
+	free(name);
+	free(path);
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(test_bad)
 {
 	const struct bad_case	*bc = &bad_cases[_i];
@@ -419,6 +443,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_relative_paths);
+	tcase_add_test(tc, test_path_too_long_resolved);
 	tcase_add_loop_test(tc, test_bad, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_unreadable_file);
