@@ -152,7 +152,8 @@ sshgw_session_probe(struct sshgw_session *s, int ms)
 {
 	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	if (!s->authenticated || s->closing != NULL || s->io == NULL)
+	/* A session held back by max_buffered_mib is not read: it could not be heard. */
+	if (!s->authenticated || s->closing != NULL || s->io == NULL || s->paused)
 		return -1;
 	if (s->probe != NULL && evtimer_pending(s->probe, NULL))
 		return 0;	/* one is on its way */
