@@ -135,7 +135,7 @@ void
 sshgw_alive_start(struct sshgw_session *s)
 {
 	s->heard = sshgw_alive_now();
-	ssh_set_counters(s->ssh, NULL, &s->rx);
+	s->rx_seen = s->rx.in_packets;	/* counted since the session began */
 	if (s->srv->conf->client_alive_interval == 0)
 		return;
 	if ((s->alive = evtimer_new(s->base, sshgw_alive_tick, s)) == NULL)

@@ -33,7 +33,7 @@
 #define SSH_DISCONNECT_KEX_FAILED	3
 
 struct sshgw_negotiate {
-	struct ssh_counter_struct	 counter;	/* bytes libssh has read from the socket */
+	const struct ssh_counter_struct	*counter;	/* bytes libssh has read (the session's) */
 	unsigned char			 buf[NEG_KEEP];	/* the client's first len bytes */
 	size_t				 len;
 	int				 done;		/* the KEXINIT is whole in buf, or never will be */
@@ -61,25 +61,24 @@ static const struct {
 	{ "compression method", 7, SSHGW_OFFER_COMPRESSION },
 };
 
-/* Start keeping a new session's first bytes; libssh counts what it reads into ours. */
+/*
+ * Start keeping a new session's first bytes. counter is the session's socket counter
+ * (ssh_set_counters), which says how much libssh has read; it outlives this object.
+ */
 struct sshgw_negotiate *
-sshgw_negotiate_create(ssh_session ssh)
+sshgw_negotiate_create(const struct ssh_counter_struct *counter)
 {
 	struct sshgw_negotiate	*n;
 
 	n = xcalloc(1, sizeof *n);
-	ssh_set_counters(ssh, &n->counter, NULL);
+	n->counter = counter;
 	return n;
 }
 
 /* Stop keeping a session's first bytes; NULL is a no-op. */
 void
-sshgw_negotiate_free(struct sshgw_negotiate *n, ssh_session ssh)
+sshgw_negotiate_free(struct sshgw_negotiate *n)
 {
-	if (n == NULL)
-		return;
-	if (ssh != NULL)
-		ssh_set_counters(ssh, NULL, NULL);
 	free(n);
 }
 
@@ -136,7 +135,7 @@ sshgw_negotiate_kexinit(const struct sshgw_negotiate *n, struct neg_list *lists)
 void
 sshgw_negotiate_peek(struct sshgw_negotiate *n, int fd)
 {
-	uint64_t	 at = n->counter.in_bytes;
+	uint64_t	 at = n->counter->in_bytes;
 	ssize_t		 got;
 
 	if (n->done)

@@ -252,7 +252,7 @@ static void
 sshgw_session_kex_over(struct sshgw_session *s)
 {
 	s->kex_done = 1;
-	sshgw_negotiate_free(s->nego, s->ssh);
+	sshgw_negotiate_free(s->nego);
 	s->nego = NULL;
 	if (ssh_get_error_code(s->ssh) != SSH_NO_ERROR)
 		s->kex_error = xstrdup(ssh_get_error(s->ssh));
@@ -714,7 +714,9 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 		log_warn("session %llu: cannot turn compression off", s->id);
 	sshgw_session_callbacks(s);
 	ssh_set_blocking(s->ssh, 0);
-	s->nego = sshgw_negotiate_create(s->ssh);
+	/* Counted for the whole session: negotiate.c reads the bytes, alive.c the packets. */
+	ssh_set_counters(s->ssh, &s->sock, &s->rx);
+	s->nego = sshgw_negotiate_create(&s->sock);
 	rc = sshgw_session_kex_step(s, 1);	/* sends our banner, creates the poll context */
 	if (rc == SSH_ERROR) {
 		sshgw_session_kex_failed(s);
@@ -797,7 +799,7 @@ sshgw_session_teardown(struct sshgw_session *s)
 	}
 	if (s->fd != -1)
 		close(s->fd);	/* out of the loop since the events were freed above */
-	sshgw_negotiate_free(s->nego, NULL);
+	sshgw_negotiate_free(s->nego);
 	for (i = 0; i < s->nnotices; i++)
 		free(s->notices[i]);
 	free(s->opts.allow_cidr);

@@ -153,6 +153,7 @@ struct sshgw_session {
 	size_t					 held;		/* its channels' pending and backlog bytes */
 	int					 paused;	/* not read: see sshgw_session_rest() */
 	struct event				*pause;
+	struct ssh_counter_struct		 sock;		/* bytes libssh read from the socket */
 	struct ssh_counter_struct		 rx;		/* packets libssh took from the client */
 	uint64_t				 rx_seen;	/* rx.in_packets when last looked */
 	int64_t					 heard;		/* ms, when the client was last heard */
@@ -167,8 +168,8 @@ struct sshgw_session {
 int	 sshgw_auth_message(struct sshgw_session *, ssh_message);
 void	 sshgw_auth_unanswered(struct sshgw_session *);
 const char *sshgw_server_offer(const struct sshgw_server *, enum sshgw_offer);
-struct sshgw_negotiate *sshgw_negotiate_create(ssh_session);
-void	 sshgw_negotiate_free(struct sshgw_negotiate *, ssh_session);
+struct sshgw_negotiate *sshgw_negotiate_create(const struct ssh_counter_struct *);
+void	 sshgw_negotiate_free(struct sshgw_negotiate *);
 void	 sshgw_negotiate_peek(struct sshgw_negotiate *, int);
 int	 sshgw_negotiate_check(const struct sshgw_negotiate *, const struct sshgw_server *,
 	    char **);
