@@ -1,11 +1,17 @@
 #!/bin/sh
 # tunnelgw: install the build, test and benchmark dependencies on Debian 12 with apt-get.
-# The README and .ci/run both call this script, so the list lives here only.
+# The README and .ci/run both call this script, so the lists live here only.
+#   contrib/install-deps.sh           build and test dependencies (make check, CI)
+#   contrib/install-deps.sh --build   build dependencies only (contrib/quickstart.sh without check)
+#   contrib/install-deps.sh --bench   build and test, plus what bench/run needs
+#   contrib/install-deps.sh --fuzz    build and test, plus clang and libFuzzer
+# As root it runs apt-get itself; otherwise through sudo, and without sudo it says so and exits 1.
 set -eu
 
+# openssh-client: ssh-keygen makes the demo's key, and ssh is what the demo tries.
 BUILD="build-essential autoconf automake pkg-config
-       libssh-dev libssl-dev libconfig-dev libsqlite3-dev libevent-dev"
-TEST="check openssh-client openssl python3 haproxy sqlite3
+       libssh-dev libssl-dev libconfig-dev libsqlite3-dev libevent-dev openssh-client"
+TEST="check openssl python3 haproxy sqlite3
       dropbear-bin putty-tools python3-paramiko python3-asyncssh"
 
 # --fuzz: clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for stack traces.
@@ -13,17 +19,12 @@ FUZZ="clang libclang-rt-14-dev llvm"
 
 pkgs="$BUILD $TEST"
 case "${1:-}" in
+	--build) pkgs="$BUILD" ;;
 	--bench) pkgs="$pkgs openssh-server iperf3" ;;
 	--fuzz) pkgs="$pkgs $FUZZ" ;;
 	"") ;;
-	*) echo "usage: $0 [--bench|--fuzz]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--build|--bench|--fuzz]" >&2; exit 2 ;;
 esac
-
-if [ "$(id -u)" -ne 0 ]; then
-	SUDO=sudo
-else
-	SUDO=
-fi
 
 missing=""
 for p in $pkgs; do
@@ -33,8 +34,35 @@ done
 if [ -z "$missing" ]; then
 	exit 0
 fi
+
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO=sudo
+else
+	echo "install-deps: missing packages:$missing; run as root, or install sudo" >&2
+	exit 1
+fi
+
+# Debian's haproxy package enables and starts haproxy.service; the tests only run the binary.
+# Note whether the service was enabled before, to leave it as it was.
+haproxy_was=enabled
+case " $missing " in
+*" haproxy "*)
+	if command -v systemctl >/dev/null 2>&1; then
+		haproxy_was=$(systemctl is-enabled haproxy.service 2>/dev/null || true)
+	fi
+	;;
+esac
+
 echo "install-deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
+
+if [ "$haproxy_was" != enabled ]; then
+	$SUDO systemctl disable --now --quiet haproxy.service 2>/dev/null \
+		|| $SUDO systemctl disable --quiet haproxy.service 2>/dev/null || true
+	echo "install-deps: stopped and disabled haproxy.service (the tests run the haproxy binary themselves)"
+fi

@@ -222,7 +222,8 @@ access_still_allowed(struct sshgw_session *s)
 		}
 		rc = k != NULL && strcmp(k->account, sshgw_session_account(s)) == 0;
 		store_key_free(k);
-		return rc ? NULL : "your key was deleted, or its account was";
+		return rc ? NULL : "your key was deleted or moved to another account, "
+		    "or its account was deleted";
 	default:
 		return NULL;
 	}

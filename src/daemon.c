@@ -337,14 +337,25 @@ daemon_drain_tick(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
-/* Stop accepting, let open connections finish for drain_timeout seconds, then stop. */
+/*
+ * Stop on the signal named why: stop accepting, let open public connections finish for up to
+ * drain_timeout seconds, then stop. A second stop signal while they finish stops at once.
+ */
 static void
-daemon_stop(struct daemon *d)
+daemon_stop(struct daemon *d, const char *why)
 {
 	struct timeval	 tick = { 0, 100 * 1000 };
 	size_t		 i;
+	int		 open = tunnel_connections_open();
 
-	if (d->drain != NULL || d->conf->drain_timeout == 0) {
+	if (d->drain != NULL) {
+		log_info("%s again: stopping at once, closing %d open connection%s", why, open,
+		    open == 1 ? "" : "s");
+		event_base_loopbreak(d->base);
+		return;
+	}
+	if (d->conf->drain_timeout == 0) {
+		log_info("%s: stopping", why);
 		event_base_loopbreak(d->base);
 		return;
 	}
@@ -357,8 +368,13 @@ daemon_stop(struct daemon *d)
 	d->drain = event_new(d->base, -1, EV_PERSIST, daemon_drain_tick, d);
 	if (d->drain == NULL || event_add(d->drain, &tick) != 0)
 		fatal("cannot add a timer to the event loop");
-	log_info("stopping: new connections are refused; open ones have %d seconds to finish",
-	    d->conf->drain_timeout);
+	/* One line, so whoever pressed Ctrl-C knows why nothing seems to happen. */
+	if (open == 0)
+		log_info("%s: stopping; new connections are refused", why);
+	else
+		log_info("%s: stopping; new connections are refused; waiting up to %d seconds "
+		    "for %d open connection%s to finish (a second Ctrl-C, SIGINT or SIGTERM "
+		    "stops at once)", why, d->conf->drain_timeout, open, open == 1 ? "" : "s");
 }
 
 /* SIGTERM or SIGINT stop (a second one at once); SIGHUP reloads. */
@@ -371,8 +387,7 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 		daemon_reload(d);
 		return;
 	}
-	log_info("%s: stopping", strsignal((int)sig));
-	daemon_stop(d);
+	daemon_stop(d, strsignal((int)sig));
 }
 
 /* Open every listen address of the configuration. */

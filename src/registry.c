@@ -44,10 +44,11 @@ static atomic_ullong			registry_bytes_in;
 static atomic_ullong			registry_bytes_out;
 
 /*
- * Record a new tunnel of account at url, for the client's forward target, in a session,
- * unless the account already holds limit tunnels (limit < 0: no limit): then NULL. The
- * count and the insertion happen under one lock, so sessions of one account in several
- * workers cannot pass the limit together.
+ * Record a new tunnel of account at url, for target (the bind address and port the client
+ * asked for in its -R; its local target never reaches the gateway), in a session, unless
+ * the account already holds limit tunnels (limit < 0: no limit): then NULL. The count and
+ * the insertion happen under one lock, so sessions of one account in several workers cannot
+ * pass the limit together.
  */
 struct reg_tunnel *
 registry_add(const char *account, const char *url, const char *target, unsigned long long session,
@@ -219,6 +220,91 @@ registry_holder(const char *url, char **account, unsigned long long *session, ti
 	return rc;
 }
 
+/* The columns of a text listing; --json uses their names in lower case, and "target" too. */
+#define REGISTRY_NCOLS	7
+static const char *const registry_headers[REGISTRY_NCOLS] = {
+	"URL", "ACCOUNT", "FORWARD", "CONNS", "BYTES_IN", "BYTES_OUT", "SINCE"
+};
+
+/* Write when a tunnel opened, in RFC 3339 UTC, into buf. */
+static void
+registry_since(const struct reg_tunnel *t, char *buf, size_t len)
+{
+	struct tm	 tm;
+
+	gmtime_r(&t->since, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * Write a tunnel as a JSON object, after a comma unless it is the first. "forward" is the
+ * bind address and port the client asked for in its -R; "target" is its older name, kept
+ * for scripts that read it.
+ */
+static void
+registry_json_row(FILE *fp, const struct reg_tunnel *t, int first)
+{
+	char	 since[32];
+
+	registry_since(t, since, sizeof since);
+	fputs(first ? "{\"url\":" : ",{\"url\":", fp);
+	json_write_string(fp, t->url);
+	fputs(",\"account\":", fp);
+	json_write_string(fp, t->account);
+	fputs(",\"forward\":", fp);
+	json_write_string(fp, t->target);
+	fputs(",\"target\":", fp);
+	json_write_string(fp, t->target);
+	fprintf(fp, ",\"conns\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,\"since\":\"%s\"}",
+	    atomic_load(&t->conns), (unsigned long long)atomic_load(&t->bytes_in),
+	    (unsigned long long)atomic_load(&t->bytes_out), since);
+}
+
+/* Fill cells (REGISTRY_NCOLS new strings) with a tunnel's row of the text listing. */
+static void
+registry_text_row(const struct reg_tunnel *t, char **cells)
+{
+	char	 since[32];
+
+	registry_since(t, since, sizeof since);
+	cells[0] = xstrdup(t->url);
+	cells[1] = xstrdup(t->account);
+	cells[2] = xstrdup(t->target);
+	xasprintf(&cells[3], "%d", atomic_load(&t->conns));
+	xasprintf(&cells[4], "%llu", (unsigned long long)atomic_load(&t->bytes_in));
+	xasprintf(&cells[5], "%llu", (unsigned long long)atomic_load(&t->bytes_out));
+	cells[6] = xstrdup(since);
+}
+
+/*
+ * Print the header and nrows rows of REGISTRY_NCOLS cells as columns two blanks apart, each
+ * as wide as its widest cell in this listing: an account named by its key's fingerprint (50
+ * characters) widens its column rather than pushing the rest of its row out of line.
+ */
+static void
+registry_print_columns(FILE *fp, char **cells, size_t nrows)
+{
+	size_t		 width[REGISTRY_NCOLS], r, c, len;
+	const char	*cell;
+
+	for (c = 0; c < REGISTRY_NCOLS; c++) {
+		width[c] = strlen(registry_headers[c]);
+		for (r = 0; r < nrows; r++) {
+			if ((len = strlen(cells[r * REGISTRY_NCOLS + c])) > width[c])
+				width[c] = len;
+		}
+	}
+	for (r = 0; r <= nrows; r++) {
+		for (c = 0; c < REGISTRY_NCOLS; c++) {
+			cell = r == 0 ? registry_headers[c] : cells[(r - 1) * REGISTRY_NCOLS + c];
+			if (c + 1 == REGISTRY_NCOLS)
+				fprintf(fp, "%s\n", cell);
+			else
+				fprintf(fp, "%-*s  ", (int)width[c], cell);
+		}
+	}
+}
+
 /*
  * Describe the live tunnels of account (NULL: all), one per line with a header, or as a
  * JSON array; returns a new string, and the number of tunnels in *count (if not NULL).
@@ -227,47 +313,36 @@ char *
 registry_format(const char *account, int json, int *count)
 {
 	struct reg_tunnel	*t;
-	struct tm		 tm;
-	char			*out = NULL, since[32];
-	size_t			 len;
+	char			*out = NULL, **cells = NULL;
+	size_t			 len, i, n = 0;
 	FILE			*fp;
-	int			 n = 0;
 
 	if ((fp = open_memstream(&out, &len)) == NULL)
 		fatal("out of memory listing tunnels");
 	if (json)
 		fputc('[', fp);
-	else
-		fprintf(fp, "%-28s %-20s %-20s %5s %12s %12s %s\n", "URL", "ACCOUNT", "TARGET",
-		    "CONNS", "BYTES_IN", "BYTES_OUT", "SINCE");
 	pthread_mutex_lock(&registry_lock);
 	TAILQ_FOREACH(t, &registry_tunnels, entry) {
 		if (account != NULL && strcmp(t->account, account) != 0)
 			continue;
-		gmtime_r(&t->since, &tm);
-		strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		if (json) {
-			fputs(n++ ? ",{\"url\":" : "{\"url\":", fp);
-			json_write_string(fp, t->url);
-			fputs(",\"account\":", fp);
-			json_write_string(fp, t->account);
-			fputs(",\"target\":", fp);
-			json_write_string(fp, t->target);
-			fprintf(fp, ",\"conns\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,"
-			    "\"since\":\"%s\"}", atomic_load(&t->conns),
-			    (unsigned long long)atomic_load(&t->bytes_in),
-			    (unsigned long long)atomic_load(&t->bytes_out), since);
-		} else if (++n)
-			fprintf(fp, "%-28s %-20s %-20s %5d %12llu %12llu %s\n", t->url, t->account,
-			    t->target, atomic_load(&t->conns),
-			    (unsigned long long)atomic_load(&t->bytes_in),
-			    (unsigned long long)atomic_load(&t->bytes_out), since);
+		if (json)
+			registry_json_row(fp, t, n == 0);
+		else {
+			cells = xreallocarray(cells, n + 1, REGISTRY_NCOLS * sizeof *cells);
+			registry_text_row(t, cells + n * REGISTRY_NCOLS);
+		}
+		n++;
 	}
 	pthread_mutex_unlock(&registry_lock);
 	if (json)
 		fputs("]\n", fp);
+	else
+		registry_print_columns(fp, cells, n);
+	for (i = 0; cells != NULL && i < n * REGISTRY_NCOLS; i++)
+		free(cells[i]);
+	free(cells);
 	fclose(fp);
 	if (count != NULL)
-		*count = n;
+		*count = (int)n;
 	return out;
 }

@@ -342,6 +342,27 @@ ctl_table_output(struct ctl *ctl, struct ctl_table *t)
 	return 0;
 }
 
+/*
+ * Say what a command that changes something did, in one line: "NOUN VALUE DONE" (account
+ * alice added), or with --json {"KEY": VALUE, "DONE": true}, VALUE a number when number is
+ * set. Returns 0.
+ */
+static int
+ctl_done(struct ctl *ctl, const char *key, const char *value, int number, const char *done)
+{
+	if (!ctl->json) {
+		printf("%s %s %s\n", ctl->cmd->noun, value, done);
+		return 0;
+	}
+	printf("{\"%s\": ", key);
+	if (number)
+		fputs(value, stdout);
+	else
+		json_write_string(stdout, value);
+	printf(", \"%s\": true}\n", done);
+	return 0;
+}
+
 /* --- accounts ----------------------------------------------------------------------------- */
 
 static const struct ctl_column ctl_account_columns[] = {
@@ -368,7 +389,7 @@ ctl_account_add(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_account_add(ctl->store, name, (int)max, &cause) != 0)
 		return ctl_fail(cause);
-	return 0;
+	return ctl_done(ctl, "name", name, 0, "added");
 }
 
 /* account list: the accounts with their limits and counts. */
@@ -409,7 +430,7 @@ ctl_account_del(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_account_del(ctl->store, argv[0], &cause) != 0)
 		return ctl_fail(cause);
-	return 0;
+	return ctl_done(ctl, "name", argv[0], 0, "deleted");
 }
 
 /* --- tokens ------------------------------------------------------------------------------- */
@@ -533,7 +554,7 @@ ctl_token_list(struct ctl *ctl, int argc, char **argv)
 static int
 ctl_token_revoke(struct ctl *ctl, int argc, char **argv)
 {
-	char		*cause;
+	char		*cause, num[32];
 	long long	 id;
 
 	if (ctl_number(argv[0], 1, INT64_MAX / 2, "token id", &id) != 0)
@@ -542,7 +563,8 @@ ctl_token_revoke(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_token_revoke(ctl->store, id, &cause) != 0)
 		return ctl_fail(cause);
-	return 0;
+	snprintf(num, sizeof num, "%lld", id);
+	return ctl_done(ctl, "id", num, 1, "revoked");
 }
 
 /* --- keys --------------------------------------------------------------------------------- */
@@ -620,7 +642,7 @@ ctl_key_del(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_key_del(ctl->store, argv[0], &cause) != 0)
 		return ctl_fail(cause);
-	return 0;
+	return ctl_done(ctl, "fingerprint", argv[0], 0, "deleted");
 }
 
 /* --- addresses ---------------------------------------------------------------------------- */
@@ -702,7 +724,7 @@ ctl_address_list(struct ctl *ctl, int argc, char **argv)
 static int
 ctl_address_release(struct ctl *ctl, int argc, char **argv)
 {
-	char		*cause;
+	char		*cause, *url;
 	long long	 port;
 
 	if (ctl_number(argv[0], 1, 65535, "port", &port) != 0)
@@ -711,6 +733,9 @@ ctl_address_release(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_address_release(ctl->store, (int)port, &cause) != 0)
 		return ctl_fail(cause);
+	ctl_set_url(ctl, &url, (int)port);
+	ctl_done(ctl, "url", url, 0, "released");
+	free(url);
 	return 0;
 }
 
@@ -842,7 +867,7 @@ static const struct ctl_command ctl_commands[] = {
 	  ctl_address_reserve },
 	{ "address", "list", 0, 0, "", "list reserved addresses", ctl_address_list },
 	{ "address", "release", 1, 1, "PORT", "release a reserved port", ctl_address_release },
-	{ "tunnels", NULL, 0, 0, "", "live tunnels: url, account, target, conns, bytes, since",
+	{ "tunnels", NULL, 0, 0, "", "live tunnels: url, account, forward, conns, bytes, since",
 	  ctl_tunnels },
 	{ "events", NULL, 0, 4, "[--account NAME] [--limit N]",
 	  "recent events, newest first (default 50)", ctl_events },

@@ -78,14 +78,16 @@ sshgw_command_fail(struct sshgw_session *s, const char *msg)
 	sshgw_command_finish(s, 2);
 }
 
-/* Write the banner line of one forward. */
+/*
+ * Write the banner line of one forward: its public address alone. The client's local target
+ * (the HOST:PORT after the port in -R) never reaches the gateway, so it is not shown.
+ */
 static void
 sshgw_command_banner(struct sshgw_session *s, const struct sshgw_forward *f)
 {
 	char	*line;
 
-	xasprintf(&line, "Forwarding  tcp://%s:%d -> %s:%d", s->srv->conf->public_host, f->bound,
-	    f->address[0] != '\0' ? f->address : "*", f->requested);
+	xasprintf(&line, "Forwarding  tcp://%s:%d", s->srv->conf->public_host, f->bound);
 	sshgw_command_write(s, 0, line);
 	free(line);
 }

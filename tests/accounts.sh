@@ -64,7 +64,7 @@ rport=$1
 fport=$2
 contains "$(ctl address reserve alice "$rport")" "tcp://127.0.0.1:$rport" "address reserve prints tcp://PUBLIC_HOST:PORT"
 TG_SSH_OPTS="$NOKEY" start_ssh res -o ExitOnForwardFailure=yes -R "$rport:localhost:$svc" "$token@127.0.0.1" tcp
-wait_for 5 grep -q "^Forwarding  tcp://127.0.0.1:$rport " "$TG_TMP/res.out" ||
+wait_for 5 grep -q "^Forwarding  tcp://127.0.0.1:$rport\$" "$TG_TMP/res.out" ||
 	fail "reserved port not granted: $(cat "$TG_TMP/res.err")"
 $TG_PY stream "$rport" 100000 1 >/dev/null || fail "reserved port carries no data"
 ok "the owner binds its reserved port with -R $rport:..., although requested ports are off"
@@ -111,6 +111,9 @@ contains "$TG_ERR" "tunnelgw: token $tid was revoked" "a revoked token is refuse
 ctl key del "$fp"
 wait_for 5 port_closed "$kport" || fail "the key's tunnel is still open after key del"
 ok "deleting a key closes the sessions that logged in with it"
+wait_for 5 grep -q "closing: your key was deleted or moved to another account, or its account was deleted\$" \
+	"$TG_TMP/key.err" || fail "the client was not told in a whole sentence: $(cat "$TG_TMP/key.err")"
+ok "the client is told its key was deleted, in a whole sentence"
 
 # Reservations survive a restart.
 stop_gw
@@ -121,7 +124,8 @@ ok "the reservation is still listed after a restart"
 expect_status 255 ssh $NOKEY -o ExitOnForwardFailure=yes -p "$TG_SSH_PORT" \
 	-R "$rport:localhost:$svc" "$btoken@127.0.0.1" tcp
 ok "after the restart, the reserved port is still refused to another account"
-expect_status 0 sqlite3 "$TG_TMP/state.db" 'PRAGMA integrity_check'
+need_tool sqlite3 "contrib/install-deps.sh installs it"
+expect_status 0 "$TG_TOOL" "$TG_TMP/state.db" 'PRAGMA integrity_check'
 contains "$TG_OUT" "ok" "the database passes integrity_check"
 
 done_testing

@@ -9,14 +9,18 @@ gw_setup 'port_range = "26000-26999";' 'allow_requested_ports = true;' \
 	'client_alive_interval = 1;' 'client_alive_count_max = 2;'
 start_service echo
 svc=$TG_SVC
+need_tool dropbearconvert "dropbear-bin: contrib/install-deps.sh installs it"
+DROPBEARCONVERT=$TG_TOOL
+need_tool dbclient "dropbear-bin: contrib/install-deps.sh installs it"
+DBCLIENT=$TG_TOOL
 
 # --- a live but idle client is kept ---------------------------------------------------------
 start_ssh idle -N -R "26001:localhost:$svc" v2@127.0.0.1
 wait_for 10 $TG_PY stream 26001 1000 1 || fail "the idle client's tunnel did not open"
 ok "an idle client's tunnel opens"
-HOME=$TG_TMP dropbearconvert openssh dropbear "$TG_TMP/client" "$TG_TMP/client.db" >/dev/null 2>&1 ||
+HOME=$TG_TMP "$DROPBEARCONVERT" openssh dropbear "$TG_TMP/client" "$TG_TMP/client.db" >/dev/null 2>&1 ||
 	fail "dropbearconvert is missing (contrib/install-deps.sh installs dropbear-bin)"
-HOME=$TG_TMP dbclient -y -y -i "$TG_TMP/client.db" -p "$TG_SSH_PORT" -N -R "26002:localhost:$svc" \
+HOME=$TG_TMP "$DBCLIENT" -y -y -i "$TG_TMP/client.db" -p "$TG_SSH_PORT" -N -R "26002:localhost:$svc" \
 	v2@127.0.0.1 >"$TG_TMP/db.out" 2>&1 </dev/null &
 TG_PIDS="$TG_PIDS $!"
 wait_for 10 $TG_PY stream 26002 1000 1 || fail "dbclient's tunnel did not open"

@@ -8,6 +8,14 @@
 
 SC="/usr/bin/python3 $top_srcdir/tests/sshclients.py"	# Debian's python3 has paramiko, asyncssh
 TG_BAD=0
+need_tool dbclient "dropbear-bin: contrib/install-deps.sh installs it"
+DBCLIENT=$TG_TOOL
+need_tool dropbearconvert "dropbear-bin: contrib/install-deps.sh installs it"
+DROPBEARCONVERT=$TG_TOOL
+need_tool plink "putty-tools: contrib/install-deps.sh installs it"
+PLINK=$TG_TOOL
+need_tool puttygen "putty-tools: contrib/install-deps.sh installs it"
+PUTTYGEN=$TG_TOOL
 mkdir "$TG_TMP/home"	# HOME of dbclient and plink: no user keys, known hosts or settings
 
 gw_setup 'port_range = "19400-19699";' 'allow_requested_ports = true;' 'database = "tunnelgw.db";'
@@ -15,9 +23,9 @@ gw_setup 'port_range = "19400-19699";' 'allow_requested_ports = true;' 'database
 ctl() { "$TUNNELGWCTL" -f "$TG_TMP/gw.conf" "$@"; }
 ctl account add alice >/dev/null
 token=$(ctl token create alice 2>/dev/null)
-dropbearconvert openssh dropbear "$TG_TMP/client" "$TG_TMP/client.dropbear" >/dev/null 2>&1 ||
+"$DROPBEARCONVERT" openssh dropbear "$TG_TMP/client" "$TG_TMP/client.dropbear" >/dev/null 2>&1 ||
 	fail "dropbearconvert did not convert the key (contrib/install-deps.sh installs dropbear-bin)"
-puttygen "$TG_TMP/client" -O private -o "$TG_TMP/client.ppk" ||
+"$PUTTYGEN" "$TG_TMP/client" -O private -o "$TG_TMP/client.ppk" ||
 	fail "puttygen did not convert the key (contrib/install-deps.sh installs putty-tools)"
 hostfp=$(ssh-keygen -l -f "$TG_TMP/ssh_host_ed25519_key" | awk '{ print $2 }')
 start_service echo
@@ -56,12 +64,12 @@ start_client() {
 		for f; do cmd+=(-R "$f"); done
 		cmd+=("$user@127.0.0.1" tcp) ;;
 	dbclient)
-		cmd=(env HOME="$TG_TMP/home" dbclient -y -y -p "$TG_SSH_PORT")
+		cmd=(env HOME="$TG_TMP/home" "$DBCLIENT" -y -y -p "$TG_SSH_PORT")
 		[ "$key" = nokey ] || cmd+=(-i "$TG_TMP/client.dropbear")
 		for f; do cmd+=(-R "$f"); done
 		cmd+=("$user@127.0.0.1" tcp) ;;
 	plink)
-		cmd=(env HOME="$TG_TMP/home" plink -batch -noagent -hostkey "$hostfp" -P "$TG_SSH_PORT")
+		cmd=(env HOME="$TG_TMP/home" "$PLINK" -batch -noagent -hostkey "$hostfp" -P "$TG_SSH_PORT")
 		[ "$key" = nokey ] || cmd+=(-i "$TG_TMP/client.ppk")
 		for f; do cmd+=(-R "$f"); done
 		cmd+=("$user@127.0.0.1" tcp) ;;

@@ -136,7 +136,26 @@ ok "its tunnel still carries data"
 ! grep -q "Timeout, server" "$TG_TMP/alive.err" || fail "ssh reported a timeout"
 ok "ssh reports no keepalive timeout"
 
-stop_gw
-ok "the gateway stops cleanly"
+# --- stopping with a connection open: the first signal says how long it waits, a second ends it
+$TG_PY hold "$kport" 1 60 >"$TG_TMP/hold.out" &
+TG_PIDS="$TG_PIDS $!"
+wait_for 5 grep -q "holding 1 connections" "$TG_TMP/hold.out" || fail "the held connection did not open"
+kill -TERM "$TG_GW_PID"
+wait_for 5 grep -q "Terminated: stopping; new connections are refused; waiting up to 10 seconds for 1 open connection to finish (a second Ctrl-C, SIGINT or SIGTERM stops at once)" "$TG_TMP/gw.log" ||
+	fail "the first SIGTERM did not say how long it waits: $(tail -5 "$TG_TMP/gw.log")"
+ok "the first SIGTERM with a connection open logs one line: up to drain_timeout (10 s), a second signal stops at once"
+kill -0 "$TG_GW_PID" 2>/dev/null || fail "the gateway did not wait for its open connection"
+start=$(date +%s%N)
+kill -TERM "$TG_GW_PID"
+set +e
+wait "$TG_GW_PID"
+rc=$?
+set -e
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$rc" -eq 0 ] || fail "tunnelgw exited $rc after the second SIGTERM"
+[ "$ms" -lt 1000 ] || fail "the second SIGTERM took $ms ms to end the gateway"
+ok "a second SIGTERM during the drain ends the gateway within 1 s ($ms ms), exit 0"
+grep -q "Terminated again: stopping at once" "$TG_TMP/gw.log" || fail "the second SIGTERM is not logged"
+ok "the log says the second signal stopped it at once"
 
 done_testing

@@ -59,6 +59,21 @@ contains() {
 	esac
 }
 
+# need_tool NAME HINT: put the path of the program NAME in $TG_TOOL, found on PATH or in
+# /usr/sbin and /sbin (where Debian installs daemons such as haproxy and sshd, and which are
+# not on an ordinary user's PATH); fail the test, with HINT, when it is nowhere.
+need_tool() {
+	local dir
+	TG_TOOL=$(command -v "$1" 2>/dev/null) && return 0
+	for dir in /usr/sbin /sbin; do
+		if [ -x "$dir/$1" ] && [ ! -d "$dir/$1" ]; then
+			TG_TOOL=$dir/$1
+			return 0
+		fi
+	done
+	fail "$1 is not installed, neither on PATH ($PATH) nor in /usr/sbin or /sbin${2:+ ($2)}"
+}
+
 # free_port: print a TCP port on 127.0.0.1 that nothing listens on right now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -6,7 +6,8 @@
 
 N=${NEGOTIATION_N:-30}
 
-command -v dbclient >/dev/null || fail "dbclient is not installed (dropbear-bin: contrib/install-deps.sh)"
+need_tool dbclient "dropbear-bin: contrib/install-deps.sh installs it"
+DBCLIENT=$TG_TOOL
 /usr/bin/python3 -c 'import paramiko' 2>/dev/null ||
 	fail "Debian's python3-paramiko is not installed (contrib/install-deps.sh)"
 
@@ -34,7 +35,7 @@ ok "$N of $N OpenSSH attempts with a refused cipher are told: no matching cipher
 # --- Dropbear: banner and KEXINIT in one segment -----------------------------------------
 bad=0
 for i in $(seq "$N"); do
-	HOME=$TG_TMP timeout 20 dbclient -y -y -c aes128-ctr -p "$TG_SSH_PORT" v2@127.0.0.1 help \
+	HOME=$TG_TMP timeout 20 "$DBCLIENT" -y -y -c aes128-ctr -p "$TG_SSH_PORT" v2@127.0.0.1 help \
 		</dev/null >/dev/null 2>"$TG_TMP/db.err" || true
 	grep -q "No matching algo enc c->s" "$TG_TMP/db.err" ||
 		{ bad=$((bad + 1)); cp "$TG_TMP/db.err" "$TG_TMP/db.bad"; }

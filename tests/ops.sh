@@ -90,6 +90,10 @@ PY
 # --- a gateway with a key of account "ops" and metrics on loopback ---------------------------
 ssh-keygen -q -t ed25519 -N "" -C tunnelgw-test -f "$TG_TMP/client"
 echo "account=\"ops\" $(cat "$TG_TMP/client.pub")" >"$TG_TMP/authorized_keys"
+# A key without account=: its account is named by its fingerprint, 50 characters.
+ssh-keygen -q -t ed25519 -N "" -C tunnelgw-fp -f "$TG_TMP/fpkey"
+cat "$TG_TMP/fpkey.pub" >>"$TG_TMP/authorized_keys"
+FP=$(ssh-keygen -l -f "$TG_TMP/fpkey.pub" | awk '{ print $2 }')
 MPORT=$(free_port)
 write_conf "$TG_TMP/gw.conf" "workers = 2;" "$RANGE" "metrics_listen = \"127.0.0.1:$MPORT\";"
 start_gw "$TG_TMP/gw.conf"
@@ -101,7 +105,7 @@ ok "the control socket is next to the configuration, with mode 0600"
 
 expect_status 0 ctl tunnels
 [ "$(printf '%s\n' "$TG_OUT" | wc -l)" -eq 1 ] || fail "tunnels without tunnels: $TG_OUT"
-for col in URL ACCOUNT TARGET CONNS BYTES_IN BYTES_OUT SINCE; do
+for col in URL ACCOUNT FORWARD CONNS BYTES_IN BYTES_OUT SINCE; do
 	case "$TG_OUT" in *"$col"*) ;; *) fail "the header lacks $col: $TG_OUT" ;; esac
 done
 ok "tunnels with no tunnel open prints the header alone and exits 0"
@@ -117,11 +121,11 @@ port=$(allocated a)
 
 expect_status 0 ctl tunnels
 row=$(printf '%s\n' "$TG_OUT" | grep "^tcp://127.0.0.1:$port ") || fail "no row for port $port: $TG_OUT"
-read -r url account target conns bin bout since <<<"$row"
-[ "$url $account $target $conns $bin $bout" = "tcp://127.0.0.1:$port ops localhost:0 0 0 0" ] ||
+read -r url account forward conns bin bout since <<<"$row"
+[ "$url $account $forward $conns $bin $bout" = "tcp://127.0.0.1:$port ops localhost:0 0 0 0" ] ||
 	fail "the tunnel's row: $row"
 case "$since" in 20[0-9][0-9]-*T*Z) ;; *) fail "since is not an RFC 3339 time: $since" ;; esac
-ok "tunnels shows the live tunnel: url, account, target, no connection, no bytes yet, since"
+ok "tunnels shows the live tunnel: url, account, forward asked for, no connection, no bytes yet, since"
 
 fetch_metrics "$TG_TMP/m0" || fail "metrics: $(cat "$TG_TMP/m0")"
 ok "GET /metrics answers in Prometheus' text format, every line \"name{labels} value\""
@@ -165,6 +169,31 @@ printf '%s\n' "$TG_OUT" | python3 -m json.tool >/dev/null || fail "tunnels --jso
 ok "tunnels --json parses with python3 -m json.tool"
 expect_status 0 ctl --json tunnels
 contains "$TG_OUT" "\"account\":\"ops\"" "--json before the command works too"
+contains "$TG_OUT" '"forward":"localhost:0","target":"localhost:0"' \
+	"--json has the forward asked for as \"forward\", and as \"target\" as before"
+
+# --- an account named by its key's fingerprint widens the columns ------------------------------
+# starts_at LINE COLUMN: the offset in LINE where the COLUMNth blank-separated word starts.
+starts_at() {
+	awk -v n="$2" '{ p = 1; for (i = 1; i < n; i++) { p += length($i); while (substr($0, p, 1) == " ") p++ } print p }' <<<"$1"
+}
+TG_KEY=$TG_TMP/fpkey start_ssh fp -N -R "0:localhost:$svc" v2@127.0.0.1
+fport=$(allocated fp)
+expect_status 0 ctl tunnels
+fprow=$(printf '%s\n' "$TG_OUT" | grep "^tcp://127.0.0.1:$fport ") || fail "no row for port $fport: $TG_OUT"
+contains "$fprow" " $FP " "the fingerprint account's row names its account in full"
+header=$(printf '%s\n' "$TG_OUT" | head -1)
+for col in 2 3 4 5 6 7; do
+	want=$(starts_at "$header" "$col")
+	while IFS= read -r line; do
+		[ "$(starts_at "$line" "$col")" = "$want" ] ||
+			fail "column $col of '$line' does not start under its header:
+$TG_OUT"
+	done <<<"$(printf '%s\n' "$TG_OUT" | tail -n +2)"
+done
+ok "every column of tunnels lines up under its header, also next to a ${#FP}-character account"
+kill "$TG_LAST_PID"
+wait "$TG_LAST_PID" 2>/dev/null || true
 
 # --- refusals and failed logins move their counters --------------------------------------------
 expect_status 255 timeout 20 ssh $TG_SSH_OPTS -i "$TG_TMP/client" -p "$TG_SSH_PORT" \

@@ -1,7 +1,8 @@
 # tunnelgw: PROXY protocol v1/v2 toward the user's service carries the public client's address.
 . "$(dirname "$0")/lib.sh"
 
-command -v haproxy >/dev/null || fail "haproxy is not installed (contrib/install-deps.sh installs it)"
+need_tool haproxy "contrib/install-deps.sh installs it"
+HAPROXY=$TG_TOOL
 PP="python3 $top_srcdir/tests/ppcapture.py"
 
 # A capture service, to see the exact first bytes, and haproxy with accept-proxy, a real
@@ -24,7 +25,7 @@ frontend echo_address
 	bind 127.0.0.1:$hap accept-proxy
 	http-request return status 200 content-type text/plain lf-string "src=%[src]:%[src_port] dst=%[dst]:%[dst_port] authority=%[fc_pp_authority] id=%[fc_pp_unique_id]\n"
 CFG
-haproxy -f "$TG_TMP/haproxy.cfg" -db >"$TG_TMP/haproxy.log" 2>&1 &
+"$HAPROXY" -f "$TG_TMP/haproxy.cfg" -db >"$TG_TMP/haproxy.log" 2>&1 &
 TG_PIDS="$TG_PIDS $!"
 wait_for 5 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()' "$hap" ||
 	fail "haproxy did not start: $(cat "$TG_TMP/haproxy.log")"

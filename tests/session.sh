@@ -108,9 +108,9 @@ contains "$TG_ERR" "--proxy-proto must be 0, 1 or 2, not '5'" "tcp --proxy-proto
 
 start_ssh opts -R "0:localhost:$svc" v2@127.0.0.1 tcp --idle-timeout=30 --proxy-proto=1
 oport=$(allocated opts)
-wait_for 5 grep -q "^Forwarding  tcp://127.0.0.1:$oport -> localhost:0\$" "$TG_TMP/opts.out" ||
+wait_for 5 grep -q "^Forwarding  tcp://127.0.0.1:$oport\$" "$TG_TMP/opts.out" ||
 	fail "banner: $(cat "$TG_TMP/opts.out")"
-ok "tcp --idle-timeout=30 --proxy-proto=1 shows 'Forwarding  tcp://127.0.0.1:$oport -> localhost:0'"
+ok "tcp --idle-timeout=30 --proxy-proto=1 shows 'Forwarding  tcp://127.0.0.1:$oport'"
 
 # --- key options -----------------------------------------------------------------------------
 for k in nopf restrict; do

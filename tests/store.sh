@@ -4,6 +4,8 @@
 
 write_conf "$TG_TMP/gw.conf" 'public_host = "gw.example.com";' 'port_range = "21000-21002";'
 DB="$TG_TMP/tunnelgw.db"
+need_tool sqlite3 "contrib/install-deps.sh installs it"
+SQLITE3=$TG_TOOL
 ctl() {
 	"$TUNNELGWCTL" -f "$TG_TMP/gw.conf" "$@"
 }
@@ -30,7 +32,11 @@ ok "a missing database is created and an empty list is its header"
 ok "the database file has mode 0600"
 
 expect_status 0 ctl account add alice --max-tunnels 3
-expect_status 0 ctl account add bob
+[ "$TG_OUT" = "account alice added" ] || fail "account add printed '$TG_OUT'"
+ok "account add says 'account alice added'"
+expect_status 0 ctl account add bob --json
+[ "$TG_OUT" = '{"name": "bob", "added": true}' ] || fail "account add --json printed '$TG_OUT'"
+json_ok "$TG_OUT" "account add --json prints a JSON object"
 expect_status 1 ctl account add alice
 one_error "account 'alice' already exists" "a duplicate account is refused"
 expect_status 1 ctl account add 'al ice'
@@ -48,6 +54,8 @@ echo "$TG_OUT" | grep -Eq '^bob +- +0 +0 +0 +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8
 	|| fail "bob's row: $TG_OUT"
 ok "account list shows '-' for no limit, counts and an RFC 3339 time"
 expect_status 0 ctl account del carol
+[ "$TG_OUT" = "account carol deleted" ] || fail "account del printed '$TG_OUT'"
+ok "account del says 'account carol deleted'"
 expect_status 1 ctl account del carol
 one_error "unknown account 'carol'" "deleting an unknown account names it"
 
@@ -74,6 +82,8 @@ echo "$TG_OUT" | head -1 | grep -Eq '^ID +ACCOUNT +CREATED +EXPIRES +REVOKED +LA
 echo "$TG_OUT" | grep -Eq '^2 +bob +[0-9T:Z-]+ +[0-9T:Z-]+ +- +-$' || fail "token 2: $TG_OUT"
 ok "token list shows id, account, created, expires, revoked, last used"
 expect_status 0 ctl token revoke 1
+[ "$TG_OUT" = "token 1 revoked" ] || fail "token revoke printed '$TG_OUT'"
+ok "token revoke says 'token 1 revoked'"
 expect_status 0 ctl token list
 echo "$TG_OUT" | grep -Eq '^1 +alice +[0-9T:Z-]+ +- +[0-9T:Z-]+Z +-$' || fail "token 1: $TG_OUT"
 ok "a revoked token shows when it was revoked"
@@ -115,6 +125,8 @@ expect_status 0 ctl key list --json
 json_ok "$TG_OUT" "key list --json is JSON"
 contains "$TG_OUT" '"comment": "bob key"' "key list --json keeps a comment with a blank"
 expect_status 0 ctl key del "$FP1"
+[ "$TG_OUT" = "key $FP1 deleted" ] || fail "key del printed '$TG_OUT'"
+ok "key del says 'key FINGERPRINT deleted'"
 expect_status 1 ctl key del "$FP1"
 one_error "no key with fingerprint '$FP1'" "deleting an unknown key says so"
 
@@ -147,6 +159,8 @@ echo "$TG_OUT" | grep -Eq '^tcp://gw.example.com:21001 +alice +[0-9T:Z-]+$' \
 	|| fail "address list: $TG_OUT"
 ok "address list shows url, account, created"
 expect_status 0 ctl address release 21001
+[ "$TG_OUT" = "address tcp://gw.example.com:21001 released" ] || fail "address release printed '$TG_OUT'"
+ok "address release says 'address tcp://gw.example.com:21001 released'"
 expect_status 1 ctl address release 21001
 one_error "port 21001 is not reserved" "releasing a free port says so"
 expect_status 0 ctl address reserve alice 21001
@@ -162,7 +176,9 @@ expect_status 0 ctl token list --json
 json_ok "$TG_OUT" "token list --json is JSON"
 
 # Reservations survive: a new process sees them; deleting the account frees them.
-expect_status 0 ctl account del bob
+expect_status 0 ctl --json account del bob
+[ "$TG_OUT" = '{"name": "bob", "deleted": true}' ] || fail "account del --json printed '$TG_OUT'"
+ok "account del --json prints a JSON object"
 expect_status 0 ctl address list
 case "$TG_OUT" in *bob*) fail "bob's addresses outlived bob: $TG_OUT" ;; esac
 ok "deleting an account releases its addresses"
@@ -179,7 +195,7 @@ one_error "DB: not a tunnelgw database (file is not a database)" "a file that is
 [ ! -e "$TG_TMP/notdb-wal" ] || fail "a WAL file appeared next to the refused file"
 ok "the refused file is untouched"
 cp "$DB" "$TG_TMP/newer.db"
-sqlite3 "$TG_TMP/newer.db" 'PRAGMA user_version = 9'
+"$SQLITE3" "$TG_TMP/newer.db" 'PRAGMA user_version = 9'
 write_conf "$TG_TMP/newer.conf" "database = \"$TG_TMP/newer.db\";"
 expect_status 1 "$TUNNELGWCTL" -f "$TG_TMP/newer.conf" account list
 one_error "DB: schema version 9 is newer than this tunnelgw understands (2)" \
@@ -218,7 +234,7 @@ for i in $(seq 1 40); do
 		echo "k$i" >>"$TG_TMP/committed"
 	fi
 done
-[ "$(sqlite3 "$DB" 'PRAGMA integrity_check')" = ok ] || fail "integrity_check after kill -9"
+[ "$("$SQLITE3" "$DB" 'PRAGMA integrity_check')" = ok ] || fail "integrity_check after kill -9"
 ok "PRAGMA integrity_check is ok after kill -9 during writes"
 expect_status 0 ctl account list
 while read -r name; do

@@ -9,9 +9,11 @@ start_ssh a -R "0:localhost:$svc" v2@127.0.0.1 tcp
 port=$(allocated a)
 [ "$port" -ge 31000 ] && [ "$port" -le 31999 ] || fail "allocated port $port is outside port_range"
 ok "the allocated port $port is in port_range"
-wait_for 5 grep -q "^Forwarding  tcp://127.0.0.1:$port -> localhost:0" "$TG_TMP/a.out" ||
+wait_for 5 grep -q "^Forwarding  tcp://127.0.0.1:$port\$" "$TG_TMP/a.out" ||
 	fail "banner: $(cat "$TG_TMP/a.out")"
 ok "the tcp banner names the same port as OpenSSH's Allocated port line"
+! grep -q -- "->" "$TG_TMP/a.out" || fail "the banner shows a target the gateway cannot know: $(cat "$TG_TMP/a.out")"
+ok "the banner shows the public address alone, not the client's local target, which the gateway never learns"
 
 $TG_PY stream "$port" 20000000 1 || fail "20 MB through one connection"
 ok "20 MB of random data each way through one public connection arrive intact (sha256)"
