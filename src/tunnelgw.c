@@ -17,8 +17,9 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
+/* The configuration file read without -f: $(sysconfdir)/tunnelgw/tunnelgw.conf. */
+#ifndef TG_CONFFILE
+#define TG_CONFFILE "/etc/tunnelgw/tunnelgw.conf"
 #endif
 
 /* Print usage to fp. */
@@ -27,11 +28,11 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: tunnelgw [-f FILE] [-t] [-T] [-v]... [-V]\n"
-	    "  -f FILE  configuration file (default %s/tunnelgw.conf)\n"
+	    "  -f FILE  configuration file (default %s)\n"
 	    "  -t       check the configuration and exit: 0 when valid, 1 when not\n"
 	    "  -T       print the effective configuration and exit\n"
 	    "  -v       more logging (repeatable)\n"
-	    "  -V       print the version and exit\n", SYSCONFDIR);
+	    "  -V       print the version and exit\n", TG_CONFFILE);
 }
 
 /* Check the keys file for -t: every line must load; a missing file is only a warning. */
@@ -106,7 +107,7 @@ int
 main(int argc, char **argv)
 {
 	struct conf	*c;
-	const char	*path = SYSCONFDIR "/tunnelgw.conf";
+	const char	*path = TG_CONFFILE;
 	char		*cause = NULL;
 	int		 ch, test = 0, print = 0, verbose = 0;
 

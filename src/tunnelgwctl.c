@@ -22,8 +22,9 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
+/* The configuration file read without -f: $(sysconfdir)/tunnelgw/tunnelgw.conf. */
+#ifndef TG_CONFFILE
+#define TG_CONFFILE "/etc/tunnelgw/tunnelgw.conf"
 #endif
 
 #define CTL_EVENTS_LIMIT	50	/* events listed by default */
@@ -882,9 +883,9 @@ ctl_usage(FILE *fp)
 	size_t				 i;
 
 	fprintf(fp, "usage: tunnelgwctl [-f FILE] [--json] COMMAND ...\n"
-	    "  -f FILE   configuration file (default %s/tunnelgw.conf)\n"
+	    "  -f FILE   configuration file (default %s)\n"
 	    "  --json    print JSON instead of columns\n"
-	    "  -V        print the version\n\ncommands:\n", SYSCONFDIR);
+	    "  -V        print the version\n\ncommands:\n", TG_CONFFILE);
 	for (i = 0; i < sizeof ctl_commands / sizeof ctl_commands[0]; i++) {
 		cmd = &ctl_commands[i];
 		snprintf(words, sizeof words, "%s%s%s %s", cmd->noun, cmd->verb ? " " : "",
@@ -942,7 +943,7 @@ main(int argc, char **argv)
 	};
 	const struct ctl_command	*cmd;
 	struct ctl			 ctl = { NULL, 0, NULL, NULL };
-	const char			*path = SYSCONFDIR "/tunnelgw.conf";
+	const char			*path = TG_CONFFILE;
 	char				*cause = NULL;
 	int				 ch, used, nargs, rc;
 
