@@ -34,7 +34,6 @@
 #include "sshgw.h"
 #include "startups.h"
 #include "tunnel.h"
-#include "worker.h"
 #include "xmalloc.h"
 
 #define TUNNEL_ACCEPT_BURST	64	/* connections accepted per wake-up */
@@ -70,17 +69,22 @@ struct gwsess {
 };
 
 static const struct conf *tunnel_conf;
+static void (*tunnel_probe)(unsigned long long);	/* asks a session, in any worker, to answer */
 static struct cidrlist	*tunnel_allow;		/* allow_cidr, deny_cidr */
 static struct cidrlist	*tunnel_deny;
 static atomic_int	 tunnel_connections;	/* public connections open, in all */
 
-/* Remember the configuration the tunnel rules read; parse its IP rules. */
+/*
+ * Remember the configuration the tunnel rules read, and how to probe a session in whichever
+ * worker owns it (the workers give it, so this file needs none of theirs); parse IP rules.
+ */
 void
-tunnel_setup(const struct conf *c)
+tunnel_setup(const struct conf *c, void (*probe)(unsigned long long))
 {
 	char	*cause = NULL;
 
 	tunnel_conf = c;
+	tunnel_probe = probe;
 	if ((*c->allow_cidr != '\0' && cidrlist_parse(c->allow_cidr, &tunnel_allow, &cause) != 0) ||
 	    (*c->deny_cidr != '\0' && cidrlist_parse(c->deny_cidr, &tunnel_deny, &cause) != 0))
 		fatal("IP rules: %s", cause);	/* the configuration was checked: not reached */
@@ -359,7 +363,8 @@ tunnel_port_busy(struct gwsess *gs, int port, char **reason)
 	}
 	free(url);
 	free(holder);
-	worker_probe(session);
+	if (tunnel_probe != NULL)
+		tunnel_probe(session);
 	gmtime_r(&since, &tm);
 	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
 	free(*reason);

@@ -11,7 +11,7 @@ extern const struct sshgw_hooks tunnel_hooks;
 
 #include <sys/socket.h>
 
-void	 tunnel_setup(const struct conf *);
+void	 tunnel_setup(const struct conf *, void (*)(unsigned long long));
 void	 tunnel_cleanup(void);
 void	 tunnel_count_connection(int);
 int	 tunnel_connections_open(void);

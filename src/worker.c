@@ -316,7 +316,7 @@ worker_start_all(const struct conf *c, const struct keyfile *keys, char **cause)
 
 	nworkers = c->workers > 0 ? c->workers : (ncpu > 0 ? (int)ncpu : 1);
 	workers = xcalloc((size_t)nworkers, sizeof *workers);
-	tunnel_setup(c);
+	tunnel_setup(c, worker_probe);
 	for (i = 0; i < nworkers; i++) {
 		if (worker_init(&workers[i], i, c, keys, cause) != 0)
 			return -1;
