@@ -260,27 +260,19 @@ sshgw_session_kex_over(struct sshgw_session *s)
 
 /*
  * The first key exchange failed: close with the gateway's own finding when it made one,
- * else with libssh's error, which can hold what the client sent (so quoted, 64 bytes at a
- * time, at most a few hundred).
+ * else with libssh's error, which can hold what the client sent (so quoted, up to 256
+ * characters).
  */
 static void
 sshgw_session_kex_failed(struct sshgw_session *s)
 {
-	const char	*err = ssh_get_error(s->ssh);
-	char		 out[320], piece[LOG_QUOTE_MAX + 1], q[LOG_QUOTE_SIZE];
-	size_t		 used = 0, n;
+	char	*err;
 
 	if (s->closing != NULL)
 		return;
-	out[0] = '\0';
-	while (*err != '\0' && used + LOG_QUOTE_MAX < sizeof out) {
-		n = strnlen(err, LOG_QUOTE_MAX);
-		memcpy(piece, err, n);
-		piece[n] = '\0';
-		used += (size_t)snprintf(out + used, sizeof out - used, "%s", log_quote(piece, q));
-		err += n;
-	}
-	xasprintf(&s->closing, "handshake failed: %s%s", out, *err != '\0' ? "..." : "");
+	err = log_quote_dup(ssh_get_error(s->ssh), 256);
+	xasprintf(&s->closing, "handshake failed: %s", err);
+	free(err);
 }
 
 /*
