@@ -122,7 +122,7 @@ start_ssh stuck -N -R "0:127.0.0.1:$BLACKHOLE" v2@127.0.0.1
 port=$(allocated stuck)
 # Its connects to the blackhole never finish, so OpenSSH never confirms a channel: 256
 # channels wait, and every further public connection is dropped at the cap.
-$FLOOD public "$port" 2000 >"$TG_TMP/public.out" 2>&1 || fail "public flood: $(cat "$TG_TMP/public.out")"
+$TG_PY hold "$port" 2000 5 >"$TG_TMP/public.out" 2>&1 || fail "public flood: $(cat "$TG_TMP/public.out")"
 wait_for 20 grep -q 'cannot open another channel' "$TG_TMP/gw.log" ||
 	fail "the channel cap was never reached: $(tail -5 "$TG_TMP/gw.log")"
 sleep 1
@@ -131,7 +131,7 @@ n=$(grep -c 'cannot open another channel' "$TG_TMP/gw.log" || true)
 ok "about 1700 connections dropped at the channel cap make $n log lines"
 # The next interval's first line says how many were left out.
 sleep 10
-$FLOOD public "$port" 1 >/dev/null
+$TG_PY hold "$port" 1 5 >/dev/null
 wait_for 10 grep -q 'cannot open another channel now ([0-9]* similar messages suppressed)' \
 	"$TG_TMP/gw.log" || fail "no summary of the suppressed lines: $(tail -3 "$TG_TMP/gw.log")"
 summary=$(grep -o '([0-9]* similar messages suppressed)' "$TG_TMP/gw.log" | tail -1)

@@ -6,9 +6,6 @@
 #       sorts them: "held" (the peer sent something, an SSH banner, and kept it open) or
 #       "closed" (the peer closed it, or never accepted it). Prints
 #       "held=H closed=C" and per source "SRC held=H", then keeps them for SECONDS.
-#   flood.py public PORT N
-#       opens N connections to 127.0.0.1:PORT one after the other and keeps them for 5 s;
-#       prints how many connected
 #   flood.py blackhole PORTFILE
 #       a listening socket with the smallest backlog that never accepts: once its queue is
 #       full, connections to it stay in SYN-SENT; writes its port to PORTFILE, runs until
@@ -69,17 +66,6 @@ def hold(port, count, seconds, sources):
     time.sleep(seconds)
 
 
-def public(port, count):
-    conns = []
-    for _ in range(count):
-        try:
-            conns.append(socket.create_connection(("127.0.0.1", port), timeout=5))
-        except OSError:
-            pass
-    print("connected=%d" % len(conns), flush=True)
-    time.sleep(5)
-
-
 def blackhole(portfile):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -100,8 +86,6 @@ def main():
                                                     else 65536, hard))
     if cmd == "hold":
         hold(int(args[0]), int(args[1]), float(args[2]), args[3:])
-    elif cmd == "public":
-        public(int(args[0]), int(args[1]))
     elif cmd == "blackhole":
         blackhole(args[0])
     else:
