@@ -107,17 +107,11 @@ ok "the flood's $FLOOD_HELD sessions closing make $n log lines, not one each"
 stop_gw
 
 # --- the channel cap: a public flood toward a client that never answers opens ---------------------
-start_service_blackhole() {
-	local portfile="$TG_TMP/blackhole.port"
-	$FLOOD blackhole "$portfile" >/dev/null 2>&1 &
-	TG_PIDS="$TG_PIDS $!"
-	wait_for 10 test -s "$portfile" || fail "the blackhole service did not start"
-	BLACKHOLE=$(cat "$portfile")
-}
 write_conf "$TG_TMP/gw.conf" "workers = 1;" 'conn_rate = 0;' 'channel_open_timeout = 120;' \
 	'port_range = "28000-28999";'
 start_gw "$TG_TMP/gw.conf"
-start_service_blackhole
+TG_SERVICE=$FLOOD start_service blackhole
+BLACKHOLE=$TG_SVC
 start_ssh stuck -N -R "0:127.0.0.1:$BLACKHOLE" v2@127.0.0.1
 port=$(allocated stuck)
 # Its connects to the blackhole never finish, so OpenSSH never confirms a channel: 256

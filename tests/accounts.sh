@@ -5,7 +5,6 @@ gw_setup 'port_range = "25000-25003";' 'database = "state.db";'
 : >"$TG_TMP/authorized_keys"	# nobody by the keys file: only the store lets people in
 stop_gw
 start_gw "$TG_TMP/gw.conf"
-ctl() { "$TUNNELGWCTL" -f "$TG_TMP/gw.conf" "$@"; }
 start_service echo
 svc=$TG_SVC
 
@@ -71,7 +70,8 @@ ok "the owner binds its reserved port with -R $rport:..., although requested por
 # shellcheck disable=SC2086
 expect_status 255 ssh $NOKEY -o ExitOnForwardFailure=yes -p "$TG_SSH_PORT" \
 	-R "$rport:localhost:$svc" "$token@127.0.0.1" tcp
-grep -q "port $rport is held by your session [0-9]* (since " "$TG_TMP/gw.log" || fail "no reason logged"
+wait_for 5 grep -q "port $rport is held by your session [0-9]* (since " "$TG_TMP/gw.log" ||
+	fail "no reason logged: $(cat "$TG_TMP/gw.log")"
 ok "a second session of the same account asking for the held address is refused, with the reason"
 sleep 2.5	# the holder is asked to answer within 2 s; a live client does
 $TG_PY stream "$rport" 100000 1 >/dev/null || fail "the live holder lost its port to a probe"
@@ -83,8 +83,8 @@ wait_for 2 port_closed "$rport"
 # shellcheck disable=SC2086
 expect_status 255 ssh $NOKEY -o ExitOnForwardFailure=yes -p "$TG_SSH_PORT" \
 	-R "$rport:localhost:$svc" "$btoken@127.0.0.1" tcp
-grep -q "port $rport is reserved by another account" "$TG_TMP/gw.log" || fail "no reason logged"
-ok "another account asking for the reserved port is refused, with the reason"
+log_has "port $rport is reserved by another account" \
+	"another account asking for the reserved port is refused, with the reason"
 for i in 1 2 3 4 5; do
 	TG_SSH_OPTS="$NOKEY" start_ssh rnd$i -N -R "0:localhost:$svc" "$btoken@127.0.0.1"
 	p=$(allocated rnd$i)
@@ -120,10 +120,31 @@ stop_gw
 start_gw "$TG_TMP/gw.conf"
 ctl address list | grep -Eq "^tcp://127.0.0.1:$rport +alice " || fail "address list: $(ctl address list)"
 ok "the reservation is still listed after a restart"
+# Another account: ssh -o ExitOnForwardFailure=yes stops at the refusal; a plain ssh stays up and
+# shows the gateway's reason. The port is free meanwhile: the refusal is the reservation's.
 # shellcheck disable=SC2086
 expect_status 255 ssh $NOKEY -o ExitOnForwardFailure=yes -p "$TG_SSH_PORT" \
 	-R "$rport:localhost:$svc" "$btoken@127.0.0.1" tcp
-ok "after the restart, the reserved port is still refused to another account"
+contains "$TG_ERR" "remote port forwarding failed for listen port $rport" \
+	"after the restart, the reserved port is still refused to another account (ExitOnForwardFailure)"
+log_has "forward 'localhost':$rport refused: port $rport is reserved by another account" \
+	"the gateway log gives the reason: reserved by another account"
+TG_SSH_OPTS="$NOKEY" start_ssh bres -R "$rport:localhost:$svc" "$btoken@127.0.0.1" tcp
+err_has bres "tunnelgw: forward of localhost:$rport refused: port $rport is reserved by another account" \
+	"without ExitOnForwardFailure the user sees that reason on ssh's stderr"
+err_has bres "remote port forwarding failed for listen port $rport" "and ssh's own warning"
+port_closed "$rport" || fail "port $rport was opened for another account"
+ok "the reserved port stays closed to the other account"
+kill "$TG_LAST_PID"
+wait "$TG_LAST_PID" 2>/dev/null || true
+# The owner, through a new token (the old one is revoked, its key deleted), still gets it.
+atoken=$(ctl token create alice 2>/dev/null)
+TG_SSH_OPTS="$NOKEY" start_ssh res2 -o ExitOnForwardFailure=yes -R "$rport:localhost:$svc" "$atoken@127.0.0.1" tcp
+wait_for 5 grep -q "^Forwarding  tcp://127.0.0.1:$rport\$" "$TG_TMP/res2.out" ||
+	fail "reserved port not granted to its owner after the restart: $(cat "$TG_TMP/res2.err")"
+$TG_PY stream "$rport" 100000 1 >/dev/null || fail "reserved port carries no data after the restart"
+ok "after the restart the owner still binds its reserved port, and it carries data"
+log_has "authenticated as account 'alice' with a token" "the log names the owner's account"
 need_tool sqlite3 "contrib/install-deps.sh installs it"
 expect_status 0 "$TG_TOOL" "$TG_TMP/state.db" 'PRAGMA integrity_check'
 contains "$TG_OUT" "ok" "the database passes integrity_check"

@@ -19,8 +19,6 @@ PUTTYGEN=$TG_TOOL
 mkdir "$TG_TMP/home"	# HOME of dbclient and plink: no user keys, known hosts or settings
 
 gw_setup 'port_range = "19400-19699";' 'allow_requested_ports = true;' 'database = "tunnelgw.db";'
-# ctl ARGS...: tunnelgwctl for this gateway.
-ctl() { "$TUNNELGWCTL" -f "$TG_TMP/gw.conf" "$@"; }
 ctl account add alice >/dev/null
 token=$(ctl token create alice 2>/dev/null)
 "$DROPBEARCONVERT" openssh dropbear "$TG_TMP/client" "$TG_TMP/client.dropbear" >/dev/null 2>&1 ||
@@ -30,11 +28,8 @@ token=$(ctl token create alice 2>/dev/null)
 hostfp=$(ssh-keygen -l -f "$TG_TMP/ssh_host_ed25519_key" | awk '{ print $2 }')
 start_service echo
 echo_svc=$TG_SVC
-portfile="$TG_TMP/greeter.port"
-$SC greeter "$portfile" 262144 >"$portfile.log" 2>&1 &
-TG_PIDS="$TG_PIDS $!"
-wait_for 10 test -s "$portfile" || fail "the greeter service did not start"
-greet_svc=$(cat "$portfile")
+TG_SERVICE=$SC start_service greeter 262144
+greet_svc=$TG_SVC
 
 # bad MESSAGE: report a failed check of one client and go on; the test fails at the end.
 bad() {

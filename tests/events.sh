@@ -6,10 +6,6 @@
 RANGE='port_range = "29000-29999";'
 EV="$TG_TMP/events.jsonl"
 
-ctl() {
-	"$TUNNELGWCTL" -f "$TG_TMP/gw.conf" "$@"
-}
-
 # send_recv PORT BYTES: connect to a public port, send BYTES random bytes, shut down writing,
 # read until EOF; prints "LOCAL_PORT BYTES_RECEIVED".
 send_recv() {

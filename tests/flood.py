@@ -10,22 +10,11 @@
 #       a listening socket with the smallest backlog that never accepts: once its queue is
 #       full, connections to it stay in SYN-SENT; writes its port to PORTFILE, runs until
 #       killed
-import os
 import resource
-import socket
 import sys
 import time
 
-
-def connect(port, src, timeout=5):
-    """A connection to the loopback address of src's family, from src."""
-    family = socket.AF_INET6 if ":" in src else socket.AF_INET
-    dst = "::1" if family == socket.AF_INET6 else "127.0.0.1"
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.bind((src, 0))
-    s.connect((dst, port))
-    return s
+from tg import connect, listen
 
 
 def alive(s):
@@ -49,7 +38,7 @@ def hold(port, count, seconds, sources):
     for i in range(count):
         src = sources[i % len(sources)]
         try:
-            conns.append((src, connect(port, src)))
+            conns.append((src, connect(port, src, 5)))
         except OSError:
             conns.append((src, None))
     time.sleep(1)
@@ -67,15 +56,12 @@ def hold(port, count, seconds, sources):
 
 
 def blackhole(portfile):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(0)
-    tmp = portfile + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(s.getsockname()[1]))
-    os.rename(tmp, portfile)
-    while True:
-        time.sleep(3600)
+    s = listen(portfile, 0)  # never accepted from
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        s.close()
 
 
 def main():

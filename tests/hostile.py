@@ -20,16 +20,9 @@ warnings.filterwarnings("ignore")
 
 import paramiko  # noqa: E402
 
+from tg import paramiko_login as login  # noqa: E402
+
 HOST = "127.0.0.1"
-
-
-def login(port, keyfile):
-    """A paramiko transport logged in to the gateway with an ed25519 key file."""
-    key = paramiko.Ed25519Key.from_private_key_file(keyfile)
-    t = paramiko.Transport((HOST, int(port)))
-    t.start_client(timeout=10)
-    t.auth_publickey("v2", key)
-    return t
 
 
 def drop_while_held(port, keyfile, nbytes):

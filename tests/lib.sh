@@ -120,20 +120,62 @@ start_gw() {
 	}
 }
 
-# stop_gw: stop the gateway with SIGTERM and check that it exits 0.
-stop_gw() {
-	local rc
-	kill -TERM "$TG_GW_PID"
+# wait_gw: wait for the gateway to exit; its exit status goes to $TG_GW_RC.
+wait_gw() {
 	set +e
 	wait "$TG_GW_PID"
-	rc=$?
+	TG_GW_RC=$?
 	set -e
-	[ "$rc" -eq 0 ] || fail "tunnelgw exited $rc after SIGTERM"
+}
+
+# stop_gw: stop the gateway with SIGTERM and check that it exits 0.
+stop_gw() {
+	kill -TERM "$TG_GW_PID"
+	wait_gw
+	[ "$TG_GW_RC" -eq 0 ] || fail "tunnelgw exited $TG_GW_RC after SIGTERM"
+}
+
+# gw_alive [AFTER]: the gateway still runs, or the test fails with its log; with AFTER, that
+# is also a check of its own, "the gateway still runs after AFTER".
+gw_alive() {
+	kill -0 "$TG_GW_PID" 2>/dev/null || {
+		cat "$TG_TMP/gw.log" >&2
+		fail "the gateway is gone${1:+ after $1}"
+	}
+	[ -z "${1:-}" ] || ok "the gateway still runs after $1"
+}
+
+# log_has TEXT WHAT: wait up to 5 s for TEXT in the gateway log, then assert it.
+log_has() {
+	wait_for 5 grep -qF -- "$1" "$TG_TMP/gw.log" ||
+		fail "$2: '$1' not in the gateway log: $(cat "$TG_TMP/gw.log")"
+	ok "$2"
+}
+
+# ctl ARGS...: tunnelgwctl with the test's configuration, $TG_TMP/gw.conf.
+ctl() {
+	"$TUNNELGWCTL" -f "$TG_TMP/gw.conf" "$@"
+}
+
+# one_error TEXT WHAT: after expect_status, stderr is exactly one line, "tunnelgwctl: " with
+# TEXT in it.
+one_error() {
+	[ "$(printf '%s\n' "$TG_ERR" | wc -l)" -eq 1 ] || fail "$2: more than one line: $TG_ERR"
+	case "$TG_ERR" in tunnelgwctl:\ *) ;; *) fail "$2: no 'tunnelgwctl: ' prefix: $TG_ERR" ;; esac
+	contains "$TG_ERR" "$1" "$2"
+}
+
+# need_paramiko: fail unless Debian's python3, /usr/bin/python3, has paramiko (hostile.py,
+# sshclients.py and the scripts some tests feed it need it).
+need_paramiko() {
+	/usr/bin/python3 -c 'import paramiko' 2>/dev/null ||
+		fail "Debian's python3-paramiko is not installed (contrib/install-deps.sh installs it)"
 }
 
 # --- SSH scenarios --------------------------------------------------------------------------
 
 TG_PY="python3 $top_srcdir/tests/tg.py"
+export PYTHONDONTWRITEBYTECODE=1	# the scripts importing tg.py leave no __pycache__ in tests/
 TG_SSH_OPTS="-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=10"
 
@@ -158,6 +200,13 @@ start_ssh() {
 	TG_PIDS="$TG_PIDS $TG_LAST_PID"
 }
 
+# err_has NAME TEXT WHAT: wait up to 5 s for TEXT on the stderr of a background ssh.
+err_has() {
+	wait_for 5 grep -qF -- "$2" "$TG_TMP/$1.err" ||
+		fail "$3: '$2' not in: $(cat "$TG_TMP/$1.err")"
+	ok "$3"
+}
+
 # lines_at_least FILE PATTERN N: does FILE have N lines matching PATTERN.
 lines_at_least() {
 	[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ]
@@ -173,19 +222,35 @@ allocated() {
 	sed -n 's/^Allocated port \([0-9]*\) .*/\1/p' "$TG_TMP/$1.err" | sed -n "${n}p"
 }
 
-# start_service KIND [ARGS...]: start a tg.py service (echo, reply-after-eof, push BYTES...);
-# its port goes to $TG_SVC.
+# start_service KIND [ARGS...]: start a tg.py service in the background, as
+# `tg.py KIND PORTFILE ARGS...` (echo, reply-after-eof, greet, push BYTES, relay PORT MS), and
+# wait for it to listen; its port goes to $TG_SVC. With $TG_SERVICE set, that command runs
+# instead of tg.py, in the same form (sshclients.py greeter, flood.py blackhole, ppcapture.py
+# serve).
 start_service() {
-	local portfile="$TG_TMP/service.$RANDOM.port"
-	$TG_PY "$1" "$portfile" "${@:2}" >"$portfile.log" 2>&1 &
+	local portfile
+	portfile=$(mktemp "$TG_TMP/service.XXXXXX")	# empty until the service renames its own over it
+	${TG_SERVICE:-$TG_PY} "$1" "$portfile" "${@:2}" >"$portfile.log" 2>&1 &
 	TG_PIDS="$TG_PIDS $!"
-	wait_for 10 test -s "$portfile" || fail "the $1 service did not start"
+	wait_for 10 test -s "$portfile" || fail "the $1 service did not start: $(cat "$portfile.log")"
 	TG_SVC=$(cat "$portfile")
 }
 
 # port_closed PORT: assert that nothing accepts connections on PORT any more.
 port_closed() {
 	$TG_PY closed "$1" >/dev/null
+}
+
+# not_opened PORT WHAT: a forward asking for PORT was refused: no request for PORT was granted,
+# and, unless a -R 0 of this test drew PORT at random (a "granted: tcp://HOST:PORT" line in the
+# log), nothing listens there.
+not_opened() {
+	! grep -q -- "forward '[^']*':$1 granted: " "$TG_TMP/gw.log" ||
+		fail "$2: a request for port $1 was granted: $(grep -- "':$1 granted: " "$TG_TMP/gw.log")"
+	if ! grep -q -- "granted: tcp://[^ ]*:$1\$" "$TG_TMP/gw.log"; then
+		port_closed "$1" || fail "$2: port $1 accepts connections"
+	fi
+	ok "$2"
 }
 
 # Public port ranges in these tests stay below 32768, where Linux's ephemeral ports (the

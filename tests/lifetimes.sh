@@ -5,19 +5,9 @@
 . "$(dirname "$0")/lib.sh"
 
 HOSTILE="/usr/bin/python3 $top_srcdir/tests/hostile.py"
-/usr/bin/python3 -c 'import paramiko' 2>/dev/null ||
-	fail "python3-paramiko is missing (contrib/install-deps.sh installs it)"
+need_paramiko
 
 gw_setup 'port_range = "24000-24999";' 'ciphers = "aes128-ctr";'
-
-# gw_alive WHAT: the gateway still runs after WHAT, or the test fails with its log.
-gw_alive() {
-	kill -0 "$TG_GW_PID" 2>/dev/null || {
-		cat "$TG_TMP/gw.log" >&2
-		fail "the gateway died after $1"
-	}
-	ok "the gateway still runs after $1"
-}
 
 # fds: how many descriptors the gateway has open.
 fds() {

@@ -4,8 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 HOSTILE="/usr/bin/python3 $top_srcdir/tests/hostile.py"
-/usr/bin/python3 -c 'import paramiko' 2>/dev/null ||
-	fail "python3-paramiko is missing (contrib/install-deps.sh installs it)"
+need_paramiko
 
 gw_setup 'port_range = "24000-24999";'
 

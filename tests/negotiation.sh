@@ -8,8 +8,7 @@ N=${NEGOTIATION_N:-30}
 
 need_tool dbclient "dropbear-bin: contrib/install-deps.sh installs it"
 DBCLIENT=$TG_TOOL
-/usr/bin/python3 -c 'import paramiko' 2>/dev/null ||
-	fail "Debian's python3-paramiko is not installed (contrib/install-deps.sh)"
+need_paramiko
 
 # The gateway offers AES-GCM (which paramiko lacks) and aes256-ctr; both clients' aes128-ctr,
 # and aes128-cbc, are refused.

@@ -5,17 +5,6 @@
 RANGE='port_range = "27000-27999";'
 SOCK="$TG_TMP/tunnelgw.sock"
 
-ctl() {
-	"$TUNNELGWCTL" -f "$TG_TMP/gw.conf" "$@"
-}
-
-# one_error TEXT WHAT: stderr is exactly one line, "tunnelgwctl: " with TEXT in it.
-one_error() {
-	[ "$(printf '%s\n' "$TG_ERR" | wc -l)" -eq 1 ] || fail "$2: more than one line: $TG_ERR"
-	case "$TG_ERR" in tunnelgwctl:\ *) ;; *) fail "$2: no 'tunnelgwctl: ' prefix: $TG_ERR" ;; esac
-	contains "$TG_ERR" "$1" "$2"
-}
-
 # tunnel_counts PORT: "CONNS BYTES_IN BYTES_OUT" of the tunnel on PORT, from tunnels --json.
 tunnel_counts() {
 	ctl tunnels --json | python3 -c '

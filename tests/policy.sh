@@ -40,8 +40,8 @@ allocated three 3 >/dev/null
 wait_for 5 grep -q "remote port forwarding failed for listen port 0" "$TG_TMP/three.err" ||
 	fail "the fourth tunnel of the max-tunnels=3 key was not refused"
 ok "a key's max-tunnels=3 overrides the default: three tunnels granted, the fourth refused"
-"$TUNNELGWCTL" -f "$TG_TMP/gw.conf" account add lim --max-tunnels 1
-tok=$("$TUNNELGWCTL" -f "$TG_TMP/gw.conf" token create lim 2>/dev/null)
+ctl account add lim --max-tunnels 1
+tok=$(ctl token create lim 2>/dev/null)
 NOKEY="-o PubkeyAuthentication=no -o PasswordAuthentication=no -o KbdInteractiveAuthentication=yes -o BatchMode=no $TG_SSH_OPTS"
 TG_SSH_OPTS="$NOKEY" start_ssh lim -N -R "0:localhost:$svc" -R "0:localhost:$svc2" "$tok@127.0.0.1"
 allocated lim 1 >/dev/null

@@ -4,25 +4,22 @@
 #                                     (up to 600 bytes or 0.5 s) to DIR/N, answers "ok\n"
 #   ppcapture.py get PORT SRCIP       public client: connects from SRCIP, sends a request,
 #                                     prints "SRCIP:SRCPORT" then the reply
+import itertools
 import os
 import socket
 import sys
-import threading
+
+import tg
 
 
 def serve(portfile, outdir):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(64)
-    with open(portfile + ".tmp", "w") as f:
-        f.write(str(s.getsockname()[1]))
-    os.rename(portfile + ".tmp", portfile)
-    n = 0
-    while True:
-        c, _ = s.accept()
-        n += 1
-        threading.Thread(target=handle, args=(c, os.path.join(outdir, str(n))), daemon=True).start()
+    paths, numbers = {}, itertools.count(1)
+
+    def number(c):
+        """In the accept loop: the connections are numbered in the order they came."""
+        paths[c] = os.path.join(outdir, str(next(numbers)))
+
+    tg.serve(portfile, lambda c: handle(c, paths.pop(c)), number)
 
 
 def handle(c, path):
@@ -47,10 +44,7 @@ def handle(c, path):
 
 
 def get(port, srcip):
-    c = socket.socket()
-    c.bind((srcip, 0))
-    c.settimeout(10)
-    c.connect(("127.0.0.1", port))
+    c = tg.connect(port, srcip, 10)
     print("%s:%d" % c.getsockname())
     c.sendall(b"GET / HTTP/1.0\r\nHost: test\r\n\r\n")
     reply = b""

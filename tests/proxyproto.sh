@@ -8,10 +8,8 @@ PP="python3 $top_srcdir/tests/ppcapture.py"
 # A capture service, to see the exact first bytes, and haproxy with accept-proxy, a real
 # PROXY-aware server that reports the client address it believes.
 mkdir "$TG_TMP/cap"
-$PP serve "$TG_TMP/cap.port" "$TG_TMP/cap" >"$TG_TMP/cap.log" 2>&1 &
-TG_PIDS="$TG_PIDS $!"
-wait_for 5 test -s "$TG_TMP/cap.port" || fail "capture service did not start"
-cap=$(cat "$TG_TMP/cap.port")
+TG_SERVICE=$PP start_service serve "$TG_TMP/cap"
+cap=$TG_SVC
 hap=$(free_port)
 cat >"$TG_TMP/haproxy.cfg" <<CFG
 global

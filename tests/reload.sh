@@ -69,11 +69,8 @@ ok "new public connections are refused while draining"
 wait "$drainer" || true
 grep -q during-ok "$TG_TMP/drain.out" || fail "the open connection broke: $(cat "$TG_TMP/drain.out")"
 ok "an open connection keeps working while the gateway drains"
-set +e
-wait "$TG_GW_PID"
-rc=$?
-set -e
-[ "$rc" = 0 ] || fail "tunnelgw exited $rc"
+wait_gw
+[ "$TG_GW_RC" = 0 ] || fail "tunnelgw exited $TG_GW_RC"
 ok "tunnelgw exits 0 once the last connection finished"
 grep -q "stopped" "$TG_TMP/gw.log" || fail "no stop logged"
 

@@ -27,16 +27,6 @@ KEEP_GOING=${SF_KEEP_GOING:-0}
 COALESCE_MS=3
 FAILED=0
 
-# start_tool NAME KIND ARGS...: start a tg.py service or relay; its port goes to $TG_SVC.
-start_tool() {
-	local name=$1 kind=$2
-	shift 2
-	$TG_PY "$kind" "$TG_TMP/$name.port" "$@" >"$TG_TMP/$name.log" 2>&1 &
-	TG_PIDS="$TG_PIDS $!"
-	wait_for 10 test -s "$TG_TMP/$name.port" || fail "the $kind service did not start"
-	TG_SVC=$(cat "$TG_TMP/$name.port")
-}
-
 # gw_warnings: the gateways' last warnings (a dropped connection says why), for a report.
 gw_warnings() {
 	grep -h ': warn: \|: error: ' "$TG_TMP/gw.log" "$TG_TMP/inner/gw.log" 2>/dev/null | tail -3 |
@@ -69,7 +59,7 @@ counted() {
 
 # start_relay: start the coalescing relay to the gateway's SSH port; its port goes to $RELAY.
 start_relay() {
-	start_tool "relay$TG_SSH_PORT" relay "$TG_SSH_PORT" "$COALESCE_MS"
+	start_service relay "$TG_SSH_PORT" "$COALESCE_MS"
 	RELAY=$TG_SVC
 }
 
@@ -100,9 +90,9 @@ logins() {
 
 gw_setup "$RANGE" "$NOLIMIT"
 start_relay
-start_tool greet greet
+start_service greet
 greet=$TG_SVC
-start_tool push push "$PUSH_BYTES"
+start_service push "$PUSH_BYTES"
 push=$TG_SVC
 
 # --- ssh -N -R to a service that greets, and to one that pushes a file ----------------------
@@ -181,12 +171,12 @@ printf '#!/bin/sh\nexec nice -n 19 "%s" "$@"\n' "$TUNNELGW" >"$TG_TMP/tunnelgw-n
 chmod +x "$TG_TMP/tunnelgw-nice"
 write_conf "$TG_TMP/busy.conf" "workers = 2;" "$RANGE" "$NOLIMIT"
 TUNNELGW="$TG_TMP/tunnelgw-nice" start_gw "$TG_TMP/busy.conf"
-start_tool bgreet greet
+start_service greet
 start_ssh b -N -R "0:localhost:$TG_SVC" v2@127.0.0.1
 bport=$(allocated b)
 counted "a busy gateway (one CPU, lowest priority): $GREETINGS connections get the greeting, then their echo" \
 	$TG_PY greetings "$bport" "$GREETINGS"
-start_tool bpush push "$PUSH_BYTES"
+start_service push "$PUSH_BYTES"
 start_ssh bp -N -R "0:localhost:$TG_SVC" v2@127.0.0.1
 bpport=$(allocated bp)
 counted "a busy gateway: $DOWNLOADS downloads of a $PUSH_BYTES-byte push arrive whole (sha256)" \

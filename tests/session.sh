@@ -31,29 +31,9 @@ gwssh() {
 	timeout 20 ssh $TG_SSH_OPTS -i "$TG_TMP/$key" -p "$TG_SSH_PORT" "$@"
 }
 
-# start_key NAME KEY SSH-ARGS...: as start_ssh, with one of the keys.
+# start_key NAME KEY SSH-ARGS...: start_ssh with one of the keys.
 start_key() {
-	local name=$1 key=$2
-	shift 2
-	# shellcheck disable=SC2086
-	ssh $TG_SSH_OPTS -i "$TG_TMP/$key" -p "$TG_SSH_PORT" "$@" \
-		>"$TG_TMP/$name.out" 2>"$TG_TMP/$name.err" </dev/null &
-	TG_LAST_PID=$!
-	TG_PIDS="$TG_PIDS $TG_LAST_PID"
-}
-
-# log_has TEXT WHAT: wait up to 5 s for TEXT in the gateway log, then assert it.
-log_has() {
-	wait_for 5 grep -qF -- "$1" "$TG_TMP/gw.log" ||
-		fail "$2: '$1' not in the gateway log: $(cat "$TG_TMP/gw.log")"
-	ok "$2"
-}
-
-# err_has NAME TEXT WHAT: wait up to 5 s for TEXT on the stderr of a background ssh.
-err_has() {
-	wait_for 5 grep -qF -- "$2" "$TG_TMP/$1.err" ||
-		fail "$3: '$2' not in: $(cat "$TG_TMP/$1.err")"
-	ok "$3"
+	TG_KEY="$TG_TMP/$2" start_ssh "$1" "${@:3}"
 }
 
 # --- the keys file ---------------------------------------------------------------------------
@@ -62,6 +42,17 @@ grep -q "authorized_keys:2: .*(line skipped)" "$TG_TMP/gw.log" ||
 	fail "line 2 is not reported as skipped: $(cat "$TG_TMP/gw.log")"
 ok "the malformed line is reported as skipped"
 log_has "6 keys loaded from" "the other six keys load"
+
+# permitlisten, first: a -R 0 of this test could otherwise hold 23555, drawn at random.
+start_key permit permit -N -R "23555:localhost:$svc" -R "23556:localhost:$svc" v2@127.0.0.1
+log_has "forward 'localhost':23555 granted: tcp://127.0.0.1:23555" \
+	"permitlisten=\"23555\": port 23555 is granted"
+$TG_PY stream 23555 100000 1 >/dev/null || fail "port 23555"
+ok "port 23555 carries data"
+err_has permit "remote port forwarding failed for listen port 23556" "port 23556 is refused"
+log_has "forward 'localhost':23556 refused: port 23556 is not permitted for this key (permitlisten)" \
+	"the log says 23556 is not permitted for this key"
+not_opened 23556 "port 23556 is not opened"
 
 start_ssh plain -R "0:localhost:$svc" v2@127.0.0.1 tcp
 pport=$(allocated plain)
@@ -137,17 +128,6 @@ expect_status 255 gwssh from -R "0:localhost:$svc" v2@127.0.0.1 tcp
 contains "$TG_ERR" "Permission denied (publickey," \
 	"from=\"10.0.0.0/8\": the key is refused from 127.0.0.1 (exit 255)"
 log_has "is not allowed from this address (from=)" "the log says the key is not allowed from there"
-
-start_key permit permit -N -R "23555:localhost:$svc" -R "23556:localhost:$svc" v2@127.0.0.1
-log_has "granted: tcp://127.0.0.1:23555" "permitlisten=\"23555\": port 23555 is granted"
-$TG_PY stream 23555 100000 1 >/dev/null || fail "port 23555"
-ok "port 23555 carries data"
-err_has permit "remote port forwarding failed for listen port 23556" "port 23556 is refused"
-log_has "forward 'localhost':23556 refused: port 23556 is not permitted for this key (permitlisten)" \
-	"the log says 23556 is not permitted for this key"
-# (Not a connect test: another tunnel of this test may hold 23556 by chance.)
-grep -q "granted: tcp://127.0.0.1:23556\$" "$TG_TMP/gw.log" && fail "port 23556 was opened"
-ok "port 23556 is not opened"
 
 # --- tcp without a forward, and a Unix-socket forward ----------------------------------------
 start=$(date +%s%3N)

@@ -29,6 +29,8 @@ import threading
 import time
 import warnings
 
+import tg
+
 warnings.filterwarnings("ignore")  # asyncssh imports ciphers that cryptography deprecates
 logging.getLogger("paramiko").addHandler(logging.NullHandler())  # errors reach main() instead
 logging.getLogger("paramiko").propagate = False
@@ -205,9 +207,7 @@ def bindaddrs(port, key, addrs):
     """Ask for each bind address with port 0 and check the channel carries it back."""
     import paramiko
 
-    t = paramiko.Transport((HOST, port))
-    t.start_client(timeout=10)
-    t.auth_publickey("v2", paramiko.Ed25519Key.from_private_key_file(key))
+    t = tg.paramiko_login(port, key)
     seen = []
     arrived = threading.Event()
 
@@ -245,13 +245,6 @@ def bindaddrs(port, key, addrs):
 
 def greeter(portfile, nbytes):
     """Serve connections with a greeting sent at once; write the port to portfile."""
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((HOST, 0))
-    s.listen(128)
-    with open(portfile + ".tmp", "w") as f:
-        f.write(str(s.getsockname()[1]))
-    os.rename(portfile + ".tmp", portfile)
 
     def greet(c):
         """Send the header line and the random bytes, then wait for the client to leave."""
@@ -265,9 +258,7 @@ def greeter(portfile, nbytes):
             pass
         c.close()
 
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=greet, args=(c,), daemon=True).start()
+    tg.serve(portfile, greet)
 
 
 def one_greeted(port, errors, idx):
@@ -303,14 +294,7 @@ def one_greeted(port, errors, idx):
 
 def greeted(port, conns):
     """Run conns concurrent one_greeted clients; exit 1 with the errors if any failed."""
-    errors = []
-    threads = [threading.Thread(target=one_greeted, args=(port, errors, i)) for i in range(conns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        sys.exit("\n".join(errors))
+    tg.concurrently(conns, lambda errors, i: one_greeted(port, errors, i))
     print("%d connection(s): greeting received intact" % conns)
 
 

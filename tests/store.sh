@@ -6,16 +6,6 @@ write_conf "$TG_TMP/gw.conf" 'public_host = "gw.example.com";' 'port_range = "21
 DB="$TG_TMP/tunnelgw.db"
 need_tool sqlite3 "contrib/install-deps.sh installs it"
 SQLITE3=$TG_TOOL
-ctl() {
-	"$TUNNELGWCTL" -f "$TG_TMP/gw.conf" "$@"
-}
-
-# one_error TEXT WHAT: stderr is exactly one line, "tunnelgwctl: " with TEXT in it.
-one_error() {
-	[ "$(printf '%s\n' "$TG_ERR" | wc -l)" -eq 1 ] || fail "$2: more than one line: $TG_ERR"
-	case "$TG_ERR" in tunnelgwctl:\ *) ;; *) fail "$2: no 'tunnelgwctl: ' prefix: $TG_ERR" ;; esac
-	contains "$TG_ERR" "$1" "$2"
-}
 
 # json_ok TEXT WHAT: TEXT is valid JSON.
 json_ok() {

@@ -10,7 +10,8 @@
 #   tg.py reset PORT BYTES         sends part of BYTES, then resets the connection (RST)
 #   tg.py hold PORT N SECONDS      opens N connections and holds them
 #   tg.py burst PORT N SRC         N connections from SRC at once: how many were served
-#   (stream and closed take an optional last argument: the source address to connect from)
+#   (stream and closed take an optional last argument: the source address to connect from;
+#   from an IPv6 one they connect to ::1)
 #   tg.py disconnected PORT MIN MAX [LINE]
 #                                  connects (e.g. to the SSH port), sends LINE and CRLF when
 #                                  given, else nothing, reads and discards whatever comes, and
@@ -30,6 +31,9 @@
 #   tg.py relay PORTFILE PORT MS   TCP relay to PORT; what the connecting side sends within MS
 #                                  milliseconds goes on in one write (packets that cross a
 #                                  network together), e.g. between ssh and the gateway
+# It is also the module of the helpers the other test scripts share (flood.py, hostile.py,
+# ppcapture.py and sshclients.py import it): listening on a port given by a port file,
+# connecting from a source address, concurrent clients, a paramiko login.
 import hashlib
 import os
 import random
@@ -41,17 +45,24 @@ import threading
 import time
 
 
-def serve(portfile, handler, at_accept=None):
-    """Listen on a free port written to portfile; a thread runs handler for each connection,
-    after at_accept, when given, has run in the accept loop itself."""
+def listen(portfile, backlog=128):
+    """A socket listening on a free port of 127.0.0.1, whose number is then written to portfile
+    (whole at once: lib.sh's start_service waits for the file)."""
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", 0))
-    s.listen(128)
+    s.listen(backlog)
     tmp = portfile + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(s.getsockname()[1]))
     os.rename(tmp, portfile)
+    return s
+
+
+def serve(portfile, handler, at_accept=None):
+    """Listen on a free port written to portfile; a thread runs handler for each connection,
+    after at_accept, when given, has run in the accept loop itself."""
+    s = listen(portfile)
     while True:
         c, _ = s.accept()
         if at_accept is not None:
@@ -87,9 +98,24 @@ def reply_after_eof(c):
 
 
 def connect(port, src=None, timeout=60):
-    """Connect to 127.0.0.1:port, from the source address src if given."""
-    return socket.create_connection(("127.0.0.1", port), timeout=timeout,
+    """Connect to port on the loopback address, from the source address src if given: to
+    127.0.0.1, or to ::1 when src is an IPv6 address."""
+    dst = "::1" if src and ":" in src else "127.0.0.1"
+    return socket.create_connection((dst, port), timeout=timeout,
                                     source_address=(src, 0) if src else None)
+
+
+def concurrently(conns, one):
+    """Run one(errors, i) for i in range(conns), each in a thread of its own, all at once; each
+    appends what went wrong to errors. Exits 1 with those errors, if any."""
+    errors = []
+    threads = [threading.Thread(target=one, args=(errors, i)) for i in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        sys.exit("\n".join(errors))
 
 
 def one_stream(port, nbytes, errors, idx, src=None):
@@ -121,16 +147,20 @@ def one_stream(port, nbytes, errors, idx, src=None):
 
 
 def stream(port, nbytes, conns, src=None):
-    errors = []
-    threads = [threading.Thread(target=one_stream, args=(port, nbytes, errors, i, src))
-               for i in range(conns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        sys.exit("\n".join(errors))
+    concurrently(conns, lambda errors, i: one_stream(port, nbytes, errors, i, src))
     print("%d connection(s) x %d bytes each way: sha256 equal" % (conns, nbytes))
+
+
+def paramiko_login(port, keyfile, user="v2"):
+    """A paramiko transport logged in to the gateway on 127.0.0.1:port as user, with the
+    ed25519 key file keyfile. (paramiko: Debian's /usr/bin/python3 has it.)"""
+    import paramiko
+
+    key = paramiko.Ed25519Key.from_private_key_file(keyfile)
+    t = paramiko.Transport(("127.0.0.1", int(port)))
+    t.start_client(timeout=10)
+    t.auth_publickey(user, key)
+    return t
 
 
 def halfclose(port, nbytes):
