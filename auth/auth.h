@@ -18,6 +18,7 @@ int		 cidrlist_parse(const char *, struct cidrlist **, char **);
 int		 cidrlist_match(const struct cidrlist *, const struct sockaddr *);
 size_t		 cidrlist_count(const struct cidrlist *);
 char		*cidrlist_format(const struct cidrlist *);
+struct cidrlist	*cidrlist_dup(const struct cidrlist *);
 void		 cidrlist_free(struct cidrlist *);
 
 /* keys.c: the authorized_keys-style keys file. */
@@ -49,6 +50,112 @@ struct keyent {
 	const char	*account;	/* opts.account or fingerprint: never NULL */
 };
 
+/*
+ * grant.c: what one login may do, and every rule that judges a request against it. The
+ * daemon builds a grant once per login and asks it; nothing else decides who may do what.
+ */
+
+/* Why a request was refused; refusal_label() names it as tunnelgw_refusals_total does. */
+enum refusal {
+	REFUSAL_NONE,
+	REFUSAL_BAD_ADDRESS,		/* not an address of this gateway */
+	REFUSAL_FORWARDING_DISABLED,	/* the key may not forward */
+	REFUSAL_NO_FREE_PORT,
+	REFUSAL_PORT_RESERVED,		/* by another account */
+	REFUSAL_PORT_NOT_ALLOWED,	/* privileged, outside the range, not permitted */
+	REFUSAL_PORT_IN_USE,
+	REFUSAL_TUNNEL_LIMIT,
+	REFUSAL_IP_RULE,		/* a public client refused by allow/deny lists */
+	REFUSAL_CONNECTION_LIMIT,	/* max_connections, max_connections_per_tunnel */
+	REFUSAL_CONN_RATE,
+	REFUSAL_SESSION_LIMIT,		/* SSH clients refused before the banner */
+	REFUSAL_SSH_RATE,
+	REFUSAL_STARTUPS,
+	REFUSAL_OTHER,			/* the last: metrics count up to it */
+};
+
+/* The gateway-wide part of every grant: the configuration's rules, fixed while it runs. */
+struct policy {
+	const char	*public_host;	/* strings: the configuration's, outliving the policy */
+	const char	*public_bind;
+	const char	*port_range;
+	int		 port_min;
+	int		 port_max;
+	int		 allow_requested_ports;
+	int		 max_tunnels;	/* 0: no limit */
+	int		 proxy_protocol;
+	int		 idle_timeout;	/* seconds; 0: never */
+	int		 max_connections;
+	int		 max_connections_per_tunnel;	/* 0: no limit */
+	int		 conn_rate;	/* new connections a second per source; 0: no limit */
+	int		 conn_burst;
+	struct cidrlist	*allow;		/* allow_cidr, deny_cidr: NULL when not set */
+	struct cidrlist	*deny;
+};
+
+#define GRANT_TOKEN_PREFIX	"tgw_"	/* every token starts so (src/store.h agrees) */
+
+/* How a login was proved. */
+enum grant_how {
+	GRANT_KEYFILE = 1,	/* a key of the keys file */
+	GRANT_DBKEY,		/* a key of the database */
+	GRANT_TOKEN,		/* a token, with or without a key */
+};
+
+/* The options of a `tcp` command, with -1 and NULL where the command did not set one. */
+struct grant_cmd {
+	int		 proxy_proto;
+	int		 idle_timeout;
+	struct cidrlist	*allow;
+	struct cidrlist	*deny;
+};
+
+/*
+ * One login's rights: the policy, the key line's options (copied: a reload of the keys file
+ * does not pull them away), the account's row and the `tcp` command's options. Held by the
+ * daemon's record of the SSH client and by each of its public connections, all in the
+ * client's worker thread: the count is not atomic. The last grant_release frees it.
+ */
+struct grant {
+	unsigned int	 refs;
+	const struct policy *pol;	/* outlives every grant */
+	char		*account;
+	enum grant_how	 how;
+	int		 account_max_tunnels;	/* the account's row; -1: none */
+	struct keyopts	 key;		/* the key line's options; all "not set" without one */
+	struct grant_cmd cmd;
+};
+
+/* What a forward may do with the port it asked for. */
+enum grant_port {
+	GRANT_PORT_RANDOM,	/* port 0: any free port of the range */
+	GRANT_PORT_RESERVED,	/* the account's own reservation */
+	GRANT_PORT_REQUESTED,	/* a free port of the range that it named */
+};
+
+const char	*refusal_label(enum refusal);
+struct grant	*grant_create(const struct policy *, const char *, enum grant_how,
+		    const struct keyopts *, int);
+struct grant	*grant_hold(struct grant *);
+void		 grant_release(struct grant *);
+void		 grant_set_key(struct grant *, const struct keyopts *);
+int		 grant_cmd_option(struct grant_cmd *, const char *, char **);
+void		 grant_cmd_clear(struct grant_cmd *);
+int		 grant_command(struct grant *, char *const *, int, char **);
+int		 grant_names_token(const char *);
+int		 grant_login_from(const struct keyopts *, const struct sockaddr *);
+int		 grant_proxy_proto(const struct grant *);
+int		 grant_idle_timeout(const struct grant *);
+int		 grant_max_tunnels(const struct grant *);
+enum refusal	 grant_forward(const struct grant *, const char *, int, const char *,
+		    enum grant_port *, char **);
+enum refusal	 grant_tunnel_limit(const struct grant *, char **);
+enum refusal	 grant_port_failed(int);
+int		 grant_port_holder(const struct grant *, int, const char *, unsigned long long,
+		    unsigned long long, long long, char **);
+enum refusal	 grant_client(const struct grant *, const struct sockaddr *, const char **);
+enum refusal	 grant_connection(const struct grant *, int, int, const char **);
+
 struct keyfile;
 
 struct keyfile	*keyfile_load(const char *, char **);
@@ -59,6 +166,10 @@ size_t		 keyfile_nproblems(const struct keyfile *);
 const char	*keyfile_problem(const struct keyfile *, size_t);
 void		 keyfile_free(struct keyfile *);
 int		 keys_parse_line(const char *, struct keyent **, char **);
+char		*keys_fingerprint(const ssh_key);
 void		 keyent_free(struct keyent *);
+void		 keyopts_init(struct keyopts *);
+void		 keyopts_copy(struct keyopts *, const struct keyopts *);
+void		 keyopts_clear(struct keyopts *);
 
 #endif

@@ -287,6 +287,21 @@ cidrlist_format(const struct cidrlist *l)
 	return out;
 }
 
+/* A copy of a list (NULL for NULL), for an owner that must not share the original. */
+struct cidrlist *
+cidrlist_dup(const struct cidrlist *l)
+{
+	struct cidrlist	*out;
+
+	if (l == NULL)
+		return NULL;
+	out = xcalloc(1, sizeof *out);
+	out->n = l->n;
+	out->v = xcalloc(l->n > 0 ? l->n : 1, sizeof *out->v);
+	memcpy(out->v, l->v, l->n * sizeof *out->v);
+	return out;
+}
+
 /* Free a list; NULL is a no-op. */
 void
 cidrlist_free(struct cidrlist *l)

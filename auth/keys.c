@@ -475,7 +475,7 @@ keys_check_round_trip(const ssh_key key, const unsigned char *blob, size_t len)
 }
 
 /* The SHA256 fingerprint of key, as ssh-keygen -l prints it, in a new string; NULL on error. */
-static char *
+char *
 keys_fingerprint(const ssh_key key)
 {
 	unsigned char	*hash = NULL;
@@ -607,8 +607,17 @@ keys_split(char *line, char **opts, char **type, char **b64, char **comment)
 	*comment = *next != '\0' ? next : NULL;
 }
 
-/* Free the contents of key options. */
-static void
+/* Set key options to "none given". */
+void
+keyopts_init(struct keyopts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->max_tunnels = -1;
+	o->proxy_proto = -1;
+}
+
+/* Free the contents of key options, and leave them all "not set". */
+void
 keyopts_clear(struct keyopts *o)
 {
 	free(o->account);
@@ -616,6 +625,27 @@ keyopts_clear(struct keyopts *o)
 	cidrlist_free(o->from);
 	cidrlist_free(o->allow);
 	cidrlist_free(o->deny);
+	keyopts_init(o);
+}
+
+/* Copy key options into dst, which holds none; src NULL: all "not set". */
+void
+keyopts_copy(struct keyopts *dst, const struct keyopts *src)
+{
+	keyopts_init(dst);
+	if (src == NULL)
+		return;
+	*dst = *src;
+	dst->account = src->account != NULL ? xstrdup(src->account) : NULL;
+	if (src->npermitlisten > 0) {
+		dst->permitlisten = xcalloc(src->npermitlisten, sizeof *dst->permitlisten);
+		memcpy(dst->permitlisten, src->permitlisten,
+		    src->npermitlisten * sizeof *dst->permitlisten);
+	} else
+		dst->permitlisten = NULL;
+	dst->from = cidrlist_dup(src->from);
+	dst->allow = cidrlist_dup(src->allow);
+	dst->deny = cidrlist_dup(src->deny);
 }
 
 /* Free a key entry; NULL is a no-op. */
@@ -679,8 +709,7 @@ keys_parse_line(const char *line, struct keyent **out, char **cause)
 		return 1;
 	}
 	ke = xcalloc(1, sizeof *ke);
-	ke->opts.max_tunnels = -1;
-	ke->opts.proxy_proto = -1;
+	keyopts_init(&ke->opts);
 	if (keys_parse_fields(p, ke, cause) != 0) {
 		free(buf);
 		keyent_free(ke);

@@ -20,31 +20,34 @@
 
 #include "conf.h"
 #include "fuzz.h"
+#include "hostkey.h"
 #include "sshgw.h"
+#include "worker.h"
 #include "xmalloc.h"
 
 #define FUZZ_SESSION_MAX_INPUT		65536
 #define FUZZ_SESSION_DEADLINE_MS	2000	/* far more than a key exchange takes */
 
 static struct event_base	*fuzz_session_base;
-static struct conf		*fuzz_session_conf;
 static struct sshgw_server	*fuzz_session_srv;
 static int			 fuzz_session_gone;	/* session_closed was called */
 
-/* Hook: no key belongs to an account. */
+/* Hook: every login is refused. */
 static int
-fuzz_session_key_lookup(struct sshgw_session *s, ssh_key key, char **account, char **fp)
+fuzz_session_login(struct sshgw_session *s, const struct sshgw_login *req,
+    struct sshgw_verdict *v)
 {
+	v->log = xstrdup("refused");
 	return 1;
 }
 
-/* Hook: every token is unknown. */
+/* Hook: no command options. */
 static int
-fuzz_session_token_check(struct sshgw_session *s, const char *token, int touch,
-    char **account, long long *id, char **reason)
+fuzz_session_tcp(struct sshgw_session *s, char *const *argv, int argc, char **note,
+    char **cause)
 {
-	*reason = xstrdup("unknown token");
-	return 1;
+	*note = NULL;
+	return 0;
 }
 
 /* Hook: `register` is refused. */
@@ -71,10 +74,11 @@ fuzz_session_forward_add(struct sshgw_session *s, const char *address, int port,
 	return -1;
 }
 
-/* Hook: nothing to close. */
-static void
-fuzz_session_forward_remove(struct sshgw_session *s, int bound)
+/* Hook: no forward to cancel. */
+static int
+fuzz_session_forward_cancel(struct sshgw_session *s, const char *address, int port)
 {
+	return -1;
 }
 
 /* Hook: the session is gone. */
@@ -85,12 +89,12 @@ fuzz_session_closed(struct sshgw_session *s)
 }
 
 static const struct sshgw_hooks fuzz_session_hooks = {
-	.key_lookup = fuzz_session_key_lookup,
-	.token_check = fuzz_session_token_check,
+	.login = fuzz_session_login,
+	.tcp = fuzz_session_tcp,
 	.register_key = fuzz_session_register_key,
 	.status = fuzz_session_status,
 	.forward_add = fuzz_session_forward_add,
-	.forward_remove = fuzz_session_forward_remove,
+	.forward_cancel = fuzz_session_forward_cancel,
 	.session_closed = fuzz_session_closed,
 };
 
@@ -98,9 +102,10 @@ static const struct sshgw_hooks fuzz_session_hooks = {
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct conf	*c;
-	char		*path, *fp = NULL, *cause = NULL;
-	size_t		 i;
+	struct conf		*c;
+	struct sshgw_settings	 set;
+	char			*path, *fp = NULL, *cause = NULL;
+	size_t			 i;
 
 	fuzz_quiet();
 	xasprintf(&path, "%s/ssh_host_ed25519_key", fuzz_tmpdir());
@@ -114,11 +119,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	c->host_keys.n = 1;
 	if (conf_finish(c, &cause) != 0)
 		fuzz_fail("configuration: %s", cause);
+	worker_ssh_settings(c, &set);
 	if ((fuzz_session_base = event_base_new()) == NULL ||
-	    (fuzz_session_srv = sshgw_server_create(c, NULL, &fuzz_session_hooks,
+	    (fuzz_session_srv = sshgw_server_create(&set, &fuzz_session_hooks,
 	    &cause)) == NULL)
 		fuzz_fail("SSH server: %s", cause);
-	fuzz_session_conf = c;
+	conf_free(c);		/* the server keeps its own copy of the settings */
 	return 0;
 }
 

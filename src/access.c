@@ -12,12 +12,29 @@
 
 #include "access.h"
 #include "auth.h"
+#include "client.h"
 #include "log.h"
 #include "sshgw.h"
 #include "store.h"
 #include "xmalloc.h"
 
 static _Thread_local struct store *access_store;
+static _Thread_local const struct keyfile *access_keys;
+static const struct policy *access_policy;	/* the daemon's, set before workers start */
+
+/* The policy every grant starts from; it outlives them all. */
+void
+access_setup(const struct policy *pol)
+{
+	access_policy = pol;
+}
+
+/* Give this thread the keys file its logins use (NULL: none). */
+void
+access_thread_keys(const struct keyfile *keys)
+{
+	access_keys = keys;
+}
 
 /* Give this thread its store connection (NULL: no database, every lookup refuses). */
 void
@@ -51,16 +68,20 @@ access_same_key(const char *line, ssh_key key)
 	return same;
 }
 
-/* sshgw hook: the account of a key kept in the database. */
-int
-access_key_lookup(struct sshgw_session *s, ssh_key key, char **account, char **fingerprint)
+/*
+ * The account of a key kept in the database: 0 with it and the key's fingerprint (new
+ * strings), 1 when nobody has the key, -1 on a database error.
+ */
+static int
+access_key_lookup(ssh_key key, char **account, char **fingerprint)
 {
 	struct store_key	*k = NULL;
 	char			*fp, *cause = NULL;
 
 	if (access_store == NULL)
 		return 1;
-	fp = sshgw_key_fingerprint(key);
+	if ((fp = keys_fingerprint(key)) == NULL)
+		fp = xstrdup("?");
 	if (store_key_find(access_store, fp, &k, &cause) != 0) {
 		access_db_error("key lookup", cause);
 		free(fp);
@@ -77,10 +98,13 @@ access_key_lookup(struct sshgw_session *s, ssh_key key, char **account, char **f
 	return 0;
 }
 
-/* sshgw hook: check a token; with touch, record its use. */
-int
-access_token_check(struct sshgw_session *s, const char *token, int touch, char **account,
-    long long *id, char **reason)
+/*
+ * Check a token: 0 with its account (a new string) and id, 1 when refused with *reason,
+ * -1 on a database error; with touch, record its use (the login is decided).
+ */
+static int
+access_token_check(const char *token, int touch, char **account, long long *id,
+    char **reason)
 {
 	int64_t	 tid;
 	int	 rc;
@@ -103,12 +127,13 @@ access_token_check(struct sshgw_session *s, const char *token, int touch, char *
 int
 access_register_key(struct sshgw_session *s, char **msg)
 {
+	struct client		*c = client_of(s);
 	struct store_key	*k = NULL;
-	ssh_key			 key = sshgw_session_client_key(s);
+	ssh_key			 key = c != NULL ? c->key : NULL;
 	char			*b64 = NULL, *line, *cause = NULL;
 	int			 rc = -1;
 
-	if (sshgw_session_auth_kind(s) != SSHGW_AUTH_TOKEN) {
+	if (c == NULL || c->grant == NULL || c->grant->how != GRANT_TOKEN) {
 		xasprintf(msg, "register: log in with a token to register a key");
 		return -1;
 	}
@@ -123,7 +148,7 @@ access_register_key(struct sshgw_session *s, char **msg)
 	}
 	xasprintf(&line, "%s %s", ssh_key_type_to_char(ssh_key_type(key)), b64);
 	ssh_string_free_char(b64);
-	if (store_key_add(access_store, sshgw_session_account(s), line, "register", &k,
+	if (store_key_add(access_store, c->grant->account, line, "register", &k,
 	    &cause) != 0) {
 		xasprintf(msg, "register: %s", cause);
 		free(cause);
@@ -138,7 +163,7 @@ access_register_key(struct sshgw_session *s, char **msg)
 }
 
 /* The tunnel limit an account has in the store, or -1 when it has none (or is not there). */
-int
+static int
 access_account_max_tunnels(const char *account)
 {
 	struct store_account	*a = NULL;
@@ -195,36 +220,191 @@ access_reserved_ports(uint8_t *bits)
 }
 
 /*
- * After the store changed: NULL when the session's login still stands, else why it does
+ * After the store changed: NULL when the client's login still stands, else why it does
  * not (its token revoked or expired, its key or account deleted).
  */
 const char *
-access_still_allowed(struct sshgw_session *s)
+access_still_allowed(const struct client *c)
 {
 	struct store_key	*k = NULL;
 	char			*cause = NULL;
 	int			 rc;
 
-	if (access_store == NULL)
+	if (access_store == NULL || c->grant == NULL)
 		return NULL;
-	switch (sshgw_session_auth_kind(s)) {
-	case SSHGW_AUTH_TOKEN:
-		rc = store_token_active(access_store, sshgw_session_token_id(s), &cause);
+	switch (c->grant->how) {
+	case GRANT_TOKEN:
+		rc = store_token_active(access_store, c->token_id, &cause);
 		if (rc < 0) {
 			access_db_error("token check", cause);
 			return NULL;
 		}
 		return rc ? NULL : "your token was revoked, has expired, or its account was deleted";
-	case SSHGW_AUTH_DBKEY:
-		if (store_key_find(access_store, sshgw_session_fingerprint(s), &k, &cause) != 0) {
+	case GRANT_DBKEY:
+		if (store_key_find(access_store, c->fingerprint, &k, &cause) != 0) {
 			access_db_error("key check", cause);
 			return NULL;
 		}
-		rc = k != NULL && strcmp(k->account, sshgw_session_account(s)) == 0;
+		rc = k != NULL && strcmp(k->account, c->grant->account) == 0;
 		store_key_free(k);
 		return rc ? NULL : "your key was deleted or moved to another account, "
 		    "or its account was deleted";
 	default:
 		return NULL;
 	}
+}
+
+/*
+ * The keys file was reloaded: a client that logged in with a key of the old file keeps its
+ * tunnels if the new file still has that key for the same account, from where the client
+ * connects (its grant then reads the new line's options); NULL, or why it must close.
+ */
+const char *
+access_rekey(struct client *c, const struct keyfile *keys)
+{
+	const struct keyent	*ke;
+
+	if (c->grant == NULL || c->grant->how != GRANT_KEYFILE || c->key == NULL)
+		return NULL;
+	ke = keys != NULL ? keyfile_find(keys, c->key) : NULL;
+	if (ke == NULL)
+		return "your key was removed from the keys file";
+	if (strcmp(ke->account, c->grant->account) != 0)
+		return "your key now belongs to another account";
+	if (!grant_login_from(&ke->opts, (const struct sockaddr *)&c->peer))
+		return "your key may no longer connect from this address (from=)";
+	grant_set_key(c->grant, &ke->opts);
+	return NULL;
+}
+
+/* A user name fit for the log: never a token (anything token-like is not shown). */
+static const char *
+access_loggable(const char *user)
+{
+	size_t	 i, len = strlen(user);
+
+	if (len > 32 || grant_names_token(user))
+		return "(not shown)";
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)user[i] < 0x20 || (unsigned char)user[i] > 0x7e)
+			return "(not shown)";
+	}
+	return user;
+}
+
+/* The login is decided: the client's record takes its grant, the verdict its account. */
+static int
+access_accept(struct client *c, const char *account, enum grant_how how, long long token_id,
+    const char *fp, ssh_key key, struct sshgw_verdict *v)
+{
+	struct grant	*g;
+
+	v->account = xstrdup(account);
+	g = grant_create(access_policy, account, how, NULL, access_account_max_tunnels(account));
+	client_logged_in(c, g, token_id, fp, key);
+	return 0;
+}
+
+/*
+ * A secret (a token) given as user name with a key, as password or as answer: it decides
+ * the account. A refused secret that looks like a token is explained once a session: why
+ * it no longer works (revoked, expired). The secret itself is never logged.
+ */
+static int
+access_login_token(struct client *c, const struct sshgw_login *req, const char *secret,
+    struct sshgw_verdict *v)
+{
+	char		*account = NULL, *reason = NULL, *fp;
+	long long	 id;
+
+	if (access_token_check(secret, req->decide, &account, &id, &reason) != 0) {
+		if (grant_names_token(secret)) {
+			v->once = 1;
+			xasprintf(&v->log, "token refused: %s",
+			    reason != NULL ? reason : "database error");
+			v->tell = xstrdup(reason != NULL ? reason :
+			    "the account store is not available");
+		}
+		free(reason);
+		return 1;
+	}
+	if (!req->decide) {
+		free(account);
+		return 0;
+	}
+	fp = req->key != NULL ? keys_fingerprint(req->key) : NULL;
+	if (req->key != NULL && fp == NULL)
+		fp = xstrdup("?");
+	access_accept(c, account, GRANT_TOKEN, id, fp, req->key, v);
+	if (req->method == SSHGW_LOGIN_PUBKEY)
+		xasprintf(&v->how, "with token %lld (key %s)", id, fp);
+	else
+		v->how = xstrdup(req->method == SSHGW_LOGIN_PASSWORD ?
+		    "with a token as password" : "with a token (keyboard-interactive)");
+	free(fp);
+	free(account);
+	return 0;
+}
+
+/* A key of the keys file, with its from= option. */
+static int
+access_login_keyfile(struct client *c, const struct keyent *ke,
+    const struct sshgw_login *req, struct sshgw_verdict *v)
+{
+	if (!grant_login_from(&ke->opts, (const struct sockaddr *)&c->peer)) {
+		xasprintf(&v->log, "key %s (line %d) is not allowed from this address (from=)",
+		    ke->fingerprint, ke->line);
+		return 1;
+	}
+	if (!req->decide)
+		return 0;
+	access_accept(c, ke->account, GRANT_KEYFILE, 0, ke->fingerprint, req->key, v);
+	grant_set_key(c->grant, &ke->opts);
+	xasprintf(&v->how, "with %s key %s", ke->type, ke->fingerprint);
+	return 0;
+}
+
+/* A key that is not in the keys file: the database's, or none that we know. */
+static int
+access_login_dbkey(struct client *c, const struct sshgw_login *req, struct sshgw_verdict *v)
+{
+	char	*account = NULL, *fp = NULL;
+
+	if (access_key_lookup(req->key, &account, &fp) != 0) {
+		if (!req->decide)
+			xasprintf(&v->log, "unknown key offered for user '%s'",
+			    access_loggable(req->user));
+		return 1;
+	}
+	if (req->decide) {
+		access_accept(c, account, GRANT_DBKEY, 0, fp, req->key, v);
+		xasprintf(&v->how, "with database key %s", fp);
+	}
+	free(account);
+	free(fp);
+	return 0;
+}
+
+/*
+ * sshgw hook: a login attempt. A user name that names a token lets the token decide,
+ * whatever key the client proves (one of the keys file or the database included; the key
+ * is kept for `register`); else a key of the keys file, else one of the database. A
+ * password or keyboard-interactive answer is a token.
+ */
+int
+access_login(struct sshgw_session *s, const struct sshgw_login *req, struct sshgw_verdict *v)
+{
+	struct client		*c = client_of(s);
+	const struct keyent	*ke;
+
+	if (c == NULL)
+		return 1;
+	if (req->method != SSHGW_LOGIN_PUBKEY)
+		return access_login_token(c, req, req->secret, v);
+	if (grant_names_token(req->user))
+		return access_login_token(c, req, req->user, v);
+	ke = access_keys != NULL ? keyfile_find(access_keys, req->key) : NULL;
+	if (ke != NULL)
+		return access_login_keyfile(c, ke, req, v);
+	return access_login_dbkey(c, req, v);
 }

@@ -7,17 +7,23 @@
 
 #include <libssh/libssh.h>
 
-struct store;
+struct client;
+struct keyfile;
+struct policy;
+struct sshgw_login;
 struct sshgw_session;
+struct sshgw_verdict;
+struct store;
 
+void	 access_setup(const struct policy *);
 void	 access_thread_store(struct store *);
-int	 access_key_lookup(struct sshgw_session *, ssh_key, char **, char **);
-int	 access_token_check(struct sshgw_session *, const char *, int, char **, long long *,
-	    char **);
+void	 access_thread_keys(const struct keyfile *);
+int	 access_login(struct sshgw_session *, const struct sshgw_login *,
+	    struct sshgw_verdict *);
 int	 access_register_key(struct sshgw_session *, char **);
 char	*access_port_owner(int);
-int	 access_account_max_tunnels(const char *);
 int	 access_reserved_ports(uint8_t *);
-const char *access_still_allowed(struct sshgw_session *);
+const char *access_still_allowed(const struct client *);
+const char *access_rekey(struct client *, const struct keyfile *);
 
 #endif

@@ -24,14 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "auth.h"
 #include "bridge.h"
 #include "events.h"
-#include "listener.h"
 #include "log.h"
 #include "proxyproto.h"
 #include "registry.h"
-#include "sshgw.h"
-#include "tunnel.h"
+#include "sshgw.h"	/* struct sshgw_channel_events only */
 #include "xmalloc.h"
 
 #define BRIDGE_OUT_CAP	(256 * 1024)	/* client -> public bytes we hold before pushing back */
@@ -52,7 +52,8 @@ struct bridge_buf {
  * the bridge through the closed notice) before the session is freed.
  */
 struct bridge {
-	struct sshgw_channel	*ch;		/* NULL once the client or the session closed it */
+	const struct bridge_channel_ops *ops;	/* how to drive ch */
+	void			*ch;		/* NULL once the client or the session closed it */
 	struct event_base	*base;
 	int			 fd;
 	struct event		*rev;
@@ -67,6 +68,7 @@ struct bridge {
 	char			*url;
 	const char		*public_host;	/* the configuration's, for the PROXY v2 authority */
 	struct reg_tunnel	*reg;
+	struct grant		*grant;		/* held: the PROXY version comes from it */
 	int			 idle_timeout;
 	time_t			 last;
 	time_t			 started;
@@ -165,7 +167,7 @@ bridge_touch(struct bridge *b)
 static void
 bridge_out_changed(struct bridge *b)
 {
-	sshgw_channel_backlog(b->ch, bridge_buf_used(&b->out));
+	b->ops->backlog(b->ch, bridge_buf_used(&b->out));
 }
 
 /* Write buffered client -> public bytes; -1 when the socket failed. */
@@ -197,9 +199,9 @@ bridge_pull(struct bridge *b, size_t limit)
 {
 	ssize_t	 n;
 
-	while (b->ch != NULL && sshgw_channel_pending(b->ch) > 0 &&
+	while (b->ch != NULL && b->ops->pending(b->ch) > 0 &&
 	    bridge_buf_used(&b->out) < limit) {
-		n = sshgw_channel_read(b->ch, bridge_scratch, sizeof bridge_scratch);
+		n = b->ops->read(b->ch, bridge_scratch, sizeof bridge_scratch);
 		if (n <= 0)
 			return n == 0 ? 0 : -1;
 		bridge_buf_add(&b->out, bridge_scratch, (size_t)n);
@@ -215,7 +217,7 @@ bridge_flush_in(struct bridge *b)
 	ssize_t	 n;
 
 	while (bridge_buf_used(&b->in) > 0) {
-		n = sshgw_channel_write(b->ch, b->in.data + b->in.off, bridge_buf_used(&b->in));
+		n = b->ops->write(b->ch, b->in.data + b->in.off, bridge_buf_used(&b->in));
 		if (n < 0)
 			return -1;
 		if (n == 0)
@@ -230,11 +232,11 @@ static void
 bridge_progress(struct bridge *b)
 {
 	int	 out_idle = bridge_buf_used(&b->out) == 0 &&
-		    (b->ch == NULL || sshgw_channel_pending(b->ch) == 0);
+		    (b->ch == NULL || b->ops->pending(b->ch) == 0);
 
 	log_trace("%s %s: out %zu pending %zu in %zu window %zu eof %d/%d closed %d",
-	    b->url, b->peer, bridge_buf_used(&b->out), b->ch ? sshgw_channel_pending(b->ch) : 0,
-	    bridge_buf_used(&b->in), b->ch ? sshgw_channel_window(b->ch) : 0, b->pub_eof,
+	    b->url, b->peer, bridge_buf_used(&b->out), b->ch ? b->ops->pending(b->ch) : 0,
+	    bridge_buf_used(&b->in), b->ch ? b->ops->window(b->ch) : 0, b->pub_eof,
 	    b->ch_eof, b->ch_closed);
 
 	if (b->ch_eof && out_idle && !b->wr_shut) {
@@ -251,7 +253,7 @@ bridge_progress(struct bridge *b)
 	}
 	bridge_want_write(b, !out_idle);
 	bridge_want_read(b, b->opened && !b->ch_closed && !b->pub_eof && !b->in_lost &&
-	    bridge_buf_used(&b->in) == 0 && sshgw_channel_window(b->ch) > 0);
+	    bridge_buf_used(&b->in) == 0 && b->ops->window(b->ch) > 0);
 }
 
 /*
@@ -276,7 +278,7 @@ static void
 bridge_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct bridge	*b = arg;
-	size_t		 room = sshgw_channel_window(b->ch);
+	size_t		 room = b->ops->window(b->ch);
 	ssize_t		 n, w;
 
 	if (room == 0) {
@@ -295,13 +297,13 @@ bridge_on_read(evutil_socket_t fd, short what, void *arg)
 	bridge_touch(b);
 	if (n == 0) {
 		b->pub_eof = 1;
-		sshgw_channel_eof(b->ch);
+		b->ops->eof(b->ch);
 		bridge_progress(b);
 		return;
 	}
 	b->bytes_in += (size_t)n;
 	registry_bytes(b->reg, (uint64_t)n, 0);
-	w = sshgw_channel_write(b->ch, bridge_scratch, (size_t)n);
+	w = b->ops->write(b->ch, bridge_scratch, (size_t)n);
 	if (w < 0) {
 		bridge_ch_lost(b);
 		return;
@@ -336,8 +338,8 @@ bridge_on_write(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * sshgw (inside libssh): data from the client. Written straight to the socket when nothing
- * waits; otherwise buffered up to the cap; what is left stays with libssh.
+ * channel (perhaps inside libssh): data from the client. Written straight to the socket when
+ * nothing waits; otherwise buffered up to the cap; what is left stays with the channel.
  */
 static size_t
 bridge_ch_data(void *arg, const void *data, size_t len)
@@ -405,7 +407,7 @@ bridge_proxy_header(struct bridge *b, int version)
 static void
 bridge_start(struct bridge *b)
 {
-	int	 version = sshgw_channel_proxy_proto(b->ch);
+	int	 version = grant_proxy_proto(b->grant);
 
 	if (version > 0 && bridge_proxy_header(b, version) != 0) {
 		bridge_free(b, "cannot send the PROXY header");
@@ -425,14 +427,14 @@ bridge_on_hold(evutil_socket_t fd, short what, void *arg)
 	struct timeval	 tv = { 0, BRIDGE_COMMAND_STEP * 1000 };
 
 	b->held_ms += BRIDGE_COMMAND_STEP;
-	if (sshgw_channel_command_pending(b->ch) && b->held_ms < BRIDGE_COMMAND_WAIT) {
+	if (b->ops->command_pending(b->ch) && b->held_ms < BRIDGE_COMMAND_WAIT) {
 		evtimer_add(b->hold, &tv);
 		return;
 	}
 	bridge_start(b);
 }
 
-/* sshgw: the client answered the channel open. */
+/* channel: the client answered the channel open. */
 static void
 bridge_ch_opened(void *arg, int ok, const char *reason)
 {
@@ -449,7 +451,7 @@ bridge_ch_opened(void *arg, int ok, const char *reason)
 	 * The client sends its command before it answers this open, so it has normally run
 	 * already; if not, wait a little for it, as its options may ask for a PROXY header.
 	 */
-	if (sshgw_channel_command_pending(b->ch)) {
+	if (b->ops->command_pending(b->ch)) {
 		if ((b->hold = evtimer_new(b->base, bridge_on_hold, b)) == NULL ||
 		    evtimer_add(b->hold, &tv) != 0)
 			fatal("cannot add a timer to the event loop");
@@ -458,7 +460,7 @@ bridge_ch_opened(void *arg, int ok, const char *reason)
 	bridge_start(b);
 }
 
-/* sshgw: the client sends no more data. */
+/* channel: the client sends no more data. */
 static void
 bridge_ch_eof(void *arg)
 {
@@ -468,7 +470,7 @@ bridge_ch_eof(void *arg)
 	bridge_progress(b);
 }
 
-/* sshgw: the channel is closed: keep what libssh held, let the channel go, finish writing. */
+/* channel: it is closed: keep what libssh held, let the channel go, finish writing. */
 static void
 bridge_ch_closed(void *arg)
 {
@@ -478,7 +480,7 @@ bridge_ch_closed(void *arg)
 		b->broken = 1;
 	if (b->hold != NULL)
 		evtimer_del(b->hold);	/* it asks the channel, which goes now */
-	sshgw_channel_free(b->ch);
+	b->ops->free(b->ch);
 	b->ch = NULL;
 	b->ch_closed = 1;
 	b->ch_eof = 1;
@@ -493,7 +495,7 @@ bridge_ch_closed(void *arg)
 	bridge_progress(b);
 }
 
-/* sshgw: the client's window opened again. */
+/* channel: the client's window opened again. */
 static void
 bridge_ch_writable(void *arg)
 {
@@ -557,10 +559,10 @@ bridge_free(struct bridge *b, const char *why)
 		    b->url, b->peer, why, (long long)(time(NULL) - b->started), b->bytes_in,
 		    b->bytes_out);
 	LIST_REMOVE(b, entry);
-	tunnel_count_connection(-1);
 	registry_conn(b->reg, -1);
 	registry_release(b->reg);
-	sshgw_channel_free(b->ch);
+	grant_release(b->grant);
+	b->ops->free(b->ch);
 	event_free(b->rev);
 	event_free(b->wev);
 	if (b->idle != NULL)
@@ -576,16 +578,17 @@ bridge_free(struct bridge *b, const char *why)
 }
 
 /*
- * Bridge a public connection, accepted on tunnel t, through a new channel of session s.
- * Returns 0, or -1 (the socket closed) when the session cannot take another channel.
+ * Bridge a public connection fd from sa, accepted on tunnel t, through a new channel of owner
+ * opened with ops. Returns 0, or -1 (the socket closed) when owner cannot take another
+ * channel.
  */
 int
-bridge_create(struct event_base *base, struct sshgw_session *s,
+bridge_create(struct event_base *base, const struct bridge_channel_ops *ops, void *owner,
     const struct bridge_tunnel_info *t, int fd, const struct sockaddr *sa, socklen_t salen)
 {
 	struct bridge	*b;
 	char		 host[NI_MAXHOST], port[NI_MAXSERV];
-	struct timeval	 tv = { t->idle_timeout, 0 };
+	struct timeval	 tv = { grant_idle_timeout(t->grant), 0 };
 
 	if (getnameinfo(sa, salen, host, sizeof host, port, sizeof port,
 	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
@@ -594,28 +597,29 @@ bridge_create(struct event_base *base, struct sshgw_session *s,
 	}
 	b = xcalloc(1, sizeof *b);
 	LIST_INSERT_HEAD(&bridge_all, b, entry);
-	tunnel_count_connection(1);
 	b->id = atomic_fetch_add(&bridge_next_id, 1);
+	b->ops = ops;
 	b->base = base;
 	b->fd = fd;
-	b->peer = listener_format(sa, salen);
+	b->peer = addr_format(sa, salen);
 	b->url = xstrdup(t->url);
 	b->public_host = t->public_host;
 	b->reg = registry_hold(t->reg);
 	registry_conn(b->reg, 1);
-	b->idle_timeout = t->idle_timeout;
+	b->grant = grant_hold(t->grant);
+	b->idle_timeout = grant_idle_timeout(b->grant);
 	b->started = b->last = time(NULL);
 	b->started_ms = events_clock_ms();
 	b->rev = event_new(base, fd, EV_READ | EV_PERSIST, bridge_on_read, b);
 	b->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, bridge_on_write, b);
 	if (b->rev == NULL || b->wev == NULL)
 		fatal("cannot add a connection to the event loop");
-	if (t->idle_timeout > 0) {
+	if (b->idle_timeout > 0) {
 		if ((b->idle = evtimer_new(base, bridge_on_idle, b)) == NULL ||
 		    evtimer_add(b->idle, &tv) != 0)
 			fatal("cannot add a timer to the event loop");
 	}
-	b->ch = sshgw_channel_open(s, t->port, host, atoi(port), &bridge_events, b);
+	b->ch = ops->open(owner, t->address, t->port, host, atoi(port), &bridge_events, b);
 	if (b->ch == NULL) {
 		log_warn_limited("%s: connection from %s dropped: the SSH session cannot open "
 		    "another channel now", b->url, b->peer);

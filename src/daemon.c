@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "auth.h"
 #include "conf.h"
 #include "control.h"
@@ -29,11 +30,11 @@
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "registry.h"
 #include "source.h"
 #include "sshgw.h"
 #include "startups.h"
 #include "store.h"
-#include "tunnel.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -142,7 +143,8 @@ daemon_admit(struct daemon *d, int fd)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof ss;
-	const char		*why = NULL, *label = METRICS_STARTUPS;
+	const char		*why = NULL;
+	enum refusal		 r = REFUSAL_STARTUPS;
 	char			*peer;
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1) {
@@ -151,14 +153,14 @@ daemon_admit(struct daemon *d, int fd)
 	}
 	if (sshgw_session_count() >= (size_t)d->conf->max_sessions) {
 		why = "the gateway holds max_sessions sessions";
-		label = METRICS_SESSION_LIMIT;
+		r = REFUSAL_SESSION_LIMIT;
 	} else if (!ratelimit_allow(d->ssh_rate, (struct sockaddr *)&ss, ratelimit_now())) {
 		why = "too many new SSH connections from this source (ssh_rate)";
-		label = METRICS_SSH_RATE;
+		r = REFUSAL_SSH_RATE;
 	} else if (startups_enter((struct sockaddr *)&ss, &why) == 0)
 		return 1;
-	metrics_count_refusal(label);
-	peer = listener_format((struct sockaddr *)&ss, len);
+	metrics_count_refusal(r);
+	peer = addr_format((struct sockaddr *)&ss, len);
 	log_warn_limited("SSH connection from %s refused: %s", peer, why);
 	free(peer);
 	close(fd);
@@ -327,7 +329,7 @@ static void
 daemon_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon	*d = arg;
-	int		 open = tunnel_connections_open();
+	int		 open = registry_connections_open();
 
 	if (open > 0 && time(NULL) < d->drain_until)
 		return;
@@ -346,7 +348,7 @@ daemon_stop(struct daemon *d, const char *why)
 {
 	struct timeval	 tick = { 0, 100 * 1000 };
 	size_t		 i;
-	int		 open = tunnel_connections_open();
+	int		 open = registry_connections_open();
 
 	if (d->drain != NULL) {
 		log_info("%s again: stopping at once, closing %d open connection%s", why, open,
@@ -494,7 +496,6 @@ daemon_free(struct daemon *d)
 	ratelimit_free(d->ssh_rate);
 	if (d->workers_up)
 		worker_stop_all();
-	tunnel_cleanup();
 	for (i = 0; i < sizeof d->sigs / sizeof d->sigs[0]; i++) {
 		if (d->sigs[i] != NULL)
 			event_free(d->sigs[i]);

@@ -97,22 +97,6 @@ listener_port(int fd)
 	return -1;
 }
 
-/* Format a socket address as "IP:PORT" or "[IPV6]:PORT" in a new string. */
-char *
-listener_format(const struct sockaddr *sa, socklen_t len)
-{
-	char	 host[INET6_ADDRSTRLEN], port[8], *s;
-
-	if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		return xstrdup("?");
-	if (sa->sa_family == AF_INET6)
-		xasprintf(&s, "[%s]:%s", host, port);
-	else
-		xasprintf(&s, "%s:%s", host, port);
-	return s;
-}
-
 /*
  * Sort an accept() failure: 1 when the process or system is out of a resource (descriptors,
  * memory), so the caller should stop accepting for a moment instead of spinning on a

@@ -8,7 +8,6 @@
 int	 listener_open(const char *, int, int, char **);
 int	 listener_open_endpoint(const char *, int, char **);
 int	 listener_port(int);
-char	*listener_format(const struct sockaddr *, socklen_t);
 int	 listener_exhausted(const char *, int);
 void	 listener_addr16(const struct sockaddr *, unsigned char *);
 

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "xmalloc.h"
 
 static const char *log_ident = "tunnelgw";
 static int	 log_level = LOG_LEVEL_INFO;
@@ -232,12 +231,10 @@ log_quote(const char *s, char buf[LOG_QUOTE_SIZE])
 	return buf;
 }
 
-/* As log_quote(), for longer text (up to max characters), in a new string. */
-char *
-log_quote_dup(const char *s, size_t max)
+/* As log_quote(), for longer text: into buf of max + 4 bytes, cut at max characters. */
+const char *
+log_quote_long(const char *s, char *buf, size_t max)
 {
-	char	*buf = xmalloc(max + 4);
-
 	log_quote_into(s, buf, max);
 	return buf;
 }

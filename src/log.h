@@ -28,7 +28,7 @@ int	 log_every(time_t *, unsigned long *, int);
 #define LOG_QUOTE_MAX	64			/* longest piece of input quoted in a message */
 #define LOG_QUOTE_SIZE	(LOG_QUOTE_MAX + 4)	/* with "..." and the terminator */
 const char *log_quote(const char *, char [LOG_QUOTE_SIZE]);
-char	*log_quote_dup(const char *, size_t);
+const char *log_quote_long(const char *, char *, size_t);
 
 /*
  * A limit on one log line that others can make us write at will (refused connections, failed

@@ -2,7 +2,7 @@
 /*
  * tunnelgw: metrics. Each count is kept where it happens, in an atomic that only grows:
  * refusals here (metrics_count_refusal), failed logins in the SSH layer
- * (sshgw_auth_failures), connections and bytes in the registry, whose totals outlive the
+ * (sshgw_login_failures), connections and bytes in the registry, whose totals outlive the
  * tunnels. metrics_format() reads them into Prometheus' text format when asked, and an
  * evhttp server in the main thread serves that at /metrics. Nothing here names an account,
  * a key or a client address: the endpoint shows how much, never who.
@@ -41,45 +41,31 @@ struct metrics_server {
 };
 
 /*
- * Every refusal reason, so each series exists from the start at 0 (rates over a series that
- * appears only at its first event miss that event). A reason not listed counts as "other".
+ * A counter for every refusal reason (auth/grant.c names them), so each series exists from
+ * the start at 0: rates over a series that appears only at its first event miss that event.
  */
-static const char *const metrics_reasons[] = {
-	METRICS_BAD_ADDRESS, METRICS_FORWARDING_DISABLED, METRICS_NO_FREE_PORT,
-	METRICS_PORT_RESERVED, METRICS_PORT_NOT_ALLOWED, METRICS_PORT_IN_USE,
-	METRICS_TUNNEL_LIMIT, METRICS_IP_RULE, METRICS_CONNECTION_LIMIT, METRICS_CONN_RATE,
-	METRICS_SESSION_LIMIT, METRICS_SSH_RATE, METRICS_STARTUPS, "other",
-};
-#define METRICS_NREASONS	(sizeof metrics_reasons / sizeof metrics_reasons[0])
+static atomic_ullong	metrics_refused[REFUSAL_OTHER + 1];
 
-static atomic_ullong	metrics_refused[METRICS_NREASONS];
-
-/* Return the slot of a refusal reason; unknown reasons share the last one, "other". */
+/* Return the slot of a refusal; anything out of range counts as REFUSAL_OTHER. */
 static size_t
-metrics_reason_index(const char *reason)
+metrics_reason_index(enum refusal r)
 {
-	size_t	 i;
-
-	for (i = 0; i + 1 < METRICS_NREASONS; i++) {
-		if (strcmp(reason, metrics_reasons[i]) == 0)
-			return i;
-	}
-	return METRICS_NREASONS - 1;
+	return r > REFUSAL_NONE && r <= REFUSAL_OTHER ? (size_t)r : REFUSAL_OTHER;
 }
 
-/* Count a refusal; reason is one of the METRICS_* labels. Any thread may call it. */
+/* Count a refusal. Any thread may call it. */
 void
-metrics_count_refusal(const char *reason)
+metrics_count_refusal(enum refusal r)
 {
-	atomic_fetch_add_explicit(&metrics_refused[metrics_reason_index(reason)], 1,
+	atomic_fetch_add_explicit(&metrics_refused[metrics_reason_index(r)], 1,
 	    memory_order_relaxed);
 }
 
 /* Return how many refusals of a reason were counted. */
 unsigned long long
-metrics_refusals(const char *reason)
+metrics_refusals(enum refusal r)
 {
-	return atomic_load(&metrics_refused[metrics_reason_index(reason)]);
+	return atomic_load(&metrics_refused[metrics_reason_index(r)]);
 }
 
 /* Print one metric without labels: its help, its type and its value. */
@@ -121,11 +107,12 @@ metrics_format(void)
 	metrics_put(fp, "tunnelgw_bytes_out_total", "counter",
 	    "Bytes from the users' services toward public clients since the start.", t.bytes_out);
 	metrics_put(fp, "tunnelgw_auth_failures_total", "counter",
-	    "Refused SSH authentication attempts since the start.", sshgw_auth_failures());
+	    "Refused SSH authentication attempts since the start.", sshgw_login_failures());
 	fputs("# HELP tunnelgw_refusals_total Requests refused since the start, by reason.\n"
 	    "# TYPE tunnelgw_refusals_total counter\n", fp);
-	for (i = 0; i < METRICS_NREASONS; i++)
-		fprintf(fp, "tunnelgw_refusals_total{reason=\"%s\"} %llu\n", metrics_reasons[i],
+	for (i = REFUSAL_NONE + 1; i <= REFUSAL_OTHER; i++)
+		fprintf(fp, "tunnelgw_refusals_total{reason=\"%s\"} %llu\n",
+		    refusal_label((enum refusal)i),
 		    (unsigned long long)atomic_load(&metrics_refused[i]));
 	fclose(fp);
 	return out;

@@ -37,8 +37,11 @@ struct reg_tunnel {
 static pthread_mutex_t			registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static TAILQ_HEAD(, reg_tunnel)		registry_tunnels = TAILQ_HEAD_INITIALIZER(registry_tunnels);
 
-/* Process-wide totals for the metrics; they outlive the tunnels that made them. */
-static atomic_llong			registry_conns_open;
+/*
+ * Process-wide totals for the metrics; they outlive the tunnels that made them. The open
+ * connections are also what max_connections and the drain at exit look at.
+ */
+static atomic_int			registry_conns_open;
 static atomic_ullong			registry_conns_total;
 static atomic_ullong			registry_bytes_in;
 static atomic_ullong			registry_bytes_out;
@@ -145,6 +148,13 @@ registry_conn(struct reg_tunnel *t, int delta)
 		    memory_order_relaxed);
 }
 
+/* Return how many public connections are open now, in every worker. */
+int
+registry_connections_open(void)
+{
+	return atomic_load_explicit(&registry_conns_open, memory_order_relaxed);
+}
+
 /* Count bytes from the public side (in) and toward it (out). */
 void
 registry_bytes(struct reg_tunnel *t, uint64_t in, uint64_t out)
@@ -166,14 +176,14 @@ void
 registry_totals(struct registry_totals *t)
 {
 	struct reg_tunnel	*rt;
-	long long		 open;
+	int			 open;
 
 	t->tunnels = 0;
 	pthread_mutex_lock(&registry_lock);
 	TAILQ_FOREACH(rt, &registry_tunnels, entry)
 		t->tunnels++;
 	pthread_mutex_unlock(&registry_lock);
-	open = atomic_load(&registry_conns_open);
+	open = registry_connections_open();
 	t->conns = open > 0 ? (unsigned long long)open : 0;
 	t->conns_total = atomic_load(&registry_conns_total);
 	t->bytes_in = atomic_load(&registry_bytes_in);

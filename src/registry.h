@@ -25,6 +25,7 @@ struct reg_tunnel *registry_hold(struct reg_tunnel *);
 void	 registry_release(struct reg_tunnel *);
 void	 registry_remove(struct reg_tunnel *);
 void	 registry_conn(struct reg_tunnel *, int);
+int	 registry_connections_open(void);
 void	 registry_bytes(struct reg_tunnel *, uint64_t, uint64_t);
 int	 registry_account_tunnels(const char *);
 int	 registry_holder(const char *, char **, unsigned long long *, time_t *);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* tunnelgw: the SQLite store of accounts, tokens, keys, reserved addresses and events. */
+/* tunnelgw: the door to the store of accounts, tokens, keys, reserved addresses and events. */
 #ifndef TG_STORE_H
 #define TG_STORE_H
 

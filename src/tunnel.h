@@ -3,20 +3,25 @@
 #ifndef TG_TUNNEL_H
 #define TG_TUNNEL_H
 
-struct conf;
-struct event_base;
-struct sshgw_session;
-
-extern const struct sshgw_hooks tunnel_hooks;
-
 #include <sys/socket.h>
 
+#include "auth.h"
+
+struct client;
+struct conf;
+struct ratelimit;
+struct reg_tunnel;
+struct sshgw_session;
+
+extern const struct bridge_channel_ops tunnel_channel_ops;
+
 void	 tunnel_setup(const struct conf *, void (*)(unsigned long long));
-void	 tunnel_cleanup(void);
-void	 tunnel_count_connection(int);
-int	 tunnel_connections_open(void);
-void	 tunnel_session_drain(struct sshgw_session *);
-void	 tunnel_session_attach(struct sshgw_session *, struct event_base *,
-	    const struct sockaddr *, void (*)(void *), void *);
+enum refusal tunnel_admit(const struct grant *, struct reg_tunnel *, struct ratelimit **,
+	    const struct sockaddr *, const char **);
+int	 tunnel_forward_add(struct sshgw_session *, const char *, int, int *, char **);
+int	 tunnel_forward_cancel(struct sshgw_session *, const char *, int);
+char	*tunnel_banner(const struct client *);
+void	 tunnel_close_all(struct client *);
+char	*tunnel_status(struct sshgw_session *);
 
 #endif

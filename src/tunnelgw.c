@@ -12,8 +12,8 @@
 #include "auth.h"
 #include "conf.h"
 #include "daemon.h"
+#include "hostkey.h"
 #include "log.h"
-#include "sshgw.h"
 #include "store.h"
 #include "xmalloc.h"
 

@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "auth.h"
 #include "bridge.h"
+#include "client.h"
 #include "conf.h"
 #include "log.h"
 #include "sshgw.h"
@@ -52,13 +54,6 @@ static struct {
 
 struct worker;
 
-/* A session as its worker knows it. */
-struct wsess {
-	struct worker		*w;
-	struct sshgw_session	*s;
-	TAILQ_ENTRY(wsess)	 entry;
-};
-
 struct worker {
 	int			 id;
 	pthread_t		 thread;
@@ -68,7 +63,7 @@ struct worker {
 	struct sshgw_server	*srv;
 	struct store		*store;
 	atomic_int		 load;
-	TAILQ_HEAD(, wsess)	 sessions;
+	TAILQ_HEAD(, client)	 clients;
 };
 
 static struct worker	*workers;
@@ -84,23 +79,84 @@ worker_count(void)
 	return nworkers;
 }
 
-/* tunnel: a session of this worker ended. */
-static void
-worker_session_closed(void *arg)
-{
-	struct wsess	*ws = arg;
+static struct policy	 worker_policy;	/* what every grant starts from */
 
-	TAILQ_REMOVE(&ws->w->sessions, ws, entry);
-	atomic_fetch_sub(&ws->w->load, 1);
-	free(ws);
+/* sshgw hook: a session logged in: it no longer counts among the startups. */
+static void
+worker_logged_in(struct sshgw_session *s)
+{
+	struct client	*c = client_of(s);
+
+	if (c != NULL && c->startup) {
+		startups_leave((struct sockaddr *)&c->peer);
+		c->startup = 0;
+	}
 }
+
+/* sshgw hook: a session ended (logged in or not): its tunnels and its record go. */
+static void
+worker_session_closed(struct sshgw_session *s)
+{
+	struct client	*c = client_of(s);
+
+	if (c == NULL)
+		return;
+	tunnel_close_all(c);
+	if (c->startup)
+		startups_leave((struct sockaddr *)&c->peer);
+	TAILQ_REMOVE(&c->worker->clients, c, entry);
+	atomic_fetch_sub(&c->worker->load, 1);
+	client_free(c);
+}
+
+/*
+ * sshgw hook: a `tcp` command: its options join the client's grant; the note shows the
+ * client's tunnels so far, and tells when PROXY headers go to their service.
+ */
+static int
+worker_tcp(struct sshgw_session *s, char *const *argv, int argc, char **note, char **cause)
+{
+	struct client	*c = client_of(s);
+	char		*banner;
+	int		 v;
+
+	*note = NULL;
+	if (c == NULL || c->grant == NULL) {
+		*cause = xstrdup("not logged in");
+		return -1;
+	}
+	if (grant_command(c->grant, argv, argc, cause) != 0)
+		return -1;
+	banner = tunnel_banner(c);
+	if ((v = grant_proxy_proto(c->grant)) != 0) {
+		xasprintf(note, "%sPROXY protocol v%d headers are sent to your service", banner, v);
+		free(banner);
+	} else if (*banner != '\0') {
+		banner[strlen(banner) - 1] = '\0';	/* sshgw_command_write() ends the line */
+		*note = banner;
+	} else
+		free(banner);
+	return 0;
+}
+
+/* What the SSH layer asks of the daemon, and who answers. */
+static const struct sshgw_hooks worker_hooks = {
+	.login = access_login,
+	.logged_in = worker_logged_in,
+	.tcp = worker_tcp,
+	.register_key = access_register_key,
+	.status = tunnel_status,
+	.forward_add = tunnel_forward_add,
+	.forward_cancel = tunnel_forward_cancel,
+	.session_closed = worker_session_closed,
+};
 
 /* Take over an SSH client socket in this worker. */
 static void
 worker_adopt(struct worker *w, int fd)
 {
 	struct sshgw_session	*s;
-	struct wsess		*ws;
+	struct client		*c;
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof ss;
 
@@ -112,21 +168,18 @@ worker_adopt(struct worker *w, int fd)
 		atomic_fetch_sub(&w->load, 1);
 		return;
 	}
-	ws = xcalloc(1, sizeof *ws);
-	ws->w = w;
-	ws->s = s;
-	TAILQ_INSERT_TAIL(&w->sessions, ws, entry);
-	tunnel_session_attach(s, w->base, (struct sockaddr *)&ss, worker_session_closed, ws);
+	c = client_create(s, w, w->base, (struct sockaddr *)&ss);
+	TAILQ_INSERT_TAIL(&w->clients, c, entry);
 }
 
 /* Close every session of this worker and leave its loop. */
 static void
 worker_shutdown(struct worker *w)
 {
-	struct wsess	*ws;
+	struct client	*c;
 
-	while ((ws = TAILQ_FIRST(&w->sessions)) != NULL)
-		sshgw_session_close(ws->s, "the gateway is shutting down");
+	while ((c = TAILQ_FIRST(&w->clients)) != NULL)
+		sshgw_session_close(c->sess, "the gateway is shutting down");
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -134,17 +187,17 @@ worker_shutdown(struct worker *w)
 static void
 worker_recheck(struct worker *w)
 {
-	struct wsess	*ws, *next;
+	struct client	*c, *next;
 	const char	*why;
 	char		*msg;
 
-	for (ws = TAILQ_FIRST(&w->sessions); ws != NULL; ws = next) {
-		next = TAILQ_NEXT(ws, entry);
-		if ((why = access_still_allowed(ws->s)) == NULL)
+	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if ((why = access_still_allowed(c)) == NULL)
 			continue;
-		sshgw_session_notice(ws->s, "tunnelgw: closing: %s", why);
+		sshgw_session_notice(c->sess, "tunnelgw: closing: %s", why);
 		xasprintf(&msg, "closed by the operator: %s", why);
-		sshgw_session_close(ws->s, msg);
+		sshgw_session_close(c->sess, msg);
 		free(msg);
 	}
 }
@@ -154,16 +207,16 @@ static void
 worker_rekey(struct worker *w)
 {
 	const struct keyfile	*keys = atomic_load(&worker_keys);
-	struct wsess		*ws, *next;
+	struct client		*c, *next;
 	const char		*why;
 
-	sshgw_server_set_keys(w->srv, keys);
-	for (ws = TAILQ_FIRST(&w->sessions); ws != NULL; ws = next) {
-		next = TAILQ_NEXT(ws, entry);
-		if ((why = sshgw_session_rekey(ws->s, keys)) == NULL)
+	access_thread_keys(keys);
+	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if ((why = access_rekey(c, keys)) == NULL)
 			continue;
-		sshgw_session_notice(ws->s, "tunnelgw: closing: %s", why);
-		sshgw_session_close(ws->s, why);
+		sshgw_session_notice(c->sess, "tunnelgw: closing: %s", why);
+		sshgw_session_close(c->sess, why);
 	}
 	atomic_fetch_sub(&worker_keys_pending, 1);
 }
@@ -172,12 +225,12 @@ worker_rekey(struct worker *w)
 static void
 worker_drain(struct worker *w)
 {
-	struct wsess	*ws;
+	struct client	*c;
 	int		 secs = atomic_load(&worker_drain_seconds);
 
-	TAILQ_FOREACH(ws, &w->sessions, entry) {
-		tunnel_session_drain(ws->s);
-		sshgw_session_notice(ws->s, "tunnelgw: the gateway is shutting down; open "
+	TAILQ_FOREACH(c, &w->clients, entry) {
+		tunnel_close_all(c);
+		sshgw_session_notice(c->sess, "tunnelgw: the gateway is shutting down; open "
 		    "connections may finish within %d seconds, new ones are refused", secs);
 	}
 }
@@ -205,11 +258,11 @@ worker_probe_wanted(unsigned long long id)
 static void
 worker_probe_mine(struct worker *w)
 {
-	struct wsess	*ws;
+	struct client	*c;
 
-	TAILQ_FOREACH(ws, &w->sessions, entry) {
-		if (worker_probe_wanted(sshgw_session_id(ws->s)))
-			sshgw_session_probe(ws->s, WORKER_PROBE_MS);
+	TAILQ_FOREACH(c, &w->clients, entry) {
+		if (worker_probe_wanted(sshgw_session_id(c->sess)))
+			sshgw_alive_probe(c->sess, WORKER_PROBE_MS);
 	}
 }
 
@@ -279,19 +332,38 @@ worker_main(void *arg)
 
 	log_debug("worker %d running", w->id);
 	access_thread_store(w->store);
+	access_thread_keys(atomic_load(&worker_keys));
 	event_base_dispatch(w->base);
 	bridge_free_all();
 	log_debug("worker %d stopped", w->id);
 	return NULL;
 }
 
+/* Fill the SSH layer's settings from the configuration; set points into c's strings. */
+void
+worker_ssh_settings(const struct conf *c, struct sshgw_settings *set)
+{
+	memset(set, 0, sizeof *set);
+	set->host_keys = c->host_keys.v;
+	set->nhost_keys = c->host_keys.n;
+	set->ciphers = c->ciphers;
+	set->public_host = c->public_host;
+	set->login_grace_time = c->login_grace_time;
+	set->max_auth_tries = c->max_auth_tries;
+	set->channel_open_timeout = c->channel_open_timeout;
+	set->max_buffered = c->max_buffered;
+	set->client_alive_interval = c->client_alive_interval;
+	set->client_alive_count_max = c->client_alive_count_max;
+}
+
 /* Prepare one worker: its loop, inbox and SSH server settings. */
 static int
-worker_init(struct worker *w, int id, const struct conf *c, const struct keyfile *keys,
-    char **cause)
+worker_init(struct worker *w, int id, const struct conf *c, char **cause)
 {
+	struct sshgw_settings	 set;
+
 	w->id = id;
-	TAILQ_INIT(&w->sessions);
+	TAILQ_INIT(&w->clients);
 	if ((w->base = event_base_new()) == NULL)
 		fatal("cannot create an event loop");
 	if (pipe2(w->pipe, O_CLOEXEC | O_NONBLOCK) == -1)
@@ -299,12 +371,39 @@ worker_init(struct worker *w, int id, const struct conf *c, const struct keyfile
 	w->inbox = event_new(w->base, w->pipe[0], EV_READ | EV_PERSIST, worker_inbox, w);
 	if (w->inbox == NULL || event_add(w->inbox, NULL) != 0)
 		fatal("cannot add a worker's inbox to its loop");
-	if ((w->srv = sshgw_server_create(c, keys, &tunnel_hooks, cause)) == NULL)
+	worker_ssh_settings(c, &set);
+	if ((w->srv = sshgw_server_create(&set, &worker_hooks, cause)) == NULL)
 		return -1;
 	/* Its own connection: SQLite connections are never shared between threads. */
 	if ((w->store = store_open(c->database, WORKER_STORE_BUSY, cause)) == NULL)
 		return -1;
 	return 0;
+}
+
+/* The gateway-wide rules every grant starts from, out of the configuration. */
+static void
+worker_policy_init(const struct conf *c)
+{
+	struct policy	*p = &worker_policy;
+	char		*cause = NULL;
+
+	memset(p, 0, sizeof *p);
+	p->public_host = c->public_host;
+	p->public_bind = c->public_bind;
+	p->port_range = c->port_range;
+	p->port_min = c->port_min;
+	p->port_max = c->port_max;
+	p->allow_requested_ports = c->allow_requested_ports;
+	p->max_tunnels = c->max_tunnels;
+	p->proxy_protocol = c->proxy_protocol;
+	p->idle_timeout = c->idle_timeout;
+	p->max_connections = c->max_connections;
+	p->max_connections_per_tunnel = c->max_connections_per_tunnel;
+	p->conn_rate = c->conn_rate;
+	p->conn_burst = c->conn_burst;
+	if ((*c->allow_cidr != '\0' && cidrlist_parse(c->allow_cidr, &p->allow, &cause) != 0) ||
+	    (*c->deny_cidr != '\0' && cidrlist_parse(c->deny_cidr, &p->deny, &cause) != 0))
+		fatal("IP rules: %s", cause);	/* the configuration was checked: not reached */
 }
 
 /* Start the worker threads: the configured number, or one per CPU. */
@@ -316,9 +415,12 @@ worker_start_all(const struct conf *c, const struct keyfile *keys, char **cause)
 
 	nworkers = c->workers > 0 ? c->workers : (ncpu > 0 ? (int)ncpu : 1);
 	workers = xcalloc((size_t)nworkers, sizeof *workers);
+	worker_policy_init(c);
+	access_setup(&worker_policy);
+	atomic_store(&worker_keys, keys);
 	tunnel_setup(c, worker_probe);
 	for (i = 0; i < nworkers; i++) {
-		if (worker_init(&workers[i], i, c, keys, cause) != 0)
+		if (worker_init(&workers[i], i, c, cause) != 0)
 			return -1;
 	}
 	for (i = 0; i < nworkers; i++) {
@@ -411,4 +513,7 @@ worker_stop_all(void)
 	free(workers);
 	workers = NULL;
 	nworkers = 0;
+	cidrlist_free(worker_policy.allow);
+	cidrlist_free(worker_policy.deny);
+	worker_policy.allow = worker_policy.deny = NULL;
 }

@@ -5,7 +5,9 @@
 
 struct conf;
 struct keyfile;
+struct sshgw_settings;
 
+void	 worker_ssh_settings(const struct conf *, struct sshgw_settings *);
 int	 worker_start_all(const struct conf *, const struct keyfile *, char **);
 void	 worker_dispatch(int);
 void	 worker_recheck_all(void);

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "conf.h"
 #include "log.h"
 #include "sshgw-int.h"
 #include "xmalloc.h"
@@ -86,7 +85,7 @@ static void
 sshgw_alive_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct sshgw_session	*s = arg;
-	const struct conf	*c = s->srv->conf;
+	const struct sshgw_settings *c = &s->srv->set;
 	int64_t			 now = sshgw_alive_now(), interval, limit, next;
 	char			*why;
 
@@ -136,11 +135,11 @@ sshgw_alive_start(struct sshgw_session *s)
 {
 	s->heard = sshgw_alive_now();
 	s->rx_seen = s->rx.in_packets;	/* counted since the session began */
-	if (s->srv->conf->client_alive_interval == 0)
+	if (s->srv->set.client_alive_interval == 0)
 		return;
 	if ((s->alive = evtimer_new(s->base, sshgw_alive_tick, s)) == NULL)
 		fatal("cannot add a timer to the event loop");
-	sshgw_alive_arm(s, s->heard + (int64_t)s->srv->conf->client_alive_interval * 1000);
+	sshgw_alive_arm(s, s->heard + (int64_t)s->srv->set.client_alive_interval * 1000);
 }
 
 /*
@@ -148,7 +147,7 @@ sshgw_alive_start(struct sshgw_session *s)
  * milliseconds, the session closes. Returns 0, or -1 when the session cannot be probed.
  */
 int
-sshgw_session_probe(struct sshgw_session *s, int ms)
+sshgw_alive_probe(struct sshgw_session *s, int ms)
 {
 	struct timeval	 tv = { ms / 1000, (ms % 1000) * 1000 };
 

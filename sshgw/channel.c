@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
 #include "log.h"
 #include "sshgw-int.h"
 #include "xmalloc.h"
@@ -32,7 +31,7 @@ sshgw_channel_held(void)
 int
 sshgw_channel_over_budget(const struct sshgw_session *s)
 {
-	return atomic_load(&sshgw_channel_held_all) >= s->srv->conf->max_buffered;
+	return atomic_load(&sshgw_channel_held_all) >= s->srv->set.max_buffered;
 }
 
 /* Count held bytes: a channel's and its session's total change from old to new. */
@@ -181,25 +180,18 @@ sshgw_channel_on_close(ssh_session ssh, ssh_channel ch, void *arg)
 }
 
 /*
- * Open a forwarded-tcpip channel for a connection to public port bound from orig_ip:orig_port.
- * The answer comes later through ev->opened. NULL when the session cannot take another.
+ * Open a forwarded-tcpip channel for a connection to public port bound from orig_ip:orig_port,
+ * naming the forward by address as the client sent it. The answer comes later through
+ * ev->opened. NULL when the session cannot take another.
  */
 struct sshgw_channel *
-sshgw_channel_open(struct sshgw_session *s, int bound, const char *orig_ip, int orig_port,
-    const struct sshgw_channel_events *ev, void *arg)
+sshgw_channel_open(struct sshgw_session *s, const char *address, int bound,
+    const char *orig_ip, int orig_port, const struct sshgw_channel_events *ev, void *arg)
 {
 	struct sshgw_channel	*c;
-	const char		*address = NULL;
-	size_t			 i;
 	int			 rc;
 
 	if (s->closing != NULL || !s->authenticated || s->nopening >= SSHGW_MAX_OPENING)
-		return NULL;
-	for (i = 0; i < s->nfwd; i++) {
-		if (s->fwd[i].bound == bound)
-			address = s->fwd[i].address;
-	}
-	if (address == NULL)
 		return NULL;
 	c = xcalloc(1, sizeof *c);
 	c->sess = s;
@@ -209,7 +201,7 @@ sshgw_channel_open(struct sshgw_session *s, int bound, const char *orig_ip, int 
 	c->address = xstrdup(address);
 	c->orig_ip = xstrdup(orig_ip);
 	c->orig_port = orig_port;
-	c->deadline = time(NULL) + s->srv->conf->channel_open_timeout;
+	c->deadline = time(NULL) + s->srv->set.channel_open_timeout;
 	if ((c->ch = ssh_channel_new(s->ssh)) == NULL)
 		fatal("out of memory creating an SSH channel");
 	c->cb.userdata = c;
@@ -505,14 +497,7 @@ sshgw_channel_read(struct sshgw_channel *c, void *buf, size_t len)
 int
 sshgw_channel_command_pending(const struct sshgw_channel *c)
 {
-	return c != NULL && sshgw_session_command_pending(c->sess);
-}
-
-/* The PROXY protocol version in force for a new connection on this channel's session. */
-int
-sshgw_channel_proxy_proto(const struct sshgw_channel *c)
-{
-	return sshgw_session_proxy_proto(c->sess);
+	return c != NULL && sshgw_command_pending(c->sess);
 }
 
 /* Tell the client that the public side sends no more data. */

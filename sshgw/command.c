@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
-#include "conf.h"
 #include "log.h"
 #include "sshgw-int.h"
 #include "xmalloc.h"
@@ -83,11 +81,11 @@ sshgw_command_fail(struct sshgw_session *s, const char *msg)
  * (the HOST:PORT after the port in -R) never reaches the gateway, so it is not shown.
  */
 static void
-sshgw_command_banner(struct sshgw_session *s, const struct sshgw_forward *f)
+sshgw_command_banner(struct sshgw_session *s, int bound)
 {
 	char	*line;
 
-	xasprintf(&line, "Forwarding  tcp://%s:%d", s->srv->conf->public_host, f->bound);
+	xasprintf(&line, "Forwarding  tcp://%s:%d", s->srv->set.public_host, bound);
 	sshgw_command_write(s, 0, line);
 	free(line);
 }
@@ -97,113 +95,22 @@ sshgw_command_banner(struct sshgw_session *s, const struct sshgw_forward *f)
  * is open but its command has not run yet.
  */
 int
-sshgw_session_command_pending(const struct sshgw_session *s)
+sshgw_command_pending(const struct sshgw_session *s)
 {
 	return s->sch != NULL && !s->sch_closed && (!s->command_seen || s->command != NULL);
 }
 
-/* The PROXY protocol version in force for the session's new connections. */
-int
-sshgw_session_proxy_proto(const struct sshgw_session *s)
-{
-	if (s->opts.proxy_proto >= 0)
-		return s->opts.proxy_proto;
-	if (s->key != NULL && s->key->opts.proxy_proto >= 0)
-		return s->key->opts.proxy_proto;
-	return s->srv->conf->proxy_protocol;
-}
-
-/* Tell a `tcp` user when PROXY headers go to their service. */
-static void
-sshgw_command_proxy_line(struct sshgw_session *s)
-{
-	char	*line;
-	int	 v = sshgw_session_proxy_proto(s);
-
-	if (v == 0)
-		return;
-	xasprintf(&line, "PROXY protocol v%d headers are sent to your service", v);
-	sshgw_command_write(s, 0, line);
-	free(line);
-}
-
 /* A forward was granted: a running `tcp` shows it at once. */
 void
-sshgw_command_forward_added(struct sshgw_session *s, const struct sshgw_forward *f)
+sshgw_command_forward_added(struct sshgw_session *s, const char *address, int requested,
+    int bound)
 {
 	char	 q[LOG_QUOTE_SIZE];
 
 	log_info("session %llu (%s): forward '%s':%d granted: tcp://%s:%d", s->id, s->account,
-	    log_quote(f->address, q), f->requested, s->srv->conf->public_host, f->bound);
+	    log_quote(address, q), requested, s->srv->set.public_host, bound);
 	if (s->tcp_active && !s->sch_closed)
-		sshgw_command_banner(s, f);
-}
-
-/* Parse a whole number option value within bounds. */
-static int
-sshgw_command_number(const char *v, int min, int max, int *out)
-{
-	char	*end;
-	long	 n;
-
-	if (*v < '0' || *v > '9')
-		return -1;
-	n = strtol(v, &end, 10);
-	if (*end != '\0' || n < min || n > max)
-		return -1;
-	*out = (int)n;
-	return 0;
-}
-
-/* Check a CIDR list option and keep it; 0 or -1 with *cause. */
-static int
-sshgw_command_cidr(const char *name, const char *v, char **field, char **cause)
-{
-	struct cidrlist	*l;
-	char		*why = NULL;
-
-	if (cidrlist_parse(v, &l, &why) != 0) {
-		xasprintf(cause, "%s: %s", name, why);
-		free(why);
-		return -1;
-	}
-	cidrlist_free(l);
-	free(*field);
-	*field = xstrdup(v);
-	return 0;
-}
-
-/* Parse one `tcp` option into o; 0 or -1 with *cause. No session state: fuzz/ calls it too. */
-int
-sshgw_command_tcp_option(struct sshgw_tcp_opts *o, const char *arg, char **cause)
-{
-	const char	*eq = strchr(arg, '=');
-	char		*name, q[LOG_QUOTE_SIZE];
-	const char	*v;
-	int		 rc = -1;
-
-	if (strncmp(arg, "--", 2) != 0 || eq == NULL) {
-		xasprintf(cause, "tcp: unknown option '%s' (try 'help')", log_quote(arg, q));
-		return -1;
-	}
-	name = xstrndup(arg, (size_t)(eq - arg));
-	v = eq + 1;
-	if (strcmp(name, "--proxy-proto") == 0 || strcmp(name, "--upstream-proxy-protocol") == 0) {
-		if ((rc = sshgw_command_number(v, 0, 2, &o->proxy_proto)) != 0)
-			xasprintf(cause, "tcp: %s must be 0, 1 or 2, not '%s'", name,
-			    log_quote(v, q));
-	} else if (strcmp(name, "--idle-timeout") == 0) {
-		if ((rc = sshgw_command_number(v, 0, 604800, &o->idle_timeout)) != 0)
-			xasprintf(cause, "tcp: %s must be seconds from 0 to 604800, not '%s'", name,
-			    log_quote(v, q));
-	} else if (strcmp(name, "--allow-cidr") == 0)
-		rc = sshgw_command_cidr(name, v, &o->allow_cidr, cause);
-	else if (strcmp(name, "--deny-cidr") == 0)
-		rc = sshgw_command_cidr(name, v, &o->deny_cidr, cause);
-	else
-		xasprintf(cause, "tcp: unknown option '%s' (try 'help')", log_quote(name, q));
-	free(name);
-	return rc;
+		sshgw_command_banner(s, bound);
 }
 
 #define COMMAND_NO_FORWARD \
@@ -248,25 +155,24 @@ sshgw_command_wait_forward(struct sshgw_session *s)
 	evtimer_add(s->tcp_wait, &tv);
 }
 
-/* Run `tcp [OPTIONS]`: check the options, then show every tunnel and stay open. */
+/*
+ * Run `tcp [OPTIONS]`: the daemon takes the options and says what to show (the tunnels so
+ * far, whether PROXY headers go out); later tunnels show as they come, and it stays open.
+ */
 static void
 sshgw_command_tcp(struct sshgw_session *s, char **argv, int argc)
 {
-	char	*cause = NULL;
-	size_t	 i;
-	int	 n;
+	char	*cause = NULL, *note = NULL;
 
-	for (n = 1; n < argc; n++) {
-		if (sshgw_command_tcp_option(&s->opts, argv[n], &cause) != 0) {
-			sshgw_command_fail(s, cause);
-			free(cause);
-			return;
-		}
+	if (s->srv->hooks->tcp(s, argv, argc, &note, &cause) != 0) {
+		sshgw_command_fail(s, cause);
+		free(cause);
+		return;
 	}
 	s->tcp_active = 1;
-	for (i = 0; i < s->nfwd; i++)
-		sshgw_command_banner(s, &s->fwd[i]);
-	sshgw_command_proxy_line(s);
+	if (note != NULL)
+		sshgw_command_write(s, 0, note);
+	free(note);
 	sshgw_command_wait_forward(s);
 }
 

@@ -14,10 +14,10 @@
 #include <sys/socket.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
 #include "log.h"
 #include "sshgw-int.h"
 #include "xmalloc.h"

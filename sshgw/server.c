@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
 #include "log.h"
 #include "sshgw-int.h"
 #include "xmalloc.h"
@@ -30,15 +29,15 @@
  * SSHGW_HOSTKEY_ALGS that one of the keys can sign with, in that order.
  */
 static char *
-sshgw_server_hostkey_algs(const struct conf *conf)
+sshgw_server_hostkey_algs(const struct sshgw_settings *set)
 {
 	char		 have[256] = "", look[80], *copy, *p, *name, *out;
 	const char	*add;
 	ssh_key		 key;
 	size_t		 i, len = 0;
 
-	for (i = 0; i < conf->host_keys.n; i++) {
-		if (ssh_pki_import_privkey_file(conf->host_keys.v[i], NULL, NULL, NULL,
+	for (i = 0; i < set->nhost_keys; i++) {
+		if (ssh_pki_import_privkey_file(set->host_keys[i], NULL, NULL, NULL,
 		    &key) != SSH_OK)
 			continue;
 		if (ssh_key_type(key) == SSH_KEYTYPE_RSA)
@@ -77,7 +76,7 @@ sshgw_server_offer(const struct sshgw_server *srv, enum sshgw_offer what)
 	case SSHGW_OFFER_HOSTKEY:
 		return srv->hostkey_algs;
 	case SSHGW_OFFER_CIPHER:
-		return srv->conf->ciphers;
+		return srv->set.ciphers;
 	case SSHGW_OFFER_MAC:
 		return SSHGW_MACS;
 	case SSHGW_OFFER_COMPRESSION:
@@ -98,12 +97,24 @@ sshgw_server_set(struct sshgw_server *srv, enum ssh_bind_options_e opt, const vo
 	return 0;
 }
 
+/* Keep a copy of the settings sessions read later; the host key paths are not kept. */
+static void
+sshgw_server_keep(struct sshgw_server *srv, const struct sshgw_settings *set)
+{
+	srv->set = *set;
+	srv->set.host_keys = NULL;
+	srv->set.nhost_keys = 0;
+	srv->set.ciphers = xstrdup(set->ciphers);
+	srv->set.public_host = xstrdup(set->public_host);
+}
+
 /*
  * Create the SSH server settings for one worker: its own ssh_bind, so no two threads ever
- * share one (libssh changes a bind on its first accept).
+ * share one (libssh changes a bind on its first accept). set is copied: the caller may
+ * free it, and its strings, once this returns.
  */
 struct sshgw_server *
-sshgw_server_create(const struct conf *conf, const struct keyfile *keys,
+sshgw_server_create(const struct sshgw_settings *set,
     const struct sshgw_hooks *hooks, char **cause)
 {
 	struct sshgw_server	*srv;
@@ -111,21 +122,20 @@ sshgw_server_create(const struct conf *conf, const struct keyfile *keys,
 	size_t			 i;
 
 	srv = xcalloc(1, sizeof *srv);
-	srv->conf = conf;
-	srv->keys = keys;
+	sshgw_server_keep(srv, set);
 	srv->hooks = hooks;
 	if ((srv->bind = ssh_bind_new()) == NULL)
 		fatal("out of memory creating an SSH server");
 	/* Never read /etc/ssh/libssh_server_config: our configuration is the only one. */
 	if (sshgw_server_set(srv, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no, "configuration", cause) != 0)
 		goto fail;
-	for (i = 0; i < conf->host_keys.n; i++) {
-		if (sshgw_server_set(srv, SSH_BIND_OPTIONS_HOSTKEY, conf->host_keys.v[i],
+	for (i = 0; i < set->nhost_keys; i++) {
+		if (sshgw_server_set(srv, SSH_BIND_OPTIONS_HOSTKEY, set->host_keys[i],
 		    "host key", cause) != 0)
 			goto fail;
 	}
-	if (sshgw_server_set(srv, SSH_BIND_OPTIONS_CIPHERS_C_S, conf->ciphers, "ciphers", cause) != 0 ||
-	    sshgw_server_set(srv, SSH_BIND_OPTIONS_CIPHERS_S_C, conf->ciphers, "ciphers", cause) != 0 ||
+	if (sshgw_server_set(srv, SSH_BIND_OPTIONS_CIPHERS_C_S, set->ciphers, "ciphers", cause) != 0 ||
+	    sshgw_server_set(srv, SSH_BIND_OPTIONS_CIPHERS_S_C, set->ciphers, "ciphers", cause) != 0 ||
 	    sshgw_server_set(srv, SSH_BIND_OPTIONS_KEY_EXCHANGE, SSHGW_KEX, "key exchange", cause) != 0 ||
 	    sshgw_server_set(srv, SSH_BIND_OPTIONS_HMAC_C_S, SSHGW_MACS, "MACs", cause) != 0 ||
 	    sshgw_server_set(srv, SSH_BIND_OPTIONS_HMAC_S_C, SSHGW_MACS, "MACs", cause) != 0 ||
@@ -134,7 +144,7 @@ sshgw_server_create(const struct conf *conf, const struct keyfile *keys,
 	    sshgw_server_set(srv, SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, SSHGW_PUBKEY_TYPES,
 	    "public key types", cause) != 0)
 		goto fail;
-	srv->hostkey_algs = sshgw_server_hostkey_algs(conf);
+	srv->hostkey_algs = sshgw_server_hostkey_algs(set);
 	return srv;
 fail:
 	sshgw_server_free(srv);
@@ -150,12 +160,7 @@ sshgw_server_free(struct sshgw_server *srv)
 	if (srv->bind != NULL)
 		ssh_bind_free(srv->bind);
 	free(srv->hostkey_algs);
+	free((char *)srv->set.ciphers);		/* our copies (sshgw_server_keep) */
+	free((char *)srv->set.public_host);
 	free(srv);
-}
-
-/* Use another keys file for new logins (the worker that owns srv calls this). */
-void
-sshgw_server_set_keys(struct sshgw_server *srv, const struct keyfile *keys)
-{
-	srv->keys = keys;
 }

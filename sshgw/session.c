@@ -22,9 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
-#include "conf.h"
-#include "listener.h"
+#include "addr.h"
 #include "log.h"
 #include "sshgw-int.h"
 #include "xmalloc.h"
@@ -60,34 +58,6 @@ unsigned long long
 sshgw_session_id(const struct sshgw_session *s)
 {
 	return s->id;
-}
-
-/* Return "IP:PORT" of the SSH client. */
-const char *
-sshgw_session_peer(const struct sshgw_session *s)
-{
-	return s->peer;
-}
-
-/* Return the account the session authenticated as, or NULL before authentication. */
-const char *
-sshgw_session_account(const struct sshgw_session *s)
-{
-	return s->account;
-}
-
-/* Return the keys-file entry the session authenticated with, or NULL. */
-const struct keyent *
-sshgw_session_key(const struct sshgw_session *s)
-{
-	return s->key;
-}
-
-/* Return the options of the session's tcp command (all -1 or NULL when none ran). */
-const struct sshgw_tcp_opts *
-sshgw_session_tcp_opts(const struct sshgw_session *s)
-{
-	return &s->opts;
 }
 
 /*
@@ -266,13 +236,12 @@ sshgw_session_kex_over(struct sshgw_session *s)
 static void
 sshgw_session_kex_failed(struct sshgw_session *s)
 {
-	char	*err;
+	char	 err[256 + 4];
 
 	if (s->closing != NULL)
 		return;
-	err = log_quote_dup(ssh_get_error(s->ssh), 256);
-	xasprintf(&s->closing, "handshake failed: %s", err);
-	free(err);
+	xasprintf(&s->closing, "handshake failed: %s",
+	    log_quote_long(ssh_get_error(s->ssh), err, sizeof err - 4));
 }
 
 /*
@@ -458,7 +427,7 @@ sshgw_session_io(evutil_socket_t fd, short what, void *arg)
 			break;
 	}
 	if (s->kex_done && !s->authenticated && s->closing == NULL && !sshgw_session_dead(s))
-		sshgw_auth_unanswered(s);
+		sshgw_login_unanswered(s);
 	s->in_process--;
 	sshgw_session_post(s, 1);
 }
@@ -495,20 +464,6 @@ sshgw_session_service(ssh_session ssh, const char *service, void *arg)
 	    0 : -1;
 }
 
-/* Find a forward by the address and port a client names in a cancel request. */
-static struct sshgw_forward *
-sshgw_session_find_forward(struct sshgw_session *s, const char *address, int port)
-{
-	size_t	 i;
-
-	for (i = 0; i < s->nfwd; i++) {
-		if (strcmp(s->fwd[i].address, address) == 0 &&
-		    (s->fwd[i].bound == port || (port != 0 && s->fwd[i].requested == port)))
-			return &s->fwd[i];
-	}
-	return NULL;
-}
-
 /* Refuse a forward request: reply, log, and tell the user why. */
 static void
 sshgw_session_refuse_forward(struct sshgw_session *s, ssh_message msg, const char *address,
@@ -527,7 +482,6 @@ static void
 sshgw_session_forward(struct sshgw_session *s, ssh_message msg)
 {
 	const struct sshgw_hooks	*hooks = s->srv->hooks;
-	struct sshgw_forward		*f;
 	const char			*address = ssh_message_global_request_address(msg);
 	int				 port = ssh_message_global_request_port(msg), bound;
 	char				*why = NULL;
@@ -549,48 +503,29 @@ sshgw_session_forward(struct sshgw_session *s, ssh_message msg)
 		sshgw_session_refuse_forward(s, msg, address, port, "no such port");
 		return;
 	}
-	if (s->nfwd == SSHGW_MAX_FORWARDS) {
-		sshgw_session_refuse_forward(s, msg, address, port, "too many forwards in one session");
-		return;
-	}
-	if (port != 0 && sshgw_session_find_forward(s, address, port) != NULL) {
-		sshgw_session_refuse_forward(s, msg, address, port, "already forwarded in this session");
-		return;
-	}
 	if (hooks->forward_add(s, address, port, &bound, &why) != 0) {
 		sshgw_session_refuse_forward(s, msg, address, port, why);
 		free(why);
 		return;
 	}
 	if (ssh_message_global_request_reply_success(msg, (uint16_t)bound) != SSH_OK) {
-		hooks->forward_remove(s, bound);
+		hooks->forward_cancel(s, address, bound);
 		return;
 	}
-	f = &s->fwd[s->nfwd++];
-	f->address = xstrdup(address);
-	f->requested = port;
-	f->bound = bound;
-	sshgw_command_forward_added(s, f);
+	sshgw_command_forward_added(s, address, port, bound);
 }
 
-/* A cancel-tcpip-forward request: close the public port at once. */
+/* A cancel-tcpip-forward request: the daemon closes the public port at once. */
 static void
 sshgw_session_cancel(struct sshgw_session *s, ssh_message msg)
 {
-	const char		*address = ssh_message_global_request_address(msg);
-	int			 port = ssh_message_global_request_port(msg);
-	struct sshgw_forward	*f;
-	char			 q[LOG_QUOTE_SIZE];
+	const char	*address = ssh_message_global_request_address(msg);
+	int		 port = ssh_message_global_request_port(msg);
 
-	if ((f = sshgw_session_find_forward(s, address != NULL ? address : "", port)) == NULL) {
+	if (s->srv->hooks->forward_cancel(s, address != NULL ? address : "", port) != 0) {
 		ssh_message_reply_default(msg);
 		return;
 	}
-	s->srv->hooks->forward_remove(s, f->bound);
-	log_info("session %llu (%s): forward '%s':%d cancelled, port %d closed", s->id,
-	    s->account, log_quote(f->address, q), f->requested, f->bound);
-	free(f->address);
-	*f = s->fwd[--s->nfwd];
 	ssh_message_global_request_reply_success(msg, 0);
 }
 
@@ -601,7 +536,7 @@ sshgw_session_message(ssh_session ssh, ssh_message msg, void *arg)
 	struct sshgw_session	*s = arg;
 
 	if (ssh_message_type(msg) == SSH_REQUEST_AUTH)
-		return sshgw_auth_message(s, msg);
+		return sshgw_login_message(s, msg);
 	if (ssh_message_type(msg) != SSH_REQUEST_GLOBAL || !s->authenticated ||
 	    s->closing != NULL)
 		return 1;
@@ -638,7 +573,7 @@ sshgw_session_callbacks(struct sshgw_session *s)
 	s->scb.userdata = s;
 	s->scb.service_request_function = sshgw_session_service;
 	s->scb.channel_open_request_session_function = sshgw_command_channel_open;
-	sshgw_auth_callbacks(s);
+	sshgw_login_callbacks(s);
 	ssh_callbacks_init(&s->scb);
 	ssh_set_server_callbacks(s->ssh, &s->scb);
 	ssh_set_message_callback(s->ssh, sshgw_session_message, s);
@@ -659,7 +594,7 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 	struct sshgw_session	*s;
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof ss;
-	struct timeval		 tv = { srv->conf->login_grace_time, 0 };
+	struct timeval		 tv = { srv->set.login_grace_time, 0 };
 	int			 lfd, rc;
 
 	s = xcalloc(1, sizeof *s);
@@ -667,14 +602,12 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 	s->srv = srv;
 	s->base = base;
 	s->fd = fd;
-	s->opts.proxy_proto = -1;
-	s->opts.idle_timeout = -1;
 	TAILQ_INIT(&s->channels);
 	TAILQ_INIT(&s->waiting);
 	TAILQ_INIT(&s->noted);
 	atomic_fetch_add(&sshgw_sessions, 1);
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-		s->peer = listener_format((struct sockaddr *)&ss, len);
+		s->peer = addr_format((struct sockaddr *)&ss, len);
 	else
 		s->peer = xstrdup("?");
 	sshgw_session_sockopts(fd);
@@ -746,7 +679,7 @@ static void
 sshgw_session_teardown(struct sshgw_session *s)
 {
 	const struct sshgw_hooks	*hooks = s->srv->hooks;
-	char				*why;
+	char				 why[1024 + 4];
 	size_t				 i;
 
 	if (s->io != NULL)
@@ -762,23 +695,17 @@ sshgw_session_teardown(struct sshgw_session *s)
 	sshgw_alive_stop(s);
 	s->io = s->kick = s->grace = s->tick = s->pause = NULL;
 	sshgw_channel_detach_all(s);
-	for (i = 0; i < s->nfwd; i++) {
-		hooks->forward_remove(s, s->fwd[i].bound);
-		free(s->fwd[i].address);
-	}
-	s->nfwd = 0;
+	hooks->session_closed(s);	/* its public ports close, and the daemon's record goes */
 	/* Why it closed can hold what the client sent (libssh's errors quote its offer). */
 	if (s->authenticated || s->closing != NULL) {
-		why = log_quote_dup(s->closing != NULL ? s->closing : "ended", 1024);
+		log_quote_long(s->closing != NULL ? s->closing : "ended", why, sizeof why - 4);
 		log_ratelimited_if(!s->authenticated, LOG_LEVEL_INFO,
 		    "session %llu from %s%s%s%s: closed: %s", s->id, s->peer,
 		    s->account ? " (" : "", s->account ? s->account : "", s->account ? ")" : "",
 		    why);
-		free(why);
 	}
-	hooks->session_closed(s);
 	sshgw_command_free(s);
-	sshgw_auth_free(s);
+	sshgw_login_free(s);
 	if (s->sev != NULL) {
 		ssh_event_remove_session(s->sev, s->ssh);
 		ssh_event_free(s->sev);
@@ -794,8 +721,6 @@ sshgw_session_teardown(struct sshgw_session *s)
 	sshgw_negotiate_free(s->nego);
 	for (i = 0; i < s->nnotices; i++)
 		free(s->notices[i]);
-	free(s->opts.allow_cidr);
-	free(s->opts.deny_cidr);
 	free(s->closing);
 	free(s->kex_error);
 	free(s->account);

@@ -19,7 +19,6 @@
 	    (var) = (tvar))
 #endif
 
-#define SSHGW_MAX_FORWARDS	64	/* tcpip-forwards one session may hold */
 #define SSHGW_MAX_OPENING	256	/* channels one session may have waiting for the client */
 #define SSHGW_MAX_NOTICES	16	/* refusal lines kept until a session channel opens */
 #define SSHGW_MAX_COMMAND	1024	/* longest command line accepted */
@@ -32,8 +31,7 @@
 
 struct sshgw_server {
 	ssh_bind			 bind;
-	const struct conf		*conf;
-	const struct keyfile		*keys;
+	struct sshgw_settings		 set;		/* a copy: its strings are ours, no host_keys */
 	const struct sshgw_hooks	*hooks;
 	char				*hostkey_algs;	/* offered for the host keys loaded */
 };
@@ -45,13 +43,6 @@ enum sshgw_offer {
 	SSHGW_OFFER_CIPHER,
 	SSHGW_OFFER_MAC,
 	SSHGW_OFFER_COMPRESSION,
-};
-
-/* A granted tcpip-forward: what the client asked for, and the public port it got. */
-struct sshgw_forward {
-	char		*address;
-	int		 requested;
-	int		 bound;
 };
 
 enum sshgw_chan_state {
@@ -116,17 +107,10 @@ struct sshgw_session {
 	int					 kex_done;
 	int					 authenticated;
 	int					 auth_failures;
-	char					*account;
-	const struct keyent			*key;		/* keys-file entry, or NULL */
-	enum sshgw_auth_kind			 auth_kind;
-	long long				 token_id;
-	char					*fingerprint;	/* of the key that logged in, if any */
-	ssh_key					 client_key;	/* kept for `register` */
+	char					*account;	/* once logged in */
 	char					*kbd_user;	/* user name of a keyboard-interactive round */
-	int					 token_told;	/* the client was told why its token failed */
+	int					 told;		/* a once-a-session refusal was told */
 	char					*kex_error;	/* libssh's error when the key exchange ended */
-	struct sshgw_forward			 fwd[SSHGW_MAX_FORWARDS];
-	size_t					 nfwd;
 
 	/* The session channel, where commands run and the banner is shown. */
 	ssh_channel				 sch;
@@ -138,7 +122,6 @@ struct sshgw_session {
 	struct event				*tcp_wait;	/* `tcp` waiting for a forward request */
 	unsigned int				 forwards_asked;	/* tcpip-forward requests seen */
 	int					 sch_closed;
-	struct sshgw_tcp_opts			 opts;
 	char					*notices[SSHGW_MAX_NOTICES];
 	size_t					 nnotices;
 
@@ -165,8 +148,8 @@ struct sshgw_session {
 	void					*data;
 };
 
-int	 sshgw_auth_message(struct sshgw_session *, ssh_message);
-void	 sshgw_auth_unanswered(struct sshgw_session *);
+int	 sshgw_login_message(struct sshgw_session *, ssh_message);
+void	 sshgw_login_unanswered(struct sshgw_session *);
 const char *sshgw_server_offer(const struct sshgw_server *, enum sshgw_offer);
 struct sshgw_negotiate *sshgw_negotiate_create(const struct ssh_counter_struct *);
 void	 sshgw_negotiate_free(struct sshgw_negotiate *);
@@ -174,8 +157,8 @@ void	 sshgw_negotiate_peek(struct sshgw_negotiate *, int);
 int	 sshgw_negotiate_check(const struct sshgw_negotiate *, const struct sshgw_server *,
 	    char **);
 void	 sshgw_negotiate_disconnect(int, const char *);
-void	 sshgw_auth_callbacks(struct sshgw_session *);
-void	 sshgw_auth_free(struct sshgw_session *);
+void	 sshgw_login_callbacks(struct sshgw_session *);
+void	 sshgw_login_free(struct sshgw_session *);
 void	 sshgw_session_kick(struct sshgw_session *);
 void	 sshgw_session_update(struct sshgw_session *);
 void	 sshgw_session_touched(struct sshgw_session *);
@@ -185,14 +168,11 @@ int	 sshgw_channel_over_budget(const struct sshgw_session *);
 void	 sshgw_alive_start(struct sshgw_session *);
 void	 sshgw_alive_check(struct sshgw_session *);
 void	 sshgw_alive_stop(struct sshgw_session *);
-void	 sshgw_command_open(struct sshgw_session *);
 void	 sshgw_command_post(struct sshgw_session *);
-int	 sshgw_command_tcp_option(struct sshgw_tcp_opts *, const char *, char **);
-void	 sshgw_command_forward_added(struct sshgw_session *, const struct sshgw_forward *);
+void	 sshgw_command_forward_added(struct sshgw_session *, const char *, int, int);
 void	 sshgw_command_write(struct sshgw_session *, int, const char *);
 void	 sshgw_command_free(struct sshgw_session *);
-int	 sshgw_session_command_pending(const struct sshgw_session *);
-int	 sshgw_session_proxy_proto(const struct sshgw_session *);
+int	 sshgw_command_pending(const struct sshgw_session *);
 ssh_channel sshgw_command_channel_open(ssh_session, void *);
 
 #endif

@@ -8,29 +8,51 @@
 
 #include <libssh/libssh.h>
 
-struct conf;
 struct event_base;
-struct keyent;
-struct keyfile;
 
 struct sshgw_server;		/* one per worker: host keys and algorithms (an ssh_bind) */
 struct sshgw_session;		/* one SSH client connection */
 struct sshgw_channel;		/* one forwarded-tcpip channel */
 
+/* How a login attempt came. */
+enum sshgw_login_method {
+	SSHGW_LOGIN_PUBKEY,
+	SSHGW_LOGIN_PASSWORD,
+	SSHGW_LOGIN_KBDINT,
+};
+
+/* A login attempt, as the client made it. */
+struct sshgw_login {
+	enum sshgw_login_method	 method;
+	const char		*user;
+	ssh_key			 key;		/* publickey: the key offered or proved */
+	const char		*secret;	/* password or answer: the text given */
+	int			 decide;	/* 0: a probe, nothing is decided yet */
+};
+
+/* The daemon's answer to a login attempt; every string is new, and the SSH layer frees it. */
+struct sshgw_verdict {
+	char	*account;	/* accepted: the account */
+	char	*how;		/* accepted: how, for the log ("with ssh-ed25519 key SHA256:...") */
+	char	*log;		/* refused: a line for the log, or NULL */
+	char	*tell;		/* refused: a line for the client, or NULL */
+	int	 once;		/* refused: log and tell this kind of refusal once a session */
+};
+
 /* What the SSH layer asks of the daemon. Each runs in the session's worker thread. */
 struct sshgw_hooks {
 	/*
-	 * A key the keys file does not list: 0 with the account that owns it in the database
-	 * and its fingerprint (new strings), 1 when nobody does, -1 on a database error.
+	 * A login attempt: 0 when it is accepted (with v->account and, when it decides,
+	 * v->how), 1 when refused (with what to log and tell in v). Run for probes too.
 	 */
-	int	(*key_lookup)(struct sshgw_session *, ssh_key, char **account, char **fingerprint);
+	int	(*login)(struct sshgw_session *, const struct sshgw_login *,
+		    struct sshgw_verdict *v);
 	/*
-	 * A token, given as user name, password or answer: 0 with its account (a new string)
-	 * and id, 1 when refused with *reason (unknown, revoked, expired), -1 on a database
-	 * error. touch records the use: the login is decided.
+	 * A `tcp` command with its words (argv[0] is "tcp"): 0, with *note a line to show
+	 * under the tunnels or NULL, or -1 with *cause.
 	 */
-	int	(*token_check)(struct sshgw_session *, const char *, int touch, char **account,
-		    long long *id, char **reason);
+	int	(*tcp)(struct sshgw_session *, char *const *argv, int argc, char **note,
+		    char **cause);
 	/* `register`: bind the session's key to its token's account; 0 or -1, with *msg. */
 	int	(*register_key)(struct sshgw_session *, char **msg);
 	/* The session logged in (optional). */
@@ -40,8 +62,13 @@ struct sshgw_hooks {
 	/* A tcpip-forward: open a public port; 0 with *bound, or -1 with *reason. */
 	int	(*forward_add)(struct sshgw_session *, const char *address, int port,
 		    int *bound, char **reason);
-	/* A cancel-tcpip-forward, or the session ending: close a public port. */
-	void	(*forward_remove)(struct sshgw_session *, int bound);
+	/*
+	 * A cancel-tcpip-forward of the forward the client asked for as address:port (port:
+	 * the one it asked for, or the one it got): close that public port; 0, or -1 when the
+	 * session has no such forward. The daemon keeps the session's forwards; the session
+	 * ending closes them all (session_closed).
+	 */
+	int	(*forward_cancel)(struct sshgw_session *, const char *address, int port);
 	/* The session is gone (authenticated or not); whatever the daemon holds for it must go. */
 	void	(*session_closed)(struct sshgw_session *);
 };
@@ -64,52 +91,41 @@ struct sshgw_channel_events {
 	void	(*writable)(void *arg);
 };
 
-/* How a session logged in. */
-enum sshgw_auth_kind {
-	SSHGW_AUTH_NONE,
-	SSHGW_AUTH_KEYFILE,	/* a key of the keys file */
-	SSHGW_AUTH_DBKEY,	/* a key of the database (tunnelgwctl key add, or register) */
-	SSHGW_AUTH_TOKEN,	/* a token, with or without a key */
+/*
+ * The SSH layer's settings, filled by the daemon from its configuration. The server keeps a
+ * copy with its own copies of the strings; host_keys is read only by sshgw_server_create.
+ */
+struct sshgw_settings {
+	char *const	*host_keys;		/* paths of the host key files */
+	size_t		 nhost_keys;
+	const char	*ciphers;		/* offered both ways, as libssh names them */
+	const char	*public_host;		/* HOST of the "Forwarding tcp://HOST:PORT" lines */
+	int		 login_grace_time;	/* seconds a client has to log in */
+	int		 max_auth_tries;	/* refused attempts that end a session */
+	int		 channel_open_timeout;	/* seconds a client has to answer a channel open */
+	size_t		 max_buffered;		/* bytes all sessions together may hold */
+	int		 client_alive_interval;	/* seconds of silence before a keepalive; 0 = none */
+	int		 client_alive_count_max; /* unanswered keepalives that end a session */
 };
 
-/* The options of a `tcp` command, with -1 where the command did not set one. */
-struct sshgw_tcp_opts {
-	int		 proxy_proto;
-	int		 idle_timeout;
-	char		*allow_cidr;
-	char		*deny_cidr;
-};
 
-int	 hostkey_check(const char *, char **);
-int	 hostkey_ensure(const char *, char **, char **);
-char	*sshgw_key_fingerprint(ssh_key);
-
-struct sshgw_server *sshgw_server_create(const struct conf *, const struct keyfile *,
+struct sshgw_server *sshgw_server_create(const struct sshgw_settings *,
 	    const struct sshgw_hooks *, char **);
 void	 sshgw_server_free(struct sshgw_server *);
-void	 sshgw_server_set_keys(struct sshgw_server *, const struct keyfile *);
 
 struct sshgw_session *sshgw_session_create(struct sshgw_server *, struct event_base *, int);
 void	 sshgw_session_close(struct sshgw_session *, const char *);
-int	 sshgw_session_probe(struct sshgw_session *, int);
-const char *sshgw_session_rekey(struct sshgw_session *, const struct keyfile *);
+int	 sshgw_alive_probe(struct sshgw_session *, int);
 void	 sshgw_session_set_data(struct sshgw_session *, void *);
 void	*sshgw_session_data(const struct sshgw_session *);
 unsigned long long sshgw_session_id(const struct sshgw_session *);
-const char *sshgw_session_peer(const struct sshgw_session *);
-const char *sshgw_session_account(const struct sshgw_session *);
-const struct keyent *sshgw_session_key(const struct sshgw_session *);
-enum sshgw_auth_kind sshgw_session_auth_kind(const struct sshgw_session *);
-long long sshgw_session_token_id(const struct sshgw_session *);
-const char *sshgw_session_fingerprint(const struct sshgw_session *);
-ssh_key	 sshgw_session_client_key(const struct sshgw_session *);
-const struct sshgw_tcp_opts *sshgw_session_tcp_opts(const struct sshgw_session *);
 void	 sshgw_session_notice(struct sshgw_session *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 size_t	 sshgw_session_count(void);
-unsigned long sshgw_auth_failures(void);
+unsigned long sshgw_login_failures(void);
 
-struct sshgw_channel *sshgw_channel_open(struct sshgw_session *, int, const char *, int,
+struct sshgw_channel *sshgw_channel_open(struct sshgw_session *, const char *, int,
+	    const char *, int,
 	    const struct sshgw_channel_events *, void *);
 ssize_t	 sshgw_channel_write(struct sshgw_channel *, const void *, size_t);
 size_t	 sshgw_channel_window(struct sshgw_channel *);
@@ -118,7 +134,6 @@ size_t	 sshgw_channel_pending(const struct sshgw_channel *);
 void	 sshgw_channel_backlog(struct sshgw_channel *, size_t);
 size_t	 sshgw_channel_held(void);
 int	 sshgw_channel_command_pending(const struct sshgw_channel *);
-int	 sshgw_channel_proxy_proto(const struct sshgw_channel *);
 void	 sshgw_channel_eof(struct sshgw_channel *);
 void	 sshgw_channel_free(struct sshgw_channel *);
 

@@ -11,23 +11,6 @@
 #include "auth.h"
 #include "tg_test.h"
 
-/* Fill ss with the numeric address s, IPv4 or IPv6. */
-static const struct sockaddr *
-addr(struct sockaddr_storage *ss, const char *s)
-{
-	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof *ss);
-	if (strchr(s, ':') != NULL) {
-		sin6->sin6_family = AF_INET6;
-		ck_assert_int_eq(inet_pton(AF_INET6, s, &sin6->sin6_addr), 1);
-	} else {
-		sin->sin_family = AF_INET;
-		ck_assert_int_eq(inet_pton(AF_INET, s, &sin->sin_addr), 1);
-	}
-	return (const struct sockaddr *)ss;
-}
 
 /* Parse s, which must be valid, and return the list. */
 static struct cidrlist *
@@ -49,7 +32,7 @@ matches(const char *s, const char *a)
 	struct cidrlist		*l = parse_ok(s);
 	int			 rc;
 
-	rc = cidrlist_match(l, addr(&ss, a));
+	rc = cidrlist_match(l, tg_addr(&ss, a));
 	cidrlist_free(l);
 	return rc;
 }

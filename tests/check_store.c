@@ -420,6 +420,25 @@ START_TEST(test_missing_folder)
 }
 END_TEST
 
+/* A PostgreSQL URI is refused in one line that does not repeat it (it may hold a password). */
+START_TEST(test_postgres_uri)
+{
+	static const char *const uris[] = {
+		"postgresql://tg:secret@db.example/tunnelgw", "postgres://db.example/tunnelgw",
+	};
+	char	*cause;
+	size_t	 i;
+
+	for (i = 0; i < sizeof uris / sizeof uris[0]; i++) {
+		cause = NULL;
+		ck_assert_ptr_null(store_open(uris[i], 100, &cause));
+		ck_assert_str_eq(cause, "DB: this build has no PostgreSQL backend: database must "
+		    "be the path of an SQLite file");
+		free(cause);
+	}
+}
+END_TEST
+
 /* Accounts: add, duplicates, bad names and limits, find, list, unknown names. */
 START_TEST(test_accounts)
 {
@@ -1034,6 +1053,7 @@ store_suite(void)
 	tcase_add_test(tc, test_corrupt);
 	tcase_add_test(tc, test_unreadable);
 	tcase_add_test(tc, test_missing_folder);
+	tcase_add_test(tc, test_postgres_uri);
 	tcase_add_test(tc, test_accounts);
 	tcase_add_test(tc, test_tokens);
 	tcase_add_test(tc, test_token_constant_time);

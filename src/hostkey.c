@@ -12,9 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sshgw.h"
-#include "xmalloc.h"
+#include "auth.h"
+#include "hostkey.h"
 #include "log.h"
+#include "xmalloc.h"
 
 /* Check that path is a private key file only its owner can read, and that it loads. */
 static int
@@ -153,23 +154,6 @@ out:
 	return rc;
 }
 
-/* Return the "SHA256:..." fingerprint of a key, as OpenSSH prints it, in a new string. */
-char *
-sshgw_key_fingerprint(ssh_key key)
-{
-	unsigned char	*hash = NULL;
-	char		*fp, *copy;
-	size_t		 hlen;
-
-	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != 0)
-		return xstrdup("?");
-	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
-	ssh_clean_pubkey_hash(&hash);
-	copy = xstrdup(fp != NULL ? fp : "?");
-	ssh_string_free_char(fp);
-	return copy;
-}
-
 /*
  * Make sure the host key at path exists and loads, creating it when it is missing (of the
  * type its name says, see hostkey_type_of()); *fingerprint gets its SHA256 fingerprint.
@@ -187,7 +171,8 @@ hostkey_ensure(const char *path, char **fingerprint, char **cause)
 	}
 	if (hostkey_verify(path, &key, cause) != 0)
 		return -1;
-	*fingerprint = sshgw_key_fingerprint(key);
+	if ((*fingerprint = keys_fingerprint(key)) == NULL)
+		*fingerprint = xstrdup("?");
 	ssh_key_free(key);
 	return 0;
 }

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: what the store's door (src/store.h) and its backends share; private to src/store/. */
+#ifndef TG_STORE_BACKEND_H
+#define TG_STORE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define STORE_HASH_LEN		32	/* SHA-256 */
+
+/* An open store. A backend's own structure starts with it. */
+struct store {
+	const struct store_backend	*backend;
+};
+
+/* A token's SHA-256, and its first 8 bytes read big-endian: the number it is looked up by. */
+struct store_hash {
+	unsigned char	 hash[STORE_HASH_LEN];
+	int64_t		 lookup;
+};
+
+/* The token a hash matched: account is NULL when none did. */
+struct store_match {
+	int64_t		 id;
+	char		*account;
+	int64_t		 expires;
+	int64_t		 revoked;
+};
+
+/* The type of a field of a record. */
+enum store_type {
+	STORE_TEXT,		/* char *: NULL when missing */
+	STORE_INT,		/* int */
+	STORE_UINT,		/* unsigned int */
+	STORE_INT64		/* int64_t */
+};
+
+/* A field of a record: its type, where it is, and what a missing value reads as. */
+struct store_field {
+	enum store_type	 type;
+	size_t		 offset;
+	int64_t		 none;
+};
+
+/*
+ * A kind of record (an account, a token ...): its size and its fields, in the order of the
+ * columns a backend reads them from. Freeing a record frees its text fields. Lists are
+ * arrays of pointers to records, handled as arrays of void * by the code all kinds share:
+ * GCC and Clang let a void * element alias any other object pointer.
+ */
+struct store_kind {
+	size_t				 size;
+	size_t				 nfields;
+	const struct store_field	*fields;
+};
+
+/*
+ * A backend: one operation for each public store_* function that reads or writes data. The
+ * door (store.c) checks the arguments that need no data first, then calls the operation,
+ * which keeps the rules of src/store.h: 0 or -1, a message through cause, "DB: " messages
+ * about the database, and every write in one transaction. A list or find operation is called
+ * with its results set to none, and leaves them so when it fails.
+ */
+struct store_backend {
+	void		 (*close)(struct store *);
+	int		 (*changes)(struct store *, int64_t *, char **);
+	int		 (*integrity)(struct store *, char **);
+
+	int		 (*account_add)(struct store *, const char *, int, char **);
+	int		 (*account_del)(struct store *, const char *, char **);
+	int		 (*account_find)(struct store *, const char *, struct store_account **,
+			     char **);
+	int		 (*account_list)(struct store *, struct store_account ***, size_t *,
+			     char **);
+
+	/* token_add: account, hash, created, expires; *id out. token_use: 0, 1 or -1. */
+	int		 (*token_add)(struct store *, const char *, const struct store_hash *,
+			     int64_t, int64_t, int64_t *, char **);
+	int		 (*token_revoke)(struct store *, int64_t, char **);
+	int		 (*token_use)(struct store *, const struct store_hash *, int, char **,
+			     int64_t *, char **);
+	int		 (*token_active)(struct store *, int64_t, char **);
+	int		 (*token_list)(struct store *, struct store_token ***, size_t *, char **);
+
+	int		 (*key_add)(struct store *, const struct store_key *, char **);
+	int		 (*key_del)(struct store *, const char *, char **);
+	int		 (*key_find)(struct store *, const char *, struct store_key **, char **);
+	int		 (*key_list)(struct store *, struct store_key ***, size_t *, char **);
+
+	int		 (*address_reserve)(struct store *, const char *, int, int, int, int *,
+			     char **);
+	int		 (*address_release)(struct store *, int, char **);
+	int		 (*address_owner)(struct store *, int, char **, char **);
+	int		 (*address_list)(struct store *, struct store_address ***, size_t *,
+			     char **);
+
+	int		 (*event_add)(struct store *, const struct store_event *, size_t, int64_t,
+			     int64_t, char **);
+	int		 (*event_list)(struct store *, const char *, int, struct store_event ***,
+			     size_t *, char **);
+};
+
+/* record.c */
+extern const struct store_kind store_account_kind;
+extern const struct store_kind store_token_kind;
+extern const struct store_kind store_key_kind;
+extern const struct store_kind store_address_kind;
+extern const struct store_kind store_event_kind;
+int64_t		 store_now(void);
+void		 store_record_free(void *, const struct store_kind *);
+void		 store_list_free(void *, size_t, const struct store_kind *);
+
+/* address.c */
+int		 store_address_pick(int, int, const int *, size_t, int *, char **);
+
+/* token.c */
+char		*store_token_generate(char **);
+int		 store_token_hash(const char *, struct store_hash *, char **);
+int		 store_token_usable(const struct store_match *, int64_t, char **);
+
+/* key.c */
+struct store_key *store_key_parse(const char *, const char *, const char *, char **);
+
+/* The backends: sqlite-open.c. */
+struct store	*store_sqlite_open(const char *, int, char **);
+
+#endif

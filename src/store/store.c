@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: the store's door: checks what needs no data, then hands each call to a backend. */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "backend.h"
+#include "log.h"
+#include "store.h"
+#include "xmalloc.h"
+
+#define STORE_MAX_ADDED_BY	32	/* longest added_by */
+
+/*
+ * Where a database is, by the start of its name; anything else is the path of an SQLite
+ * file. open is NULL for a backend this build does not have.
+ */
+static const struct store_scheme {
+	const char	*prefix;
+	const char	*name;
+	struct store	*(*open)(const char *, int, char **);
+} store_schemes[] = {
+	{ "postgresql://", "PostgreSQL", NULL },
+	{ "postgres://", "PostgreSQL", NULL },
+};
+
+/*
+ * Open the database at path: a URI of a backend this build has not, or else an SQLite file,
+ * created (mode 0600) when missing, its schema brought up to date. busy_ms: how long a write
+ * waits for another writer before failing (milliseconds). A file that is not a tunnelgw
+ * database, or is from a newer tunnelgw, is refused untouched.
+ */
+struct store *
+store_open(const char *path, int busy_ms, char **cause)
+{
+	const struct store_scheme	*s;
+	size_t				 i;
+
+	for (i = 0; i < sizeof store_schemes / sizeof store_schemes[0]; i++) {
+		s = &store_schemes[i];
+		if (strncmp(path, s->prefix, strlen(s->prefix)) != 0)
+			continue;
+		if (s->open != NULL)
+			return s->open(path, busy_ms, cause);
+		/* Not the URI itself in the message: it may hold a password. */
+		xasprintf(cause, "DB: this build has no %s backend: database must be the path of "
+		    "an SQLite file", s->name);
+		return NULL;
+	}
+	return store_sqlite_open(path, busy_ms, cause);
+}
+
+/* Close the database; NULL is a no-op. */
+void
+store_close(struct store *st)
+{
+	if (st != NULL)
+		st->backend->close(st);
+}
+
+/*
+ * The change counter: *seq grows whenever any process commits a change to accounts, tokens
+ * (not their last_used), keys or addresses. Cheap enough to poll.
+ */
+int
+store_changes(struct store *st, int64_t *seq, char **cause)
+{
+	return st->backend->changes(st, seq, cause);
+}
+
+/* Check the whole database; 0 when it is sound. */
+int
+store_integrity(struct store *st, char **cause)
+{
+	return st->backend->integrity(st, cause);
+}
+
+/* --- accounts ----------------------------------------------------------------------------- */
+
+/* Is name a valid account name: 1-64 characters of A-Z a-z 0-9 . _ @ - (as in the keys file)? */
+int
+store_account_check_name(const char *name, char **cause)
+{
+	char	 q[LOG_QUOTE_SIZE];
+	size_t	 len = strnlen(name, STORE_MAX_ACCOUNT + 1);
+
+	if (len == 0 || len > STORE_MAX_ACCOUNT || strspn(name,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-") != len) {
+		xasprintf(cause, "account name '%s' is not 1-%d characters of A-Z a-z 0-9 . _ @ -",
+		    log_quote(name, q), STORE_MAX_ACCOUNT);
+		return -1;
+	}
+	return 0;
+}
+
+/* Add account name; max_tunnels -1 for no limit. */
+int
+store_account_add(struct store *st, const char *name, int max_tunnels, char **cause)
+{
+	if (store_account_check_name(name, cause) != 0)
+		return -1;
+	if (max_tunnels < -1 || max_tunnels > STORE_MAX_TUNNELS) {
+		xasprintf(cause, "max-tunnels must be a number from 0 to %d", STORE_MAX_TUNNELS);
+		return -1;
+	}
+	return st->backend->account_add(st, name, max_tunnels, cause);
+}
+
+/* Delete account name with its tokens, keys and addresses. */
+int
+store_account_del(struct store *st, const char *name, char **cause)
+{
+	return st->backend->account_del(st, name, cause);
+}
+
+/* Find account name: *out gets it, or NULL when there is none. */
+int
+store_account_find(struct store *st, const char *name, struct store_account **out,
+    char **cause)
+{
+	*out = NULL;
+	return st->backend->account_find(st, name, out, cause);
+}
+
+/* List every account, by name. */
+int
+store_account_list(struct store *st, struct store_account ***out, size_t *n, char **cause)
+{
+	*out = NULL;
+	*n = 0;
+	return st->backend->account_list(st, out, n, cause);
+}
+
+/* Free an account; NULL is a no-op. */
+void
+store_account_free(struct store_account *a)
+{
+	store_record_free(a, &store_account_kind);
+}
+
+/* Free a list of accounts. */
+void
+store_account_list_free(struct store_account **v, size_t n)
+{
+	store_list_free(v, n, &store_account_kind);
+}
+
+/* --- tokens ------------------------------------------------------------------------------- */
+
+/*
+ * Create a token for account, valid for days (0: no expiry). *token gets the secret, the only
+ * copy there will ever be (wipe it with strfreezero), *id its number.
+ */
+int
+store_token_create(struct store *st, const char *account, int days, char **token,
+    int64_t *id, char **cause)
+{
+	struct store_hash	 h;
+	int64_t			 now = store_now(), expires;
+	char			*secret;
+	int			 rc = -1;
+
+	*token = NULL;
+	if (days < 0 || days > STORE_MAX_DAYS) {
+		xasprintf(cause, "expires must be a number of days from 1 to %d", STORE_MAX_DAYS);
+		return -1;
+	}
+	if ((secret = store_token_generate(cause)) == NULL)
+		return -1;
+	expires = days == 0 ? 0 : now + (int64_t)days * 86400;
+	if (store_token_hash(secret, &h, cause) == 0)
+		rc = st->backend->token_add(st, account, &h, now, expires, id, cause);
+	OPENSSL_cleanse(&h, sizeof h);
+	if (rc != 0) {
+		strfreezero(secret);
+		return -1;
+	}
+	*token = secret;
+	return 0;
+}
+
+/* Revoke token id. */
+int
+store_token_revoke(struct store *st, int64_t id, char **cause)
+{
+	return st->backend->token_revoke(st, id, cause);
+}
+
+/* Look a token up by its hash; with touch, record its use in the same transaction. */
+static int
+store_token_lookup(struct store *st, const char *secret, int touch, char **account,
+    int64_t *id, char **cause)
+{
+	struct store_hash	 h;
+	int			 rc;
+
+	*account = NULL;
+	if (!store_token_wellformed(secret)) {
+		xasprintf(cause, "not a token");
+		return 1;
+	}
+	if (store_token_hash(secret, &h, cause) != 0)
+		return -1;
+	rc = st->backend->token_use(st, &h, touch, account, id, cause);
+	OPENSSL_cleanse(&h, sizeof h);
+	return rc;
+}
+
+/*
+ * Verify a presented token. Returns 0 when it is valid, with its account in *account (free it)
+ * and its id in *id, and records it as used; 1 when it is not (unknown, malformed, revoked or
+ * expired; cause says which); -1 on a database error.
+ */
+int
+store_token_verify(struct store *st, const char *secret, char **account, int64_t *id,
+    char **cause)
+{
+	return store_token_lookup(st, secret, 1, account, id, cause);
+}
+
+/*
+ * Check a token without writing anything (a login still in progress): 0 with *account
+ * and *id, 1 when refused (cause says why), -1 on a database error.
+ */
+int
+store_token_check(struct store *st, const char *secret, char **account, int64_t *id,
+    char **cause)
+{
+	return store_token_lookup(st, secret, 0, account, id, cause);
+}
+
+/* Is token id still usable (exists, not revoked, not expired): 1 or 0, or -1 on error. */
+int
+store_token_active(struct store *st, int64_t id, char **cause)
+{
+	return st->backend->token_active(st, id, cause);
+}
+
+/* List every token, by id; never a secret or a hash. */
+int
+store_token_list(struct store *st, struct store_token ***out, size_t *n, char **cause)
+{
+	*out = NULL;
+	*n = 0;
+	return st->backend->token_list(st, out, n, cause);
+}
+
+/* Free a token; NULL is a no-op. */
+void
+store_token_free(struct store_token *t)
+{
+	store_record_free(t, &store_token_kind);
+}
+
+/* Free a list of tokens. */
+void
+store_token_list_free(struct store_token **v, size_t n)
+{
+	store_list_free(v, n, &store_token_kind);
+}
+
+/* --- keys --------------------------------------------------------------------------------- */
+
+/*
+ * Add the public key of an OpenSSH line "TYPE BASE64 [COMMENT]" to account; added_by says who
+ * ("tunnelgwctl", "register"). *out, when not NULL, gets the new record (free it).
+ */
+int
+store_key_add(struct store *st, const char *account, const char *line, const char *added_by,
+    struct store_key **out, char **cause)
+{
+	struct store_key	*k;
+
+	if (out != NULL)
+		*out = NULL;
+	if (added_by[0] == '\0' || strlen(added_by) > STORE_MAX_ADDED_BY) {
+		xasprintf(cause, "added_by must be 1-%d characters", STORE_MAX_ADDED_BY);
+		return -1;
+	}
+	if ((k = store_key_parse(account, line, added_by, cause)) == NULL)
+		return -1;
+	if (st->backend->key_add(st, k, cause) != 0) {
+		store_key_free(k);
+		return -1;
+	}
+	if (out != NULL)
+		*out = k;
+	else
+		store_key_free(k);
+	return 0;
+}
+
+/* Delete the key with this fingerprint. */
+int
+store_key_del(struct store *st, const char *fingerprint, char **cause)
+{
+	return st->backend->key_del(st, fingerprint, cause);
+}
+
+/* Find the key with this fingerprint: *out gets it, or NULL when there is none. */
+int
+store_key_find(struct store *st, const char *fingerprint, struct store_key **out,
+    char **cause)
+{
+	*out = NULL;
+	return st->backend->key_find(st, fingerprint, out, cause);
+}
+
+/* List every key, by account, then age. */
+int
+store_key_list(struct store *st, struct store_key ***out, size_t *n, char **cause)
+{
+	*out = NULL;
+	*n = 0;
+	return st->backend->key_list(st, out, n, cause);
+}
+
+/* Free a key record; NULL is a no-op. */
+void
+store_key_free(struct store_key *k)
+{
+	store_record_free(k, &store_key_kind);
+}
+
+/* Free a list of key records. */
+void
+store_key_list_free(struct store_key **v, size_t n)
+{
+	store_list_free(v, n, &store_key_kind);
+}
+
+/* --- reserved addresses ------------------------------------------------------------------- */
+
+/*
+ * Reserve a port for account: port, or when 0 a random one nobody reserved; either within
+ * lo-hi (the port_range). *out gets the port reserved.
+ */
+int
+store_address_reserve(struct store *st, const char *account, int port, int lo, int hi,
+    int *out, char **cause)
+{
+	if (lo < 1 || hi > 65535 || lo > hi) {
+		xasprintf(cause, "invalid port_range %d-%d", lo, hi);
+		return -1;
+	}
+	if (port != 0 && (port < lo || port > hi)) {
+		xasprintf(cause, "port %d is outside port_range %d-%d", port, lo, hi);
+		return -1;
+	}
+	return st->backend->address_reserve(st, account, port, lo, hi, out, cause);
+}
+
+/* Release reserved port. */
+int
+store_address_release(struct store *st, int port, char **cause)
+{
+	return st->backend->address_release(st, port, cause);
+}
+
+/* Who reserved port: *account gets the name (free it), or NULL when nobody did. */
+int
+store_address_owner(struct store *st, int port, char **account, char **cause)
+{
+	*account = NULL;
+	return st->backend->address_owner(st, port, account, cause);
+}
+
+/* List every reserved address, by port. */
+int
+store_address_list(struct store *st, struct store_address ***out, size_t *n, char **cause)
+{
+	*out = NULL;
+	*n = 0;
+	return st->backend->address_list(st, out, n, cause);
+}
+
+/* Free an address; NULL is a no-op. */
+void
+store_address_free(struct store_address *a)
+{
+	store_record_free(a, &store_address_kind);
+}
+
+/* Free a list of addresses. */
+void
+store_address_list_free(struct store_address **v, size_t n)
+{
+	store_list_free(v, n, &store_address_kind);
+}
+
+/* --- events ------------------------------------------------------------------------------- */
+
+/*
+ * Add a batch of n events in one transaction, then delete those older than before (Unix
+ * seconds; 0 keeps any age) and all but the newest max_rows (0 or less: no bound). Waits at
+ * most STORE_EVENT_BUSY ms for another writer: the daemon's main thread calls this, and
+ * keeps the batch to try again when the database is busy. Does not count as a change the
+ * daemon must notice.
+ */
+int
+store_event_add(struct store *st, const struct store_event *ev, size_t n, int64_t before,
+    int64_t max_rows, char **cause)
+{
+	return st->backend->event_add(st, ev, n, before, max_rows, cause);
+}
+
+/* List the newest limit events, newest first; only account's when account is not NULL. */
+int
+store_event_list(struct store *st, const char *account, int limit, struct store_event ***out,
+    size_t *n, char **cause)
+{
+	*out = NULL;
+	*n = 0;
+	return st->backend->event_list(st, account, limit, out, n, cause);
+}
+
+/* Free an event; NULL is a no-op. */
+void
+store_event_free(struct store_event *e)
+{
+	store_record_free(e, &store_event_kind);
+}
+
+/* Free a list of events. */
+void
+store_event_list_free(struct store_event **v, size_t n)
+{
+	store_list_free(v, n, &store_event_kind);
+}
