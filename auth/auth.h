@@ -143,6 +143,7 @@ int		 grant_cmd_option(struct grant_cmd *, const char *, char **);
 void		 grant_cmd_clear(struct grant_cmd *);
 int		 grant_command(struct grant *, char *const *, int, char **);
 int		 grant_names_token(const char *);
+int		 grant_token_usable(int, long long, long long, long long, long long, char **);
 int		 grant_login_from(const struct keyopts *, const struct sockaddr *);
 int		 grant_proxy_proto(const struct grant *);
 int		 grant_idle_timeout(const struct grant *);

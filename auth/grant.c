@@ -230,6 +230,30 @@ grant_names_token(const char *user)
 	return strncmp(user, GRANT_TOKEN_PREFIX, sizeof GRANT_TOKEN_PREFIX - 1) == 0;
 }
 
+/*
+ * May a token log in at the Unix time now: 0, or 1 with *why (a new string, which never
+ * holds the secret). found says whether the store knows it; id, revoked and expires are
+ * its row's (0: not revoked, never expires).
+ */
+int
+grant_token_usable(int found, long long id, long long revoked, long long expires,
+    long long now, char **why)
+{
+	if (!found) {
+		xasprintf(why, "unknown token");
+		return 1;
+	}
+	if (revoked != 0) {
+		xasprintf(why, "token %lld was revoked", id);
+		return 1;
+	}
+	if (expires != 0 && expires <= now) {
+		xasprintf(why, "token %lld has expired", id);
+		return 1;
+	}
+	return 0;
+}
+
 /* May a key line's login come from this address (its from= option). */
 int
 grant_login_from(const struct keyopts *key, const struct sockaddr *sa)

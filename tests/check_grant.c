@@ -850,6 +850,42 @@ static const struct {
 };
 
 /* grant_names_token: the token prefix, exactly, and the same one the store issues. */
+/* A token's row decides: unknown, revoked, expired (at the second it expires), or usable. */
+static const struct {
+	int		 found;
+	long long	 revoked, expires, now;
+	const char	*why;		/* NULL: usable */
+} token_cases[] = {
+	{ 0, 0, 0, 1000, "unknown token" },
+	{ 1, 0, 0, 1000, NULL },
+	{ 1, 999, 0, 1000, "token 7 was revoked" },
+	{ 1, 999, 500, 1000, "token 7 was revoked" },
+	{ 1, 0, 1001, 1000, NULL },
+	{ 1, 0, 1000, 1000, "token 7 has expired" },
+	{ 1, 0, 999, 1000, "token 7 has expired" },
+};
+
+START_TEST(test_token_usable)
+{
+	size_t	 i;
+	char	*why;
+	int	 rc;
+
+	for (i = 0; i < sizeof token_cases / sizeof token_cases[0]; i++) {
+		why = NULL;
+		rc = grant_token_usable(token_cases[i].found, 7, token_cases[i].revoked,
+		    token_cases[i].expires, token_cases[i].now, &why);
+		if (token_cases[i].why == NULL) {
+			ck_assert_msg(rc == 0 && why == NULL, "case %zu: refused: %s", i, why);
+			continue;
+		}
+		ck_assert_msg(rc == 1, "case %zu: usable", i);
+		ck_assert_str_eq(why, token_cases[i].why);
+		free(why);
+	}
+}
+END_TEST
+
 START_TEST(test_names_token)
 {
 	size_t	 i;
@@ -1215,6 +1251,7 @@ grant_suite(void)
 	tcase_add_test(tc, test_connection);
 	tcase_add_test(tc, test_login_from);
 	tcase_add_test(tc, test_names_token);
+	tcase_add_test(tc, test_token_usable);
 	tcase_add_test(tc, test_port_failed);
 	tcase_add_test(tc, test_port_holder);
 	tcase_add_test(tc, test_refusal_label);

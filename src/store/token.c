@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "auth.h"
 #include "backend.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -110,17 +111,6 @@ store_token_hash(const char *token, struct store_hash *h, char **cause)
 int
 store_token_usable(const struct store_match *m, int64_t now, char **cause)
 {
-	if (m->account == NULL) {
-		xasprintf(cause, "unknown token");
-		return 1;
-	}
-	if (m->revoked != 0) {
-		xasprintf(cause, "token %lld was revoked", (long long)m->id);
-		return 1;
-	}
-	if (m->expires != 0 && m->expires <= now) {
-		xasprintf(cause, "token %lld has expired", (long long)m->id);
-		return 1;
-	}
-	return 0;
+	return grant_token_usable(m->account != NULL, m->id, m->revoked, m->expires, now,
+	    cause);
 }
