@@ -116,12 +116,16 @@ sshgw_session_update(struct sshgw_session *s)
 		s->unflushed = 0;
 	else
 		want |= EV_WRITE;
-	if (want == s->events)
-		return;
-	event_del(s->io);
-	event_assign(s->io, s->base, s->fd, want | EV_PERSIST, event_get_callback(s->io), s);
-	event_add(s->io, NULL);
-	s->events = want;
+	if (want != s->events) {
+		event_del(s->io);
+		event_assign(s->io, s->base, s->fd, want | EV_PERSIST, event_get_callback(s->io),
+		    s);
+		event_add(s->io, NULL);
+		s->events = want;
+	}
+	/* Bytes read ahead (sshgw/readahead.c) wake no epoll: come back for them. */
+	if (sshgw_readahead_pending(ssh_get_fd(s->ssh)))
+		event_active(s->io, EV_READ, 0);
 }
 
 /*
@@ -224,6 +228,7 @@ sshgw_session_kex_over(struct sshgw_session *s)
 	s->kex_done = 1;
 	sshgw_negotiate_free(s->nego);
 	s->nego = NULL;
+	sshgw_readahead_start(ssh_get_fd(s->ssh));
 	if (ssh_get_error_code(s->ssh) != SSH_NO_ERROR)
 		s->kex_error = xstrdup(ssh_get_error(s->ssh));
 }

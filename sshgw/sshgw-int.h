@@ -28,6 +28,7 @@
 #define SSHGW_WINDOW		(3 * 1024 * 1024) /* receive window we grant while data flows */
 #define SSHGW_REST_MS		100	/* a session not read looks again this often */
 #define SSHGW_REST_HELD		(256 * 1024)	/* held bytes that make a session rest, over budget */
+#define SSHGW_READAHEAD		(64 * 1024)	/* bytes read from the client's socket at once */
 
 struct sshgw_server {
 	ssh_bind			 bind;
@@ -165,6 +166,9 @@ void	 sshgw_session_touched(struct sshgw_session *);
 void	 sshgw_channel_post(struct sshgw_session *, int);
 void	 sshgw_channel_detach_all(struct sshgw_session *);
 int	 sshgw_channel_over_budget(const struct sshgw_session *);
+void	 sshgw_readahead_start(int);
+void	 sshgw_readahead_stop(int);
+int	 sshgw_readahead_pending(int);
 void	 sshgw_alive_start(struct sshgw_session *);
 void	 sshgw_alive_check(struct sshgw_session *);
 void	 sshgw_alive_stop(struct sshgw_session *);
