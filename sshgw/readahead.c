@@ -143,20 +143,35 @@ recv(int fd, void *buf, size_t len, int flags)
 	return (ssize_t)sshgw_readahead_take(ra, buf, len);
 }
 
-/* poll(2): a registered descriptor with bytes read ahead is readable at once. */
+/*
+ * poll(2): a registered descriptor with bytes read ahead is readable at once. When every
+ * descriptor asked about is such a one, the kernel is not asked at all: it is reported
+ * readable, and writable if that was asked (libssh asks after every write, with or without
+ * output waiting; a send the socket cannot take yet returns EAGAIN, which libssh handles
+ * by waiting as usual). Else the kernel is asked, without waiting, and the answers merged.
+ */
 int
 poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	nfds_t	 i;
-	int	 ahead = 0, rc;
+	int	 ahead = 0, others = 0, rc;
 
 	pthread_once(&sshgw_readahead_once, sshgw_readahead_resolve);
 	for (i = 0; i < n; i++) {
-		if ((fds[i].events & POLLIN) != 0 && sshgw_readahead_pending(fds[i].fd))
+		if ((fds[i].events & POLLIN) != 0 && sshgw_readahead_pending(fds[i].fd)) {
 			ahead = 1;
+			if ((fds[i].events & ~(POLLIN | POLLOUT)) != 0)
+				others = 1;
+		} else
+			others = 1;
 	}
 	if (!ahead)
 		return sshgw_real_poll(fds, n, timeout);
+	if (!others) {
+		for (i = 0; i < n; i++)
+			fds[i].revents = fds[i].events & (POLLIN | POLLOUT);
+		return (int)n;
+	}
 	if ((rc = sshgw_real_poll(fds, n, 0)) == -1)
 		return -1;
 	for (rc = 0, i = 0; i < n; i++) {
