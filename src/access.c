@@ -292,17 +292,20 @@ access_loggable(const char *user)
 	return user;
 }
 
-/* The login is decided: the client's record takes its grant, the verdict its account. */
-static int
-access_accept(struct client *c, const char *account, enum grant_how how, long long token_id,
-    const char *fp, ssh_key key, struct sshgw_verdict *v)
+/*
+ * The login is decided: the client's record takes its grant (with the key line's options,
+ * or NULL), the verdict its account.
+ */
+static void
+access_accept(struct client *c, const char *account, enum grant_how how,
+    const struct keyopts *opts, long long token_id, const char *fp, ssh_key key,
+    struct sshgw_verdict *v)
 {
 	struct grant	*g;
 
 	v->account = xstrdup(account);
-	g = grant_create(access_policy, account, how, NULL, access_account_max_tunnels(account));
+	g = grant_create(access_policy, account, how, opts, access_account_max_tunnels(account));
 	client_logged_in(c, g, token_id, fp, key);
-	return 0;
 }
 
 /*
@@ -335,7 +338,7 @@ access_login_token(struct client *c, const struct sshgw_login *req, const char *
 	fp = req->key != NULL ? keys_fingerprint(req->key) : NULL;
 	if (req->key != NULL && fp == NULL)
 		fp = xstrdup("?");
-	access_accept(c, account, GRANT_TOKEN, id, fp, req->key, v);
+	access_accept(c, account, GRANT_TOKEN, NULL, id, fp, req->key, v);
 	if (req->method == SSHGW_LOGIN_PUBKEY)
 		xasprintf(&v->how, "with token %lld (key %s)", id, fp);
 	else
@@ -358,8 +361,7 @@ access_login_keyfile(struct client *c, const struct keyent *ke,
 	}
 	if (!req->decide)
 		return 0;
-	access_accept(c, ke->account, GRANT_KEYFILE, 0, ke->fingerprint, req->key, v);
-	grant_set_key(c->grant, &ke->opts);
+	access_accept(c, ke->account, GRANT_KEYFILE, &ke->opts, 0, ke->fingerprint, req->key, v);
 	xasprintf(&v->how, "with %s key %s", ke->type, ke->fingerprint);
 	return 0;
 }
@@ -377,7 +379,7 @@ access_login_dbkey(struct client *c, const struct sshgw_login *req, struct sshgw
 		return 1;
 	}
 	if (req->decide) {
-		access_accept(c, account, GRANT_DBKEY, 0, fp, req->key, v);
+		access_accept(c, account, GRANT_DBKEY, NULL, 0, fp, req->key, v);
 		xasprintf(&v->how, "with database key %s", fp);
 	}
 	free(account);

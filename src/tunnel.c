@@ -402,11 +402,9 @@ tunnel_status(struct sshgw_session *s)
 {
 	struct client	*c = client_of(s);
 	char		*text;
-	int		 n;
+	int		 n = 0;
 
-	if (c == NULL || c->grant == NULL)
-		return xstrdup("no live tunnels for this account\n");
-	text = registry_format(c->grant->account, 0, &n);
+	text = c != NULL && c->grant != NULL ? registry_format(c->grant->account, 0, &n) : NULL;
 	if (n > 0)
 		return text;
 	free(text);

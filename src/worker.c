@@ -131,10 +131,9 @@ worker_tcp(struct sshgw_session *s, char *const *argv, int argc, char **note, ch
 	if ((v = grant_proxy_proto(c->grant)) != 0) {
 		xasprintf(note, "%sPROXY protocol v%d headers are sent to your service", banner, v);
 		free(banner);
-	} else if (*banner != '\0') {
-		banner[strlen(banner) - 1] = '\0';	/* sshgw_command_write() ends the line */
+	} else if (*banner != '\0')
 		*note = banner;
-	} else
+	else
 		free(banner);
 	return 0;
 }
