@@ -146,9 +146,10 @@ recv(int fd, void *buf, size_t len, int flags)
 /*
  * poll(2): a registered descriptor with bytes read ahead is readable at once. When every
  * descriptor asked about is such a one, the kernel is not asked at all: it is reported
- * readable, and writable if that was asked (libssh asks after every write, with or without
- * output waiting; a send the socket cannot take yet returns EAGAIN, which libssh handles
- * by waiting as usual). Else the kernel is asked, without waiting, and the answers merged.
+ * readable only. Not writable, even when asked (libssh asks before every read): libssh
+ * takes a send that fails with EAGAIN after a reported POLLOUT for a broken connection, so
+ * its output waits until the bytes read ahead are taken and the kernel is asked again, a
+ * few packets later. Else the kernel is asked, without waiting, and the answers merged.
  */
 int
 poll(struct pollfd *fds, nfds_t n, int timeout)
@@ -169,7 +170,7 @@ poll(struct pollfd *fds, nfds_t n, int timeout)
 		return sshgw_real_poll(fds, n, timeout);
 	if (!others) {
 		for (i = 0; i < n; i++)
-			fds[i].revents = fds[i].events & (POLLIN | POLLOUT);
+			fds[i].revents = POLLIN;
 		return (int)n;
 	}
 	if ((rc = sshgw_real_poll(fds, n, 0)) == -1)

@@ -84,6 +84,31 @@ START_TEST(test_reads_ahead)
 }
 END_TEST
 
+/*
+ * While bytes wait read ahead, a poll for reading and writing reports readable only:
+ * libssh takes a send that fails after a reported POLLOUT for a broken connection, so
+ * writability is never claimed without the kernel.
+ */
+START_TEST(test_never_claims_writable)
+{
+	static unsigned char	 sent[TOTAL], got[4096];
+	struct pollfd		 pfd;
+	int			 sv[2];
+
+	pair_with_bytes(sv, sent);
+	sshgw_readahead_start(sv[0]);
+	ck_assert_int_eq(recv(sv[0], got, sizeof got, 0), 4096);
+	ck_assert(sshgw_readahead_pending(sv[0]));
+	pfd.fd = sv[0];
+	pfd.events = POLLIN | POLLOUT;
+	pfd.revents = 0;
+	ck_assert_int_eq(poll(&pfd, 1, 0), 1);
+	ck_assert_int_eq(pfd.revents, POLLIN);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* A peek and an unregistered descriptor read as always; close() forgets the descriptor. */
 START_TEST(test_passes_through)
 {
@@ -115,6 +140,7 @@ main(void)
 
 	tcase_add_test(tc, test_reads_ahead);
 	tcase_add_test(tc, test_passes_through);
+	tcase_add_test(tc, test_never_claims_writable);
 	suite_add_tcase(s, tc);
 	return tg_run(s);
 }
