@@ -1,17 +1,26 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * tunnelgw: read-ahead under libssh. libssh 0.10.6 reads its socket 4096 bytes at a time,
- * one poll() and one recv() each, so a 32 KiB packet costs sixteen system calls. libssh has
- * no hook for its reads, but it calls recv(), poll() and close() through the C library, so
- * the gateway defines those three: for a descriptor a session registered (after its first
- * key exchange), recv() reads up to SSHGW_READAHEAD bytes at once into a buffer of the
- * session's and hands libssh its 4096 from there; poll() reports such a descriptor readable
- * while the buffer holds bytes; close() forgets it. Every other descriptor, and every other
- * call, goes straight to the C library's function, at the cost of one array lookup.
+ * tunnelgw: read-ahead under libssh, and the session descriptor kept from libssh's close.
  *
- * A buffer exists only while it holds bytes: an idle session holds none. The table is
+ * libssh 0.10.6 reads its socket 4096 bytes at a time, one poll() and one recv() each, so a
+ * 32 KiB packet costs sixteen system calls. libssh has no hook for its reads, but it calls
+ * recv(), poll() and close() through the C library, so the gateway defines those three: for
+ * a descriptor a session registered (after its first key exchange), recv() reads up to
+ * SSHGW_READAHEAD bytes at once into a buffer of the session's and hands libssh its 4096
+ * from there; poll() reports such a descriptor readable while the buffer holds bytes;
+ * close() forgets it. Every other descriptor, and every other call, goes straight to the C
+ * library's function, at the cost of one array lookup.
+ *
+ * libssh also closes its socket inside its own calls (on an error, when the client leaves,
+ * in ssh_disconnect()), while the event loop still watches that descriptor. A session
+ * therefore marks its descriptor kept (sshgw_fd_keep): libssh's close() of it only forgets
+ * the read-ahead, the descriptor stays open and registered, and the session closes it
+ * itself, last, after it left the event loop (sshgw_fd_close). So a number cannot be reused
+ * while the loop still watches it, and a session costs one descriptor.
+ *
+ * A buffer exists only while it holds bytes: an idle session holds none. The tables are
  * indexed by descriptor; an entry is written only by the thread that owns the session, and
- * cleared before its descriptor is closed, so a reused number never finds stale bytes.
+ * cleared before its descriptor is closed, so a reused number never finds stale state.
  */
 #include "config.h"
 
@@ -31,7 +40,7 @@
 #include "sshgw-int.h"
 #include "xmalloc.h"
 
-#define SSHGW_READAHEAD_FDS	65536	/* descriptors above this read as before */
+#define SSHGW_READAHEAD_FDS	65536	/* descriptors above this read as before, and are not kept */
 
 /* The bytes read ahead for one descriptor. */
 struct sshgw_readahead {
@@ -41,6 +50,7 @@ struct sshgw_readahead {
 };
 
 static _Atomic(struct sshgw_readahead *) sshgw_readahead_fds[SSHGW_READAHEAD_FDS];
+static atomic_uchar sshgw_kept_fds[SSHGW_READAHEAD_FDS];	/* 1: only the session closes it */
 
 static ssize_t	(*sshgw_real_recv)(int, void *, size_t, int);
 static int	(*sshgw_real_poll)(struct pollfd *, nfds_t, int);
@@ -184,11 +194,40 @@ poll(struct pollfd *fds, nfds_t n, int timeout)
 	return rc;
 }
 
-/* close(2): a registered descriptor is forgotten first, so its number comes back clean. */
+/*
+ * Keep fd open when libssh closes it: the session closes it with sshgw_fd_close(). Returns
+ * 0, or -1 for a descriptor beyond the table (the caller gives libssh a duplicate instead).
+ */
+int
+sshgw_fd_keep(int fd)
+{
+	if (fd < 0 || fd >= SSHGW_READAHEAD_FDS)
+		return -1;
+	pthread_once(&sshgw_readahead_once, sshgw_readahead_resolve);
+	atomic_store_explicit(&sshgw_kept_fds[fd], 1, memory_order_release);
+	return 0;
+}
+
+/* Close a descriptor, kept or not: what the session calls once it left the event loop. */
+int
+sshgw_fd_close(int fd)
+{
+	if (fd >= 0 && fd < SSHGW_READAHEAD_FDS)
+		atomic_store_explicit(&sshgw_kept_fds[fd], 0, memory_order_release);
+	return close(fd);
+}
+
+/*
+ * close(2): a registered descriptor is forgotten first, so its number comes back clean; a
+ * kept one stays open (see the top of this file).
+ */
 int
 close(int fd)
 {
 	pthread_once(&sshgw_readahead_once, sshgw_readahead_resolve);
 	sshgw_readahead_stop(fd);
+	if (fd >= 0 && fd < SSHGW_READAHEAD_FDS &&
+	    atomic_load_explicit(&sshgw_kept_fds[fd], memory_order_acquire) != 0)
+		return 0;
 	return sshgw_real_close(fd);
 }

@@ -621,11 +621,13 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 		fatal("out of memory creating an SSH session");
 	/*
 	 * libssh closes the socket it is given inside its own calls (on an error, or when the
-	 * client leaves), while libevent still watches it. So libssh gets a duplicate: the
-	 * descriptor in the event loop stays ours, leaves the loop first and is closed last
-	 * (sshgw_session_teardown), and its number cannot be reused in between.
+	 * client leaves), while libevent still watches it. So the descriptor is kept from
+	 * libssh's close (sshgw/readahead.c): it stays ours, leaves the loop first and is closed
+	 * last (sshgw_session_teardown), and its number cannot be reused in between. A
+	 * descriptor too high to be kept gives libssh a duplicate instead.
 	 */
-	if ((lfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+	lfd = fd;
+	if (sshgw_fd_keep(fd) != 0 && (lfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		log_warn_limited("session %llu from %s: cannot start: %s", s->id, s->peer,
 		    strerror(errno));
 		goto fail;
@@ -633,7 +635,8 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 	if (ssh_bind_accept_fd(srv->bind, s->ssh, lfd) != SSH_OK) {
 		log_warn_limited("session %llu from %s: cannot start: %s", s->id, s->peer,
 		    ssh_get_error(srv->bind));
-		close(lfd);
+		if (lfd != fd)
+			close(lfd);
 		goto fail;
 	}
 	/*
@@ -722,7 +725,7 @@ sshgw_session_teardown(struct sshgw_session *s)
 		ssh_free(s->ssh);
 	}
 	if (s->fd != -1)
-		close(s->fd);	/* out of the loop since the events were freed above */
+		sshgw_fd_close(s->fd);	/* out of the loop since the events were freed above */
 	sshgw_negotiate_free(s->nego);
 	for (i = 0; i < s->nnotices; i++)
 		free(s->notices[i]);

@@ -169,6 +169,8 @@ int	 sshgw_channel_over_budget(const struct sshgw_session *);
 void	 sshgw_readahead_start(int);
 void	 sshgw_readahead_stop(int);
 int	 sshgw_readahead_pending(int);
+int	 sshgw_fd_keep(int);
+int	 sshgw_fd_close(int);
 void	 sshgw_alive_start(struct sshgw_session *);
 void	 sshgw_alive_check(struct sshgw_session *);
 void	 sshgw_alive_stop(struct sshgw_session *);

@@ -5,6 +5,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -132,6 +134,42 @@ START_TEST(test_passes_through)
 }
 END_TEST
 
+/*
+ * A kept descriptor survives close() (libssh's), which forgets its read-ahead; the peer sees
+ * no end until sshgw_fd_close(), after which the number is closed and unkept.
+ */
+START_TEST(test_kept_until_session_closes)
+{
+	static unsigned char	 sent[TOTAL], got[4096];
+	int			 sv[2], fd;
+	ssize_t			 n;
+
+	pair_with_bytes(sv, sent);
+	fd = sv[0];
+	ck_assert_int_eq(sshgw_fd_keep(fd), 0);
+	sshgw_readahead_start(fd);
+	ck_assert_int_eq(recv(fd, got, sizeof got, 0), 4096);
+	ck_assert(sshgw_readahead_pending(fd));
+	ck_assert_int_eq(close(fd), 0);			/* as libssh does */
+	ck_assert(!sshgw_readahead_pending(fd));
+	ck_assert_int_ne(fcntl(fd, F_GETFD), -1);	/* still open */
+	ck_assert_int_eq(write(sv[1], "x", 1), 1);	/* the peer still has a connection */
+	ck_assert_int_eq(sshgw_fd_close(fd), 0);
+	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+	ck_assert_int_eq(errno, EBADF);
+	n = recv(sv[1], got, sizeof got, MSG_DONTWAIT);	/* now it ends (reset: bytes unread) */
+	ck_assert(n == 0 || (n == -1 && errno == ECONNRESET));
+	/* The number is unkept: reused for another socket, close() closes it. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(close(sv[0]), 0);
+	ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1);
+	close(sv[1]);
+	/* Too high to keep: the caller duplicates instead. */
+	ck_assert_int_eq(sshgw_fd_keep(1 << 20), -1);
+	ck_assert_int_eq(sshgw_fd_keep(-1), -1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -141,6 +179,7 @@ main(void)
 	tcase_add_test(tc, test_reads_ahead);
 	tcase_add_test(tc, test_passes_through);
 	tcase_add_test(tc, test_never_claims_writable);
+	tcase_add_test(tc, test_kept_until_session_closes);
 	suite_add_tcase(s, tc);
 	return tg_run(s);
 }
