@@ -93,7 +93,22 @@ sshgw_session_kick(struct sshgw_session *s)
 		event_active(s->kick, EV_TIMEOUT, 0);
 }
 
-/* Watch the session socket for writing while libssh has output waiting, and only then. */
+/* libssh: bytes wait to be written behind (sshgw/sockio.c); send them at the round's end. */
+static void
+sshgw_session_wake(void *arg)
+{
+	sshgw_session_kick(arg);
+}
+
+/* Does output wait: in libssh's buffer, or written behind and not yet taken by the kernel. */
+static int
+sshgw_session_output_waits(struct sshgw_session *s)
+{
+	return (ssh_get_status(s->ssh) & SSH_WRITE_PENDING) != 0 ||
+	    sshgw_writebehind_pending(ssh_get_fd(s->ssh)) > 0;
+}
+
+/* Watch the session socket for writing while output waits, and only then. */
 void
 sshgw_session_update(struct sshgw_session *s)
 {
@@ -108,11 +123,11 @@ sshgw_session_update(struct sshgw_session *s)
 		return;
 	}
 	/*
-	 * Wait for writability only while bytes sit in libssh's output buffer. (libssh asks
-	 * for POLLOUT after every write even when it wrote everything; following that would
-	 * cost two epoll_ctl calls and an empty wake-up per write.)
+	 * Wait for writability only while output waits. (libssh asks for POLLOUT after every
+	 * write even when it wrote everything; following that would cost two epoll_ctl calls
+	 * and an empty wake-up per write.)
 	 */
-	if ((ssh_get_status(s->ssh) & SSH_WRITE_PENDING) == 0)
+	if (!sshgw_session_output_waits(s))
 		s->unflushed = 0;
 	else
 		want |= EV_WRITE;
@@ -177,7 +192,7 @@ sshgw_session_post(struct sshgw_session *s, int from_io)
 		sshgw_session_teardown(s);
 		return;
 	}
-	if ((ssh_get_status(s->ssh) & SSH_WRITE_PENDING) == 0)
+	if (!sshgw_session_output_waits(s))
 		s->unflushed = 0;
 	if (from_io && s->authenticated)
 		sshgw_alive_check(s);
@@ -185,6 +200,9 @@ sshgw_session_post(struct sshgw_session *s, int from_io)
 	sshgw_channel_post(s, from_io);
 	sshgw_command_post(s);
 	s->in_process--;
+	/* What libssh sent in this round leaves now, in one send (sshgw/sockio.c). */
+	if (s->closing == NULL && sshgw_sockio_flush(ssh_get_fd(s->ssh)) != 0)
+		xasprintf(&s->closing, "connection lost: %s", strerror(errno));
 	if (s->closing != NULL || sshgw_session_dead(s)) {
 		sshgw_session_post(s, 0);
 		return;
@@ -228,7 +246,7 @@ sshgw_session_kex_over(struct sshgw_session *s)
 	s->kex_done = 1;
 	sshgw_negotiate_free(s->nego);
 	s->nego = NULL;
-	sshgw_readahead_start(ssh_get_fd(s->ssh));
+	sshgw_sockio_start(ssh_get_fd(s->ssh), sshgw_session_wake, s);
 	if (ssh_get_error_code(s->ssh) != SSH_NO_ERROR)
 		s->kex_error = xstrdup(ssh_get_error(s->ssh));
 }

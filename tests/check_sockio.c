@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* tunnelgw: unit tests of the read-ahead under libssh (sshgw/readahead.c). */
+/* tunnelgw: unit tests of the socket calls under libssh (sshgw/sockio.c). */
 #include "config.h"
 
 #include <sys/ioctl.h>
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sshgw-int.h"
@@ -64,7 +65,7 @@ START_TEST(test_reads_ahead)
 	ssize_t			 n;
 
 	pair_with_bytes(sv, sent);
-	sshgw_readahead_start(sv[0]);
+	sshgw_sockio_start(sv[0], NULL, NULL);
 	n = recv(sv[0], got, 4096, 0);
 	ck_assert_int_eq(n, 4096);
 	off = 4096;
@@ -98,7 +99,7 @@ START_TEST(test_never_claims_writable)
 	int			 sv[2];
 
 	pair_with_bytes(sv, sent);
-	sshgw_readahead_start(sv[0]);
+	sshgw_sockio_start(sv[0], NULL, NULL);
 	ck_assert_int_eq(recv(sv[0], got, sizeof got, 0), 4096);
 	ck_assert(sshgw_readahead_pending(sv[0]));
 	pfd.fd = sv[0];
@@ -121,7 +122,7 @@ START_TEST(test_passes_through)
 	ck_assert_int_eq(recv(sv[0], got, 4096, 0), 4096);	/* not registered */
 	ck_assert_int_eq(ioctl_queued(sv[0], &queued), 0);
 	ck_assert_int_eq(queued, TOTAL - 4096);
-	sshgw_readahead_start(sv[0]);
+	sshgw_sockio_start(sv[0], NULL, NULL);
 	ck_assert_int_eq(recv(sv[0], got, 100, MSG_PEEK), 100);
 	ck_assert_int_eq(ioctl_queued(sv[0], &queued), 0);
 	ck_assert_int_eq(queued, TOTAL - 4096);
@@ -147,7 +148,7 @@ START_TEST(test_kept_until_session_closes)
 	pair_with_bytes(sv, sent);
 	fd = sv[0];
 	ck_assert_int_eq(sshgw_fd_keep(fd), 0);
-	sshgw_readahead_start(fd);
+	sshgw_sockio_start(fd, NULL, NULL);
 	ck_assert_int_eq(recv(fd, got, sizeof got, 0), 4096);
 	ck_assert(sshgw_readahead_pending(fd));
 	ck_assert_int_eq(close(fd), 0);			/* as libssh does */
@@ -170,16 +171,150 @@ START_TEST(test_kept_until_session_closes)
 }
 END_TEST
 
+static int	woken;
+
+static void
+wake(void *arg)
+{
+	ck_assert_ptr_eq(arg, &woken);
+	woken++;
+}
+
+/* How many bytes can be read from fd now, into buf (up to len). */
+static size_t
+drain(int fd, unsigned char *buf, size_t len)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < len && (n = recv(fd, buf + off, len - off, MSG_DONTWAIT)) > 0)
+		off += (size_t)n;
+	return off;
+}
+
+/*
+ * Sends to a registered descriptor are kept, in order, and reported whole; the wake
+ * function hears of the first only; one flush hands them all to the kernel.
+ */
+START_TEST(test_writes_behind)
+{
+	static unsigned char	 got[8192];
+	int			 sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	woken = 0;
+	sshgw_sockio_start(sv[0], wake, &woken);
+	ck_assert_int_eq(send(sv[0], "abc", 3, MSG_NOSIGNAL), 3);
+	ck_assert_int_eq(send(sv[0], "defg", 4, MSG_NOSIGNAL), 4);
+	ck_assert_int_eq(woken, 1);
+	ck_assert_uint_eq(sshgw_writebehind_pending(sv[0]), 7);
+	ck_assert_uint_eq(drain(sv[1], got, sizeof got), 0);	/* nothing left yet */
+	ck_assert_int_eq(sshgw_sockio_flush(sv[0]), 0);
+	ck_assert_uint_eq(sshgw_writebehind_pending(sv[0]), 0);
+	ck_assert_uint_eq(drain(sv[1], got, sizeof got), 7);
+	ck_assert_mem_eq(got, "abcdefg", 7);
+	ck_assert_int_eq(send(sv[0], "h", 1, MSG_NOSIGNAL), 1);
+	ck_assert_int_eq(woken, 2);				/* waiting again */
+	close(sv[0]);				/* libssh's close sends what waits */
+	ck_assert_uint_eq(drain(sv[1], got, sizeof got), 1);
+	ck_assert_int_eq(got[0], 'h');
+	close(sv[1]);
+}
+END_TEST
+
+/*
+ * What the kernel cannot take waits, in order, for the next flush, and libssh never sees
+ * EAGAIN; a send that failed makes the next send and the flush fail with its error.
+ */
+START_TEST(test_full_socket_and_failure)
+{
+	static unsigned char	 sent[1 << 20], got[1 << 20];
+	int			 sv[2], size = 4096, i;
+	size_t			 off = 0, total = 0;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	for (i = 0; i < (int)sizeof sent; i++)
+		sent[i] = (unsigned char)(i * 13 + i / 509);
+	sshgw_sockio_start(sv[0], NULL, NULL);
+	for (i = 0; i < 256; i++)	/* 1 MiB in small sends: past the 256 KiB push */
+		ck_assert_int_eq(send(sv[0], sent + i * 4096, 4096, MSG_NOSIGNAL), 4096);
+	ck_assert_int_eq(sshgw_sockio_flush(sv[0]), 0);
+	ck_assert_uint_gt(sshgw_writebehind_pending(sv[0]), 0);		/* the kernel is full */
+	while (total < sizeof got) {
+		off = drain(sv[1], got + total, sizeof got - total);
+		total += off;
+		ck_assert_int_eq(sshgw_sockio_flush(sv[0]), 0);
+		ck_assert_msg(off > 0 || sshgw_writebehind_pending(sv[0]) > 0 ||
+		    total == sizeof got, "stuck at %zu", total);
+	}
+	ck_assert_mem_eq(got, sent, sizeof sent);
+	ck_assert_uint_eq(sshgw_writebehind_pending(sv[0]), 0);
+	close(sv[1]);					/* the peer goes */
+	ck_assert_int_eq(send(sv[0], "x", 1, MSG_NOSIGNAL), 1);	/* kept: no error yet */
+	ck_assert_int_eq(sshgw_sockio_flush(sv[0]), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	ck_assert_int_eq(send(sv[0], "y", 1, MSG_NOSIGNAL), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	close(sv[0]);
+}
+END_TEST
+
+/*
+ * A large send with nothing kept before it goes to the kernel, which may take part of it;
+ * when the kernel takes none, it is kept whole, never EAGAIN; behind kept bytes, it waits
+ * its turn.
+ */
+START_TEST(test_large_sends)
+{
+	static unsigned char	 sent[1 << 18], got[1 << 19];
+	int			 sv[2], size = 4096;
+	size_t			 total = 0, sum = 0;
+	ssize_t			 n;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	memset(sent, 'L', sizeof sent);
+	sshgw_sockio_start(sv[0], NULL, NULL);
+	n = send(sv[0], sent, 32768, MSG_NOSIGNAL);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_lt(n, 32768);			/* what the kernel took, as a send */
+	ck_assert_uint_eq(sshgw_writebehind_pending(sv[0]), 0);
+	sum = (size_t)n;
+	ck_assert_int_eq(send(sv[0], sent, 32768, MSG_NOSIGNAL), 32768);	/* full: kept */
+	ck_assert_uint_eq(sshgw_writebehind_pending(sv[0]), 32768);
+	sum += 32768;
+	ck_assert_int_eq(send(sv[0], "s", 1, MSG_NOSIGNAL), 1);		/* small: kept */
+	ck_assert_int_eq(send(sv[0], sent, 16384, MSG_NOSIGNAL), 16384);	/* after them */
+	sum += 1 + 16384;
+	while (total < sum) {
+		total += drain(sv[1], got + total, sizeof got - total);
+		ck_assert_int_eq(sshgw_sockio_flush(sv[0]), 0);
+	}
+	ck_assert_uint_eq(total, sum);
+	ck_assert_int_eq(got[sum - 16384 - 1], 's');			/* in order */
+	ck_assert_int_eq(got[sum - 16384 - 2], 'L');
+	ck_assert_int_eq(got[sum - 1], 'L');
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 int
 main(void)
 {
-	Suite	*s = suite_create("readahead");
-	TCase	*tc = tcase_create("readahead");
+	Suite	*s = suite_create("sockio");
+	TCase	*tc = tcase_create("sockio");
 
 	tcase_add_test(tc, test_reads_ahead);
 	tcase_add_test(tc, test_passes_through);
 	tcase_add_test(tc, test_never_claims_writable);
 	tcase_add_test(tc, test_kept_until_session_closes);
+	tcase_add_test(tc, test_writes_behind);
+	tcase_add_test(tc, test_full_socket_and_failure);
+	tcase_add_test(tc, test_large_sends);
 	suite_add_tcase(s, tc);
 	return tg_run(s);
 }
