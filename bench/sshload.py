@@ -5,12 +5,12 @@
       N tunnel set-ups, CONC at a time: SSH connect + key auth + tcpip-forward granted
       (port 0), then the connection is closed. Prints setups, ok, failed, secs, rate.
 
-  sshload.py hold PORT USER KEY SVCPORT N CONC
-      opens N SSH connections, each with one remote forward (port 0 -> localhost:SVCPORT),
-      CONC set-ups at a time; then probes every tunnel with a 16-byte echo through its public
-      port (127.0.0.1:PORT, i.e. public client -> server -> this client -> SVCPORT), prints
-      "held=H probed_ok=P failed=F secs=S" and the errors seen, and keeps everything open
-      until stdin reaches EOF.
+  sshload.py hold PORT USER KEY SVCPORT N CONC [PER]
+      opens N tunnels, remote forwards (port 0 -> localhost:SVCPORT), PER on each SSH
+      connection (default 1), CONC connections set up at a time; then probes every tunnel
+      with a 16-byte echo through its public port (127.0.0.1:PORT, i.e. public client ->
+      server -> this client -> SVCPORT), prints "held=H probed_ok=P failed=F secs=S" and the
+      errors seen, and keeps everything open until stdin reaches EOF.
 """
 import asyncio
 import collections
@@ -77,27 +77,33 @@ async def probe(port):
         w.close()
 
 
-async def hold(port, user, key, svc, n, conc):
+async def hold(port, user, key, svc, n, conc, per=1):
     sem = asyncio.Semaphore(conc)
     errors = collections.Counter()
     held = []
     t0 = time.monotonic()
     last = [t0]
 
-    async def open_one():
+    async def open_one(count):
         async with sem:
             try:
-                conn, listener = await one_setup(port, user, key, svc)
-                held.append((conn, listener.get_port()))
+                conn = await connect(port, user, key)
             except Exception as e:  # noqa: BLE001
-                errors["open: " + errname(e)] += 1
+                errors["open: " + errname(e)] += count
+                return
+            for _ in range(count):
+                try:
+                    listener = await conn.forward_remote_port("", 0, "localhost", svc)
+                    held.append((conn, listener.get_port()))
+                except Exception as e:  # noqa: BLE001
+                    errors["forward: " + errname(e)] += 1
             if time.monotonic() - last[0] > 5:
                 last[0] = time.monotonic()
                 print("sshload hold: %.0f s: %d tunnels open, %d failed"
                       % (last[0] - t0, len(held), sum(errors.values())),
                       file=sys.stderr, flush=True)
 
-    await asyncio.gather(*(open_one() for _ in range(n)))
+    await asyncio.gather(*(open_one(min(per, n - i)) for i in range(0, n, per)))
     t_open = time.monotonic() - t0
     probed = 0
     psem = asyncio.Semaphore(64)
@@ -118,7 +124,7 @@ async def hold(port, user, key, svc, n, conc):
         print("error %dx %s" % (c, e), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)
-    for conn, _ in held:
+    for conn in {c for c, _ in held}:
         conn.close()
 
 
@@ -130,7 +136,7 @@ def main():
     if mode == "setup":
         asyncio.run(setup(*args))
     elif mode == "hold":
-        asyncio.run(hold(*args))
+        asyncio.run(hold(*args, int(sys.argv[8]) if len(sys.argv) > 8 else 1))
     else:
         sys.exit(__doc__)
 
