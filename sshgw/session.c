@@ -97,7 +97,10 @@ sshgw_session_kick(struct sshgw_session *s)
 static void
 sshgw_session_wake(void *arg)
 {
-	sshgw_session_kick(arg);
+	struct sshgw_session	*s = arg;
+
+	s->flush_due = 1;
+	sshgw_session_kick(s);
 }
 
 /* Does output wait: in libssh's buffer, or written behind and not yet taken by the kernel. */
@@ -106,6 +109,18 @@ sshgw_session_output_waits(struct sshgw_session *s)
 {
 	return (ssh_get_status(s->ssh) & SSH_WRITE_PENDING) != 0 ||
 	    sshgw_writebehind_pending(ssh_get_fd(s->ssh)) > 0;
+}
+
+/*
+ * Must the socket be watched for writing: output waits and no flush is due this round
+ * (bytes written behind are sent by sshgw_session_post first; watching meanwhile would
+ * cost two epoll_ctl calls each way).
+ */
+static int
+sshgw_session_wants_write(struct sshgw_session *s)
+{
+	return (ssh_get_status(s->ssh) & SSH_WRITE_PENDING) != 0 ||
+	    (!s->flush_due && sshgw_writebehind_pending(ssh_get_fd(s->ssh)) > 0);
 }
 
 /* Watch the session socket for writing while output waits, and only then. */
@@ -129,7 +144,7 @@ sshgw_session_update(struct sshgw_session *s)
 	 */
 	if (!sshgw_session_output_waits(s))
 		s->unflushed = 0;
-	else
+	if (sshgw_session_wants_write(s))
 		want |= EV_WRITE;
 	if (want != s->events) {
 		event_del(s->io);
@@ -201,6 +216,7 @@ sshgw_session_post(struct sshgw_session *s, int from_io)
 	sshgw_command_post(s);
 	s->in_process--;
 	/* What libssh sent in this round leaves now, in one send (sshgw/sockio.c). */
+	s->flush_due = 0;
 	if (s->closing == NULL && sshgw_sockio_flush(ssh_get_fd(s->ssh)) != 0)
 		xasprintf(&s->closing, "connection lost: %s", strerror(errno));
 	if (s->closing != NULL || sshgw_session_dead(s)) {

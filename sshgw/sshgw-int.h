@@ -134,6 +134,7 @@ struct sshgw_session {
 	char					*closing;	/* why, once the session must end */
 	short					 events;	/* what io waits for */
 	size_t					 unflushed;	/* written since libssh's buffer was last empty */
+	int					 flush_due;	/* bytes written behind; post sends them */
 	size_t					 held;		/* its channels' pending and backlog bytes */
 	int					 paused;	/* not read: see sshgw_session_rest() */
 	struct event				*pause;
