@@ -76,6 +76,7 @@ sshgw_channel_wait(struct sshgw_channel *c)
 	if (!c->on_wait) {
 		TAILQ_INSERT_TAIL(&c->sess->waiting, c, wait);
 		c->on_wait = 1;
+		c->wait_round = c->sess->wait_round;
 	}
 }
 
@@ -318,15 +319,21 @@ sshgw_channel_check_open(struct sshgw_channel *c, time_t now)
 /*
  * Look at the channels that wait: retry the opening ones, wake writers whose window opened.
  * Unless the session just read from the client (from_io), only what libssh already settled
- * is looked at, so that a write cut short by a key re-exchange does not spin.
+ * is looked at, so that a write cut short by a key re-exchange does not spin. A channel that
+ * begins waiting again during the walk (a write cut short: during a key re-exchange libssh
+ * takes no channel data) waits for the next one: the walk must end, since what ends the
+ * re-exchange, our reply written behind, leaves only after it (sshgw_session_post).
  */
 static void
 sshgw_channel_check_waiting(struct sshgw_session *s, int from_io)
 {
 	struct sshgw_channel	*c, *next;
 	time_t			 now = time(NULL);
+	unsigned long		 round = ++s->wait_round;
 
 	TAILQ_FOREACH_SAFE(c, &s->waiting, wait, next) {
+		if (c->wait_round == round)
+			continue;	/* began waiting in this walk */
 		if (c->state == CHAN_OPENING) {
 			if (from_io || ssh_channel_is_open(c->ch))
 				sshgw_channel_check_open(c, now);

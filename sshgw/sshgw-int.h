@@ -85,6 +85,7 @@ struct sshgw_channel {
 	TAILQ_ENTRY(sshgw_channel)		 wait;		/* opening or blocked on the window */
 	TAILQ_ENTRY(sshgw_channel)		 note;		/* notices pending */
 	int					 on_wait;
+	unsigned long				 wait_round;	/* the session's round it began waiting in */
 	int					 on_note;
 };
 
@@ -128,6 +129,7 @@ struct sshgw_session {
 
 	struct sshgw_channels			 channels;
 	struct sshgw_channels			 waiting;
+	unsigned long				 wait_round;	/* walks of the waiting list */
 	struct sshgw_channels			 noted;
 	size_t					 nopening;
 	int					 in_process;
