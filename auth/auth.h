@@ -27,6 +27,23 @@ void		 cidrlist_free(struct cidrlist *);
 #define KEYS_MAX_TUNNELS	100000	/* highest max-tunnels=N */
 
 /* The options of one key line; each field says when it was not given. */
+/*
+ * A member's role in its account, lowest first: viewer < developer < manager < owner. The
+ * numbers order them; 0 means "not set" wherever a role is optional.
+ */
+enum role {
+	ROLE_VIEWER = 1,
+	ROLE_DEVELOPER,
+	ROLE_MANAGER,
+	ROLE_OWNER,
+};
+
+#define ROLE_KEYFILE_DEFAULT	ROLE_MANAGER	/* a keys-file line without role= */
+#define ROLE_RAW_TUNNEL_DEFAULT	ROLE_MANAGER	/* create_raw_tunnel of an account */
+
+int		 role_parse(const char *, enum role *);
+const char	*role_label(enum role);
+
 struct keyopts {
 	char		*account;	/* NULL: the key's SHA256 fingerprint is its account */
 	int		 max_tunnels;	/* -1: not set */
@@ -37,6 +54,7 @@ struct keyopts {
 	struct cidrlist	*deny;		/* NULL: not set */
 	int		 proxy_proto;	/* -1: not set */
 	int		 no_port_forwarding; /* no-port-forwarding or restrict: may not forward */
+	int		 role;		/* an enum role; 0: not set (ROLE_KEYFILE_DEFAULT) */
 };
 
 /* One key line. */
@@ -60,6 +78,7 @@ enum refusal {
 	REFUSAL_NONE,
 	REFUSAL_BAD_ADDRESS,		/* not an address of this gateway */
 	REFUSAL_FORWARDING_DISABLED,	/* the key may not forward */
+	REFUSAL_ROLE,			/* the member's role is below what the action needs */
 	REFUSAL_NO_FREE_PORT,
 	REFUSAL_PORT_RESERVED,		/* by another account */
 	REFUSAL_PORT_NOT_ALLOWED,	/* privileged, outside the range, not permitted */
@@ -122,6 +141,8 @@ struct grant {
 	char		*account;
 	enum grant_how	 how;
 	int		 account_max_tunnels;	/* the account's row; -1: none */
+	enum role	 role;		/* the member's: the key line's role=, or owner */
+	enum role	 raw_tunnel_role;	/* what opening a TCP tunnel needs in this account */
 	struct keyopts	 key;		/* the key line's options; all "not set" without one */
 	struct grant_cmd cmd;
 };

@@ -30,6 +30,7 @@ refusal_label(enum refusal r)
 		[REFUSAL_NONE] = "none",
 		[REFUSAL_BAD_ADDRESS] = "bad_address",
 		[REFUSAL_FORWARDING_DISABLED] = "forwarding_disabled",
+		[REFUSAL_ROLE] = "role",
 		[REFUSAL_NO_FREE_PORT] = "no_free_port",
 		[REFUSAL_PORT_RESERVED] = "port_reserved",
 		[REFUSAL_PORT_NOT_ALLOWED] = "port_not_allowed",
@@ -47,6 +48,48 @@ refusal_label(enum refusal r)
 	if ((size_t)r >= sizeof label / sizeof label[0] || label[r] == NULL)
 		return "other";
 	return label[r];
+}
+
+static const char *const role_labels[] = {
+	[ROLE_VIEWER] = "viewer",
+	[ROLE_DEVELOPER] = "developer",
+	[ROLE_MANAGER] = "manager",
+	[ROLE_OWNER] = "owner",
+};
+
+/* Read a role's name into *role; 0, or -1 for a name that is none. */
+int
+role_parse(const char *name, enum role *role)
+{
+	int	 r;
+
+	for (r = ROLE_VIEWER; r <= ROLE_OWNER; r++)
+		if (strcmp(name, role_labels[r]) == 0) {
+			*role = (enum role)r;
+			return 0;
+		}
+	return -1;
+}
+
+/* The name of a role ("viewer" ... "owner"). */
+const char *
+role_label(enum role role)
+{
+	if (role < ROLE_VIEWER || role > ROLE_OWNER)
+		return "none";
+	return role_labels[role];
+}
+
+/*
+ * The member a login acts as: a keys-file line's role= (manager when not set); keys and
+ * tokens of the database belong to the account's owner until members are kept there.
+ */
+static enum role
+grant_role(enum grant_how how, const struct keyopts *key)
+{
+	if (how != GRANT_KEYFILE)
+		return ROLE_OWNER;
+	return key != NULL && key->role != 0 ? (enum role)key->role : ROLE_KEYFILE_DEFAULT;
 }
 
 /* Set a command's options to "not set". */
@@ -83,6 +126,8 @@ grant_create(const struct policy *pol, const char *account, enum grant_how how,
 	g->how = how;
 	g->account_max_tunnels = account_max_tunnels;
 	keyopts_copy(&g->key, key);
+	g->role = grant_role(how, key);
+	g->raw_tunnel_role = ROLE_RAW_TUNNEL_DEFAULT;
 	grant_cmd_init(&g->cmd);
 	return g;
 }
@@ -113,6 +158,7 @@ grant_set_key(struct grant *g, const struct keyopts *key)
 {
 	keyopts_clear(&g->key);
 	keyopts_copy(&g->key, key);
+	g->role = grant_role(g->how, key);
 }
 
 /* Parse a whole number option value within bounds. */
@@ -379,6 +425,12 @@ grant_forward(const struct grant *g, const char *address, int port, const char *
 	if (g->key.no_port_forwarding) {
 		xasprintf(why, "this key may not forward ports (no-port-forwarding or restrict)");
 		return REFUSAL_FORWARDING_DISABLED;
+	}
+	if (g->role < g->raw_tunnel_role) {
+		xasprintf(why, "opening a TCP tunnel in account '%s' needs the role %s or above; "
+		    "this key has the role %s (the gateway's operator sets it: role= in the keys "
+		    "file)", g->account, role_label(g->raw_tunnel_role), role_label(g->role));
+		return REFUSAL_ROLE;
 	}
 	if (port == 0) {
 		*how = GRANT_PORT_RANDOM;

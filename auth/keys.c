@@ -217,6 +217,24 @@ keys_opt_proxy_proto(struct keyopts *o, const char *v, char **cause)
 	return 0;
 }
 
+/* role=NAME: the member's role in its account (viewer, developer, manager, owner). */
+static int
+keys_opt_role(struct keyopts *o, const char *v, char **cause)
+{
+	enum role	 r;
+
+	if (o->role != 0) {
+		xasprintf(cause, "role given more than once");
+		return -1;
+	}
+	if (role_parse(v, &r) != 0) {
+		xasprintf(cause, "role must be viewer, developer, manager or owner");
+		return -1;
+	}
+	o->role = (int)r;
+	return 0;
+}
+
 /* no-port-forwarding and restrict: the key may not forward (OpenSSH's meaning). */
 static int
 keys_opt_no_forwarding(struct keyopts *o, const char *v, char **cause)
@@ -256,6 +274,7 @@ static const struct keys_option keys_options[] = {
 	{ "allow-cidr",		1, keys_opt_allow },
 	{ "deny-cidr",		1, keys_opt_deny },
 	{ "proxy-proto",	1, keys_opt_proxy_proto },
+	{ "role",		1, keys_opt_role },
 	{ "no-port-forwarding",	0, keys_opt_no_forwarding },
 	{ "restrict",		0, keys_opt_no_forwarding },
 	{ "port-forwarding",	0, keys_opt_forwarding },

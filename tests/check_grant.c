@@ -157,6 +157,9 @@ same_message(size_t i, const char *got, const char *want)
 			"hand out requested ports; ask for port 0 to get a free one"
 #define OUTSIDE(p, r)	"port " #p " is outside the gateway's port range " r
 #define RESERVED(p)	"port " #p " is reserved by another account"
+#define ROLE_LOW(r)	"opening a TCP tunnel in account 'alice' needs the role manager or " \
+			"above; this key has the role " r " (the gateway's operator sets it: " \
+			"role= in the keys file)"
 
 /* grant_forward cases: the grant, the request, and what it gets. */
 static const struct {
@@ -293,6 +296,19 @@ static const struct {
 	{ POL_LOW, NULL, "", 2000, NULL, REFUSAL_NONE, GRANT_PORT_REQUESTED, NULL },
 	{ POL_DEFAULT, NULL, "192.0.2.10", 25000, NULL, REFUSAL_NONE, GRANT_PORT_REQUESTED,
 	    NULL },
+	/* Roles: a TCP tunnel needs manager or above; a line without role= is a manager. */
+	{ POL_DEFAULT, "role=viewer", "", 0, NULL, REFUSAL_ROLE, 0, ROLE_LOW("viewer") },
+	{ POL_DEFAULT, "role=developer", "", 0, NULL, REFUSAL_ROLE, 0, ROLE_LOW("developer") },
+	{ POL_DEFAULT, "role=developer", "", 21000, "alice", REFUSAL_ROLE, 0,
+	    ROLE_LOW("developer") },
+	{ POL_DEFAULT, "role=manager", "", 0, NULL, REFUSAL_NONE, GRANT_PORT_RANDOM, NULL },
+	{ POL_DEFAULT, "role=owner", "", 0, NULL, REFUSAL_NONE, GRANT_PORT_RANDOM, NULL },
+	{ POL_DEFAULT, "role=\"owner\",max-tunnels=2", "", 21000, NULL, REFUSAL_NONE,
+	    GRANT_PORT_REQUESTED, NULL },
+	/* The address is judged first, the role before any port rule. */
+	{ POL_DEFAULT, "role=viewer", "10.0.0.1", 0, NULL, REFUSAL_BAD_ADDRESS, 0,
+	    BAD_ADDR("10.0.0.1") },
+	{ POL_DEFAULT, "role=viewer", "", 80, NULL, REFUSAL_ROLE, 0, ROLE_LOW("viewer") },
 };
 
 /* grant_forward: the address, the key, the reservation, then the port rules in order. */
@@ -981,6 +997,7 @@ static const struct {
 	{ REFUSAL_NONE, "none" },
 	{ REFUSAL_BAD_ADDRESS, "bad_address" },
 	{ REFUSAL_FORWARDING_DISABLED, "forwarding_disabled" },
+	{ REFUSAL_ROLE, "role" },
 	{ REFUSAL_NO_FREE_PORT, "no_free_port" },
 	{ REFUSAL_PORT_RESERVED, "port_reserved" },
 	{ REFUSAL_PORT_NOT_ALLOWED, "port_not_allowed" },
@@ -1146,6 +1163,85 @@ START_TEST(test_refusal_label_doc)
 }
 END_TEST
 
+/* Every role name reads back as itself, in order; anything else is no role. */
+START_TEST(test_roles)
+{
+	static const char *const names[] = { "viewer", "developer", "manager", "owner" };
+	static const char *const bad[] = { "", "Owner", "admin", "owner ", "manager,", "1" };
+	enum role	 r;
+	size_t		 i;
+
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(role_parse(names[i], &r), 0);
+		ck_assert_int_eq(r, ROLE_VIEWER + (int)i);
+		ck_assert_str_eq(role_label(r), names[i]);
+	}
+	ck_assert(ROLE_VIEWER < ROLE_DEVELOPER && ROLE_DEVELOPER < ROLE_MANAGER &&
+	    ROLE_MANAGER < ROLE_OWNER);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_int_eq(role_parse(bad[i], &r), -1);
+	ck_assert_str_eq(role_label((enum role)0), "none");
+}
+END_TEST
+
+/*
+ * The role matrix over SSH: each role of a keys-file line, and each way a login is proved,
+ * against opening a tunnel (allowed from manager up); a reload that changes role= applies
+ * to the next request.
+ */
+START_TEST(test_role_matrix)
+{
+	static const struct {
+		enum grant_how	 how;
+		const char	*opts;
+		enum role	 role;
+		enum refusal	 want;
+	} cases[] = {
+		{ GRANT_KEYFILE, "role=viewer", ROLE_VIEWER, REFUSAL_ROLE },
+		{ GRANT_KEYFILE, "role=developer", ROLE_DEVELOPER, REFUSAL_ROLE },
+		{ GRANT_KEYFILE, "role=manager", ROLE_MANAGER, REFUSAL_NONE },
+		{ GRANT_KEYFILE, "role=owner", ROLE_OWNER, REFUSAL_NONE },
+		{ GRANT_KEYFILE, NULL, ROLE_MANAGER, REFUSAL_NONE },
+		{ GRANT_KEYFILE, "max-tunnels=3", ROLE_MANAGER, REFUSAL_NONE },
+		{ GRANT_DBKEY, NULL, ROLE_OWNER, REFUSAL_NONE },
+		{ GRANT_TOKEN, NULL, ROLE_OWNER, REFUSAL_NONE },
+	};
+	struct policy	 pol = policy(POL_DEFAULT);
+	struct keyent	*ke, *ke2;
+	struct grant	*g;
+	enum grant_port	 how;
+	char		*why;
+	size_t		 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ke = cases[i].opts != NULL ? key_line(cases[i].opts) : NULL;
+		g = grant_create(&pol, "alice", cases[i].how, ke != NULL ? &ke->opts : NULL, -1);
+		ck_assert_msg(g->role == cases[i].role, "case %zu: role %s", i, role_label(g->role));
+		why = NULL;
+		ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why), cases[i].want);
+		ck_assert((why != NULL) == (cases[i].want != REFUSAL_NONE));
+		free(why);
+		grant_release(g);
+		keyent_free(ke);
+	}
+	ke = key_line("role=developer");
+	ke2 = key_line("role=manager");
+	g = grant_create(&pol, "alice", GRANT_KEYFILE, &ke->opts, -1);
+	why = NULL;
+	ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why), REFUSAL_ROLE);
+	free(why);
+	grant_set_key(g, &ke2->opts);
+	ck_assert_int_eq(g->role, ROLE_MANAGER);
+	why = NULL;
+	ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why), REFUSAL_NONE);
+	grant_set_key(g, &ke->opts);
+	ck_assert_int_eq(g->role, ROLE_DEVELOPER);
+	grant_release(g);
+	keyent_free(ke);
+	keyent_free(ke2);
+}
+END_TEST
+
 /* A grant is held by its client and each connection: the last release frees it. */
 START_TEST(test_hold_release)
 {
@@ -1258,6 +1354,8 @@ grant_suite(void)
 	tcase_add_test(tc, test_refusal_label_metrics);
 	tcase_add_test(tc, test_refusal_label_doc);
 	tcase_add_test(tc, test_hold_release);
+	tcase_add_test(tc, test_roles);
+	tcase_add_test(tc, test_role_matrix);
 	tcase_add_test(tc, test_set_key);
 	suite_add_tcase(s, tc);
 	return s;

@@ -206,6 +206,14 @@ START_TEST(test_options)
 	ck_assert_int_eq(ke->opts.max_tunnels, 100000);
 	ck_assert_int_eq(ke->opts.proxy_proto, 1);
 	ck_assert_int_eq(ke->opts.permitlisten[0], 65535);
+	ck_assert_int_eq(ke->opts.role, 0);		/* not set: the default applies */
+	keyent_free(ke);
+
+	ke = parse_ok("role=viewer ssh-ed25519 " ED25519);
+	ck_assert_int_eq(ke->opts.role, ROLE_VIEWER);
+	keyent_free(ke);
+	ke = parse_ok("account=\"t\",role=\"owner\" ssh-ed25519 " ED25519);
+	ck_assert_int_eq(ke->opts.role, ROLE_OWNER);
 	keyent_free(ke);
 }
 END_TEST
@@ -303,6 +311,10 @@ static const struct {
 	{ "proxy-proto=\"v2\" ssh-ed25519 " ED25519, "proxy-proto must be 0, 1 or 2" },
 	{ "proxy-proto= ssh-ed25519 " ED25519, "proxy-proto must be 0, 1 or 2" },
 	{ "proxy-proto=1,proxy-proto=2 ssh-ed25519 " ED25519, "proxy-proto given more than once" },
+	{ "role=admin ssh-ed25519 " ED25519, "role must be viewer, developer, manager or owner" },
+	{ "role=\"Owner\" ssh-ed25519 " ED25519, "role must be viewer, developer, manager or owner" },
+	{ "role= ssh-ed25519 " ED25519, "role must be viewer, developer, manager or owner" },
+	{ "role=viewer,role=owner ssh-ed25519 " ED25519, "role given more than once" },
 	{ "max-tunnels=100001 ssh-ed25519 " ED25519,
 	    "max-tunnels must be a number from 0 to 100000" },
 	{ "max-tunnels=-1 ssh-ed25519 " ED25519, "max-tunnels must be a number from 0 to 100000" },

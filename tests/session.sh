@@ -5,7 +5,7 @@
 RANGE='port_range = "23000-23999";'
 
 # One client key per key-file option, so that one keys file covers every case.
-for k in client stranger nopf restrict alice from permit; do
+for k in client stranger nopf restrict alice from permit viewer developer owner; do
 	ssh-keygen -q -t ed25519 -N "" -C "tunnelgw-$k" -f "$TG_TMP/$k"
 done
 {
@@ -17,6 +17,9 @@ done
 	echo "account=\"alice\" $(cat "$TG_TMP/alice.pub")"
 	echo "from=\"10.0.0.0/8\" $(cat "$TG_TMP/from.pub")"
 	echo "permitlisten=\"23555\" $(cat "$TG_TMP/permit.pub")"
+	echo "account=\"team\",role=viewer $(cat "$TG_TMP/viewer.pub")"
+	echo "account=\"team\",role=\"developer\" $(cat "$TG_TMP/developer.pub")"
+	echo "account=\"team\",role=owner $(cat "$TG_TMP/owner.pub")"
 } >"$TG_TMP/authorized_keys"
 write_conf "$TG_TMP/gw.conf" "workers = 2;" "$RANGE" "allow_requested_ports = true;"
 start_gw "$TG_TMP/gw.conf"
@@ -41,7 +44,7 @@ log_has "authorized_keys:2: " "the gateway log reports the malformed line 2 of t
 grep -q "authorized_keys:2: .*(line skipped)" "$TG_TMP/gw.log" ||
 	fail "line 2 is not reported as skipped: $(cat "$TG_TMP/gw.log")"
 ok "the malformed line is reported as skipped"
-log_has "6 keys loaded from" "the other six keys load"
+log_has "9 keys loaded from" "the other nine keys load"
 
 # permitlisten, first: a -R 0 of this test could otherwise hold 23555, drawn at random.
 start_key permit permit -N -R "23555:localhost:$svc" -R "23556:localhost:$svc" v2@127.0.0.1
@@ -118,6 +121,23 @@ for k in nopf restrict; do
 	! grep -q "tunnel open for account '$kfp'" "$TG_TMP/gw.log" || fail "$k: a tunnel opened"
 	ok "$k: no tunnel opens"
 done
+
+# role=: opening a tunnel needs manager or above; below it the login works, the forward not.
+for k in viewer developer; do
+	start_key "$k" "$k" -R "0:localhost:$svc" v2@127.0.0.1 tcp
+	err_has "$k" "tunnelgw: forward of localhost:0 refused: opening a TCP tunnel in account 'team' needs the role manager or above; this key has the role $k" \
+		"role=$k: the client is told on stderr which role it has and which it needs"
+	err_has "$k" "remote port forwarding failed for listen port 0" "role=$k: ssh reports the forward as failed"
+	grep -q "(team): forward 'localhost':0 refused: opening a TCP tunnel in account 'team' needs the role manager" "$TG_TMP/gw.log" ||
+		fail "role=$k: no refusal in the log: $(cat "$TG_TMP/gw.log")"
+	ok "role=$k: the gateway log gives the reason"
+done
+start_key owner owner -R "0:localhost:$svc" v2@127.0.0.1 tcp
+rport=$(allocated owner)
+$TG_PY stream "$rport" 100000 1 >/dev/null || fail "role=owner: the tunnel carries no data"
+ok "role=owner: the tunnel opens and carries data"
+expect_status 0 gwssh viewer v2@127.0.0.1 status
+contains "$TG_OUT" "$rport" "role=viewer: the login works, and status lists the account's tunnels"
 
 start_key alice alice -R "0:localhost:$svc" v2@127.0.0.1 tcp
 aport=$(allocated alice)
