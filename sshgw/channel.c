@@ -444,7 +444,13 @@ sshgw_channel_write(struct sshgw_channel *c, const void *buf, size_t len)
 	if ((size_t)rc < len || ssh_channel_window_size(c->ch) == 0 ||
 	    c->sess->unflushed >= SSHGW_MAX_UNFLUSHED) {
 		c->blocked = 1;
-		c->zero_window = ssh_channel_window_size(c->ch) == 0;
+		/*
+		 * Settled: the window is empty, or the session's unflushed bytes hold it back;
+		 * a walk without new input retries it once that changed. (Not a write cut short
+		 * by a key re-exchange: that one waits for the client's next packet.)
+		 */
+		c->zero_window = ssh_channel_window_size(c->ch) == 0 ||
+		    c->sess->unflushed >= SSHGW_MAX_UNFLUSHED;
 		sshgw_channel_wait(c);
 	}
 	sshgw_session_touched(c->sess);

@@ -191,6 +191,19 @@ sshgw_session_dead(struct sshgw_session *s)
 }
 
 /*
+ * Send what is written behind; a send that failed marks the session for closing. Returns
+ * -1 when the session must close.
+ */
+static int
+sshgw_session_flush(struct sshgw_session *s)
+{
+	s->flush_due = 0;
+	if (s->closing == NULL && sshgw_sockio_flush(ssh_get_fd(s->ssh)) != 0)
+		xasprintf(&s->closing, "connection lost: %s", strerror(errno));
+	return s->closing != NULL ? -1 : 0;
+}
+
+/*
  * Run what was deferred: channel notices and retries, commands, closing. from_io says that
  * libssh has just read from the client (or time passed), so opening channels are worth
  * asking about.
@@ -207,6 +220,14 @@ sshgw_session_post(struct sshgw_session *s, int from_io)
 		sshgw_session_teardown(s);
 		return;
 	}
+	/*
+	 * What waits written behind goes first (the socket may have become writable), so that
+	 * writers held back by the unflushed bytes are woken in this very round.
+	 */
+	if (sshgw_writebehind_pending(ssh_get_fd(s->ssh)) > 0 && sshgw_session_flush(s) != 0) {
+		sshgw_session_post(s, 0);
+		return;
+	}
 	if (!sshgw_session_output_waits(s))
 		s->unflushed = 0;
 	if (from_io && s->authenticated)
@@ -216,13 +237,14 @@ sshgw_session_post(struct sshgw_session *s, int from_io)
 	sshgw_command_post(s);
 	s->in_process--;
 	/* What libssh sent in this round leaves now, in one send (sshgw/sockio.c). */
-	s->flush_due = 0;
-	if (s->closing == NULL && sshgw_sockio_flush(ssh_get_fd(s->ssh)) != 0)
-		xasprintf(&s->closing, "connection lost: %s", strerror(errno));
-	if (s->closing != NULL || sshgw_session_dead(s)) {
+	if (sshgw_session_flush(s) != 0 || sshgw_session_dead(s)) {
 		sshgw_session_post(s, 0);
 		return;
 	}
+	/* All of it left: writers held back by the unflushed bytes get another walk. */
+	if (s->unflushed >= SSHGW_MAX_UNFLUSHED && !sshgw_session_output_waits(s) &&
+	    !TAILQ_EMPTY(&s->waiting))
+		sshgw_session_kick(s);
 	sshgw_session_update(s);
 	if (s->nopening > 0 && !evtimer_pending(s->tick, NULL))
 		evtimer_add(s->tick, &second);

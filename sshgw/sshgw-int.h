@@ -77,7 +77,7 @@ struct sshgw_channel {
 	int					 notes;
 	char					*reason;
 	int					 blocked;	/* a write was cut short */
-	int					 zero_window;	/* ... because the window was empty */
+	int					 zero_window;	/* ... settled: window empty, or unflushed held it */
 	int					 eof_sent;
 	int					 confirmed;	/* the client answered yes */
 	size_t					 backlog;	/* the owner's bytes not yet written out */
