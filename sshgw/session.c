@@ -153,7 +153,7 @@ sshgw_session_update(struct sshgw_session *s)
 		event_add(s->io, NULL);
 		s->events = want;
 	}
-	/* Bytes read ahead (sshgw/readahead.c) wake no epoll: come back for them. */
+	/* Bytes read ahead (sshgw/sockio.c) wake no epoll: come back for them. */
 	if (sshgw_readahead_pending(ssh_get_fd(s->ssh)))
 		event_active(s->io, EV_READ, 0);
 }
@@ -678,7 +678,7 @@ sshgw_session_create(struct sshgw_server *srv, struct event_base *base, int fd)
 	/*
 	 * libssh closes the socket it is given inside its own calls (on an error, or when the
 	 * client leaves), while libevent still watches it. So the descriptor is kept from
-	 * libssh's close (sshgw/readahead.c): it stays ours, leaves the loop first and is closed
+	 * libssh's close (sshgw/sockio.c): it stays ours, leaves the loop first and is closed
 	 * last (sshgw_session_teardown), and its number cannot be reused in between. A
 	 * descriptor too high to be kept gives libssh a duplicate instead.
 	 */
