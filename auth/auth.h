@@ -139,12 +139,23 @@ struct grant {
 	unsigned int	 refs;
 	const struct policy *pol;	/* outlives every grant */
 	char		*account;
+	char		*member;	/* the store's member; NULL for a keys-file login */
 	enum grant_how	 how;
 	int		 account_max_tunnels;	/* the account's row; -1: none */
-	enum role	 role;		/* the member's: the key line's role=, or owner */
+	int		 account_max_connections;	/* the account's row; -1: none */
+	enum role	 role;		/* the member's, or the key line's role= */
 	enum role	 raw_tunnel_role;	/* what opening a TCP tunnel needs in this account */
 	struct keyopts	 key;		/* the key line's options; all "not set" without one */
 	struct grant_cmd cmd;
+};
+
+/* What the store says of a login's member and account (grant_set_member). */
+struct grant_member {
+	const char	*name;
+	enum role	 role;
+	enum role	 raw_tunnel_role;	/* 0: ROLE_RAW_TUNNEL_DEFAULT */
+	int		 max_tunnels;		/* -1: none */
+	int		 max_connections;	/* -1: none */
 };
 
 /* What a forward may do with the port it asked for. */
@@ -160,6 +171,7 @@ struct grant	*grant_create(const struct policy *, const char *, enum grant_how,
 struct grant	*grant_hold(struct grant *);
 void		 grant_release(struct grant *);
 void		 grant_set_key(struct grant *, const struct keyopts *);
+void		 grant_set_member(struct grant *, const struct grant_member *);
 int		 grant_cmd_option(struct grant_cmd *, const char *, char **);
 void		 grant_cmd_clear(struct grant_cmd *);
 int		 grant_command(struct grant *, char *const *, int, char **);
@@ -176,7 +188,7 @@ enum refusal	 grant_port_failed(int);
 int		 grant_port_holder(const struct grant *, int, const char *, unsigned long long,
 		    unsigned long long, long long, char **);
 enum refusal	 grant_client(const struct grant *, const struct sockaddr *, const char **);
-enum refusal	 grant_connection(const struct grant *, int, int, const char **);
+enum refusal	 grant_connection(const struct grant *, int, int, int, const char **);
 
 struct keyfile;
 

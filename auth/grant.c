@@ -81,14 +81,15 @@ role_label(enum role role)
 }
 
 /*
- * The member a login acts as: a keys-file line's role= (manager when not set); keys and
- * tokens of the database belong to the account's owner until members are kept there.
+ * The role a keys-file login acts with: its line's role= (manager when not set). A login
+ * with a key or token of the database acts as its member (grant_set_member); until it is
+ * told which, it may do nothing a role decides.
  */
 static enum role
 grant_role(enum grant_how how, const struct keyopts *key)
 {
 	if (how != GRANT_KEYFILE)
-		return ROLE_OWNER;
+		return 0;
 	return key != NULL && key->role != 0 ? (enum role)key->role : ROLE_KEYFILE_DEFAULT;
 }
 
@@ -125,6 +126,7 @@ grant_create(const struct policy *pol, const char *account, enum grant_how how,
 	g->account = xstrdup(account);
 	g->how = how;
 	g->account_max_tunnels = account_max_tunnels;
+	g->account_max_connections = -1;
 	keyopts_copy(&g->key, key);
 	g->role = grant_role(how, key);
 	g->raw_tunnel_role = ROLE_RAW_TUNNEL_DEFAULT;
@@ -147,6 +149,7 @@ grant_release(struct grant *g)
 	if (g == NULL || --g->refs > 0)
 		return;
 	free(g->account);
+	free(g->member);
 	keyopts_clear(&g->key);
 	grant_cmd_clear(&g->cmd);
 	free(g);
@@ -159,6 +162,22 @@ grant_set_key(struct grant *g, const struct keyopts *key)
 	keyopts_clear(&g->key);
 	keyopts_copy(&g->key, key);
 	g->role = grant_role(g->how, key);
+}
+
+/*
+ * A login of the database acts as member m of its account, with the account's limits and the
+ * role it sets for raw tunnels; called again when the store changes them.
+ */
+void
+grant_set_member(struct grant *g, const struct grant_member *m)
+{
+	free(g->member);
+	g->member = xstrdup(m->name);
+	g->role = m->role;
+	g->raw_tunnel_role = m->raw_tunnel_role != 0 ? m->raw_tunnel_role :
+	    ROLE_RAW_TUNNEL_DEFAULT;
+	g->account_max_tunnels = m->max_tunnels;
+	g->account_max_connections = m->max_connections;
 }
 
 /* Parse a whole number option value within bounds. */
@@ -426,10 +445,18 @@ grant_forward(const struct grant *g, const char *address, int port, const char *
 		xasprintf(why, "this key may not forward ports (no-port-forwarding or restrict)");
 		return REFUSAL_FORWARDING_DISABLED;
 	}
-	if (g->role < g->raw_tunnel_role) {
+	if (g->role < g->raw_tunnel_role && g->member == NULL) {
 		xasprintf(why, "opening a TCP tunnel in account '%s' needs the role %s or above; "
 		    "this key has the role %s (the gateway's operator sets it: role= in the keys "
 		    "file)", g->account, role_label(g->raw_tunnel_role), role_label(g->role));
+		return REFUSAL_ROLE;
+	}
+	if (g->role < g->raw_tunnel_role) {
+		xasprintf(why, "opening a TCP tunnel in account '%s' needs the role %s or above; "
+		    "member '%s' has the role %s (an owner of the account can change it: "
+		    "tunnelgwctl member role %s %s ROLE)", g->account,
+		    role_label(g->raw_tunnel_role), g->member, role_label(g->role), g->account,
+		    g->member);
 		return REFUSAL_ROLE;
 	}
 	if (port == 0) {
@@ -518,11 +545,13 @@ grant_client(const struct grant *g, const struct sockaddr *sa, const char **why)
 }
 
 /*
- * May one more public connection open, with open_all open on the gateway and open_tunnel
- * on its tunnel: REFUSAL_NONE, or REFUSAL_CONNECTION_LIMIT with *why.
+ * May one more public connection open, with open_all open on the gateway, open_account in
+ * the account's tunnels and open_tunnel on its tunnel: REFUSAL_NONE, or
+ * REFUSAL_CONNECTION_LIMIT with *why.
  */
 enum refusal
-grant_connection(const struct grant *g, int open_all, int open_tunnel, const char **why)
+grant_connection(const struct grant *g, int open_all, int open_account, int open_tunnel,
+    const char **why)
 {
 	const struct policy	*pol = g->pol;
 
@@ -532,5 +561,8 @@ grant_connection(const struct grant *g, int open_all, int open_tunnel, const cha
 	else if (pol->max_connections_per_tunnel > 0 &&
 	    open_tunnel >= pol->max_connections_per_tunnel)
 		*why = "the tunnel holds max_connections_per_tunnel connections";
+	else if (g->account_max_connections >= 0 && open_account >= g->account_max_connections)
+		*why = "the account holds its max-connections connections (the gateway's operator "
+		    "can raise it: tunnelgwctl account set)";
 	return *why != NULL ? REFUSAL_CONNECTION_LIMIT : REFUSAL_NONE;
 }

@@ -148,7 +148,7 @@ access_register_key(struct sshgw_session *s, char **msg)
 	}
 	xasprintf(&line, "%s %s", ssh_key_type_to_char(ssh_key_type(key)), b64);
 	ssh_string_free_char(b64);
-	if (store_key_add(access_store, c->grant->account, line, "register", &k,
+	if (store_key_add(access_store, c->grant->account, c->grant->member, line, "register", &k,
 	    &cause) != 0) {
 		xasprintf(msg, "register: %s", cause);
 		free(cause);
@@ -179,6 +179,50 @@ access_account_max_tunnels(const char *account)
 	n = a != NULL ? a->max_tunnels : -1;
 	store_account_free(a);
 	return n;
+}
+
+/*
+ * The member a database login acts as, by its token (GRANT_TOKEN) or its key's fingerprint,
+ * with its account's limits, into the grant: 0, or -1 when the store has no such member (or
+ * cannot say) and the login must not stand.
+ */
+static int
+access_member(struct grant *g, long long token_id, const char *fp)
+{
+	struct store_member	*m = NULL;
+	struct store_account	*a = NULL;
+	struct grant_member	 gm;
+	enum role		 role, raw = 0;
+	char			*cause = NULL;
+	int			 rc;
+
+	if (access_store == NULL)
+		return -1;
+	if (g->how == GRANT_TOKEN)
+		rc = store_member_of_token(access_store, token_id, &m, &cause);
+	else
+		rc = store_member_of_key(access_store, fp, &m, &cause);
+	if (rc != 0 || (m != NULL && store_account_find(access_store, m->account, &a,
+	    &cause) != 0)) {
+		access_db_error("member lookup", cause);
+		store_member_free(m);
+		return -1;
+	}
+	rc = -1;
+	if (m != NULL && a != NULL && strcmp(m->account, g->account) == 0 &&
+	    role_parse(m->role, &role) == 0 &&
+	    (a->create_raw_tunnel == NULL || role_parse(a->create_raw_tunnel, &raw) == 0)) {
+		gm.name = m->name;
+		gm.role = role;
+		gm.raw_tunnel_role = raw;
+		gm.max_tunnels = a->max_tunnels;
+		gm.max_connections = a->max_connections;
+		grant_set_member(g, &gm);
+		rc = 0;
+	}
+	store_member_free(m);
+	store_account_free(a);
+	return rc;
 }
 
 /* The account that reserved port, as a new string, or NULL when none did. */
@@ -221,7 +265,8 @@ access_reserved_ports(uint8_t *bits)
 
 /*
  * After the store changed: NULL when the client's login still stands, else why it does
- * not (its token revoked or expired, its key or account deleted).
+ * not (its token revoked or expired, its key, member or account deleted). A login that
+ * stands takes its member's role and its account's limits as they are now.
  */
 const char *
 access_still_allowed(const struct client *c)
@@ -239,7 +284,10 @@ access_still_allowed(const struct client *c)
 			access_db_error("token check", cause);
 			return NULL;
 		}
-		return rc ? NULL : "your token was revoked, has expired, or its account was deleted";
+		if (!rc)
+			return "your token was revoked, has expired, or its account was deleted";
+		return access_member(c->grant, c->token_id, NULL) == 0 ? NULL :
+		    "your token's member was deleted";
 	case GRANT_DBKEY:
 		if (store_key_find(access_store, c->fingerprint, &k, &cause) != 0) {
 			access_db_error("key check", cause);
@@ -247,8 +295,11 @@ access_still_allowed(const struct client *c)
 		}
 		rc = k != NULL && strcmp(k->account, c->grant->account) == 0;
 		store_key_free(k);
-		return rc ? NULL : "your key was deleted or moved to another account, "
-		    "or its account was deleted";
+		if (!rc)
+			return "your key was deleted or moved to another account, or its account "
+			    "was deleted";
+		return access_member(c->grant, 0, c->fingerprint) == 0 ? NULL :
+		    "your key's member was deleted";
 	default:
 		return NULL;
 	}
@@ -294,18 +345,31 @@ access_loggable(const char *user)
 
 /*
  * The login is decided: the client's record takes its grant (with the key line's options,
- * or NULL), the verdict its account.
+ * or NULL, or the store's member), the verdict its account. -1 when a database login has
+ * no member to act as: the login fails.
  */
-static void
+static int
 access_accept(struct client *c, const char *account, enum grant_how how,
     const struct keyopts *opts, long long token_id, const char *fp, ssh_key key,
     struct sshgw_verdict *v)
 {
 	struct grant	*g;
 
+	if (how == GRANT_KEYFILE)
+		g = grant_create(access_policy, account, how, opts,
+		    access_account_max_tunnels(account));
+	else {
+		g = grant_create(access_policy, account, how, NULL, -1);
+		if (access_member(g, token_id, fp) != 0) {
+			grant_release(g);
+			xasprintf(&v->log, "%s of account '%s' belongs to no member of it",
+			    how == GRANT_TOKEN ? "token" : "key", account);
+			return -1;
+		}
+	}
 	v->account = xstrdup(account);
-	g = grant_create(access_policy, account, how, opts, access_account_max_tunnels(account));
 	client_logged_in(c, g, token_id, fp, key);
+	return 0;
 }
 
 /*
@@ -338,7 +402,11 @@ access_login_token(struct client *c, const struct sshgw_login *req, const char *
 	fp = req->key != NULL ? keys_fingerprint(req->key) : NULL;
 	if (req->key != NULL && fp == NULL)
 		fp = xstrdup("?");
-	access_accept(c, account, GRANT_TOKEN, NULL, id, fp, req->key, v);
+	if (access_accept(c, account, GRANT_TOKEN, NULL, id, fp, req->key, v) != 0) {
+		free(fp);
+		free(account);
+		return 1;
+	}
 	if (req->method == SSHGW_LOGIN_PUBKEY)
 		xasprintf(&v->how, "with token %lld (key %s)", id, fp);
 	else
@@ -361,7 +429,8 @@ access_login_keyfile(struct client *c, const struct keyent *ke,
 	}
 	if (!req->decide)
 		return 0;
-	access_accept(c, ke->account, GRANT_KEYFILE, &ke->opts, 0, ke->fingerprint, req->key, v);
+	(void)access_accept(c, ke->account, GRANT_KEYFILE, &ke->opts, 0, ke->fingerprint,
+	    req->key, v);
 	xasprintf(&v->how, "with %s key %s", ke->type, ke->fingerprint);
 	return 0;
 }
@@ -378,10 +447,14 @@ access_login_dbkey(struct client *c, const struct sshgw_login *req, struct sshgw
 			    access_loggable(req->user));
 		return 1;
 	}
-	if (req->decide) {
-		access_accept(c, account, GRANT_DBKEY, NULL, 0, fp, req->key, v);
-		xasprintf(&v->how, "with database key %s", fp);
+	if (req->decide &&
+	    access_accept(c, account, GRANT_DBKEY, NULL, 0, fp, req->key, v) != 0) {
+		free(account);
+		free(fp);
+		return 1;
 	}
+	if (req->decide)
+		xasprintf(&v->how, "with database key %s", fp);
 	free(account);
 	free(fp);
 	return 0;

@@ -20,7 +20,23 @@
 #include "registry.h"
 #include "xmalloc.h"
 
+/*
+ * An account with live tunnels: how many it holds (under the lock) and how many public
+ * connections they have open (an atomic their workers bump). Each tunnel entry holds it
+ * until it is freed, so connections that outlive their tunnel's listing still count here.
+ */
+struct reg_account {
+	char			*name;
+	int			 tunnels;	/* listed */
+	int			 refs;		/* tunnel entries not yet freed */
+	atomic_int		 conns;
+	LIST_ENTRY(reg_account)	 entry;
+};
+
+#define REGISTRY_ACCOUNT_BUCKETS	1024
+
 struct reg_tunnel {
+	struct reg_account	*acct;
 	char			*account;
 	char			*url;
 	char			*target;
@@ -36,6 +52,42 @@ struct reg_tunnel {
 
 static pthread_mutex_t			registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static TAILQ_HEAD(, reg_tunnel)		registry_tunnels = TAILQ_HEAD_INITIALIZER(registry_tunnels);
+static LIST_HEAD(, reg_account)		registry_accounts[REGISTRY_ACCOUNT_BUCKETS];
+
+/* Under the lock: the entry of account, or NULL (create: a new one, never NULL). */
+static struct reg_account *
+registry_account_find(const char *account, int create)
+{
+	struct reg_account	*a;
+	uint32_t		 h = 2166136261u;
+	const char		*p;
+
+	for (p = account; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h %= REGISTRY_ACCOUNT_BUCKETS;
+	LIST_FOREACH(a, &registry_accounts[h], entry) {
+		if (strcmp(a->name, account) == 0)
+			return a;
+	}
+	if (!create)
+		return NULL;
+	a = xcalloc(1, sizeof *a);
+	a->name = xstrdup(account);
+	atomic_init(&a->conns, 0);
+	LIST_INSERT_HEAD(&registry_accounts[h], a, entry);
+	return a;
+}
+
+/* Under the lock: free an account's entry once no tunnel entry holds it. */
+static void
+registry_account_put(struct reg_account *a)
+{
+	if (a == NULL || --a->refs > 0)
+		return;
+	LIST_REMOVE(a, entry);
+	free(a->name);
+	free(a);
+}
 
 /*
  * Process-wide totals for the metrics; they outlive the tunnels that made them. The open
@@ -57,8 +109,8 @@ struct reg_tunnel *
 registry_add(const char *account, const char *url, const char *target, unsigned long long session,
     int limit)
 {
-	struct reg_tunnel	*t, *o;
-	int			 n = 0;
+	struct reg_tunnel	*t;
+	struct reg_account	*a;
 
 	t = xcalloc(1, sizeof *t);
 	t->account = xstrdup(account);
@@ -69,18 +121,16 @@ registry_add(const char *account, const char *url, const char *target, unsigned 
 	atomic_init(&t->refs, 1);
 	t->listed = 1;
 	pthread_mutex_lock(&registry_lock);
-	if (limit >= 0) {
-		TAILQ_FOREACH(o, &registry_tunnels, entry) {
-			if (strcmp(o->account, account) == 0)
-				n++;
-		}
-	}
-	if (limit >= 0 && n >= limit) {
+	a = registry_account_find(account, 1);
+	a->refs++;
+	t->acct = a;
+	if (limit >= 0 && a->tunnels >= limit) {
 		pthread_mutex_unlock(&registry_lock);
 		t->listed = 0;
 		registry_release(t);
 		return NULL;
 	}
+	a->tunnels++;
 	TAILQ_INSERT_TAIL(&registry_tunnels, t, entry);
 	pthread_mutex_unlock(&registry_lock);
 	return t;
@@ -91,6 +141,13 @@ int
 registry_conns(const struct reg_tunnel *t)
 {
 	return t != NULL ? atomic_load(&((struct reg_tunnel *)t)->conns) : 0;
+}
+
+/* Return how many public connections the tunnels of a tunnel's account have open. */
+int
+registry_account_conns(const struct reg_tunnel *t)
+{
+	return t != NULL ? atomic_load(&t->acct->conns) : 0;
 }
 
 /* Return the account of a tunnel (NULL for none), valid while a reference is held. */
@@ -115,6 +172,9 @@ registry_release(struct reg_tunnel *t)
 {
 	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
+	pthread_mutex_lock(&registry_lock);
+	registry_account_put(t->acct);
+	pthread_mutex_unlock(&registry_lock);
 	free(t->account);
 	free(t->url);
 	free(t->target);
@@ -128,8 +188,10 @@ registry_remove(struct reg_tunnel *t)
 	if (t == NULL)
 		return;
 	pthread_mutex_lock(&registry_lock);
-	if (t->listed)
+	if (t->listed) {
 		TAILQ_REMOVE(&registry_tunnels, t, entry);
+		t->acct->tunnels--;
+	}
 	t->listed = 0;
 	pthread_mutex_unlock(&registry_lock);
 	registry_release(t);
@@ -142,6 +204,7 @@ registry_conn(struct reg_tunnel *t, int delta)
 	if (t == NULL)
 		return;
 	atomic_fetch_add_explicit(&t->conns, delta, memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->acct->conns, delta, memory_order_relaxed);
 	atomic_fetch_add_explicit(&registry_conns_open, delta, memory_order_relaxed);
 	if (delta > 0)
 		atomic_fetch_add_explicit(&registry_conns_total, (unsigned long long)delta,
@@ -194,14 +257,12 @@ registry_totals(struct registry_totals *t)
 int
 registry_account_tunnels(const char *account)
 {
-	struct reg_tunnel	*t;
-	int			 n = 0;
+	struct reg_account	*a;
+	int			 n;
 
 	pthread_mutex_lock(&registry_lock);
-	TAILQ_FOREACH(t, &registry_tunnels, entry) {
-		if (strcmp(t->account, account) == 0)
-			n++;
-	}
+	a = registry_account_find(account, 0);
+	n = a != NULL ? a->tunnels : 0;
 	pthread_mutex_unlock(&registry_lock);
 	return n;
 }

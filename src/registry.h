@@ -20,6 +20,7 @@ struct registry_totals {
 struct reg_tunnel *registry_add(const char *, const char *, const char *, unsigned long long,
 	    int);
 int	 registry_conns(const struct reg_tunnel *);
+int	 registry_account_conns(const struct reg_tunnel *);
 const char *registry_account(const struct reg_tunnel *);
 struct reg_tunnel *registry_hold(struct reg_tunnel *);
 void	 registry_release(struct reg_tunnel *);

@@ -13,6 +13,11 @@
 #define STORE_TOKEN_PREFIX	"tgw_"
 #define STORE_TOKEN_LEN		47	/* "tgw_" and 43 base64url characters: 32 random bytes */
 #define STORE_EVENT_BUSY	200	/* ms an events batch waits for another writer */
+#define STORE_MAX_MEMBER	64	/* longest member name */
+#define STORE_OWNER_MEMBER	"owner"	/* the member an account starts with, and the default */
+#define STORE_MAX_LIMIT		1000000	/* highest max_addresses and max_connections */
+#define STORE_APIKEY_PREFIX	"tgwk_"
+#define STORE_APIKEY_LEN	48	/* "tgwk_" and 43 base64url characters: 32 random bytes */
 
 /*
  * Every function that can fail returns -1 and hands back a one-line message through cause
@@ -30,6 +35,44 @@ struct store_account {
 	unsigned int	 nkeys;
 	unsigned int	 ntokens;	/* tokens neither revoked nor expired */
 	unsigned int	 naddresses;
+	char		*create_raw_tunnel;	/* the role a raw tunnel needs; NULL: default */
+	int		 max_addresses;		/* -1: no limit */
+	int		 max_connections;	/* open public connections; -1: no limit */
+	unsigned int	 nmembers;
+};
+
+/*
+ * What store_account_set changes: a field left at STORE_UNCHANGED (NULL for the role) stays
+ * as it is; -1 sets "no limit", and create_raw_tunnel "" the default.
+ */
+#define STORE_UNCHANGED	(-2)
+struct store_account_set {
+	int		 max_tunnels;
+	int		 max_addresses;
+	int		 max_connections;
+	const char	*create_raw_tunnel;
+};
+
+/* A member of an account, with the number of keys, tokens and API keys it holds. */
+struct store_member {
+	char		*account;
+	char		*name;
+	char		*role;		/* "viewer", "developer", "manager" or "owner" */
+	int64_t		 created;
+	unsigned int	 nkeys;
+	unsigned int	 ntokens;	/* neither revoked nor expired */
+	unsigned int	 napikeys;	/* not revoked */
+};
+
+/* An API key, never its secret nor its hash; account and member NULL: the operator's. */
+struct store_apikey {
+	int64_t		 id;
+	char		*account;
+	char		*member;
+	char		*role;		/* the member's; NULL for the operator */
+	int64_t		 created;
+	int64_t		 revoked;
+	int64_t		 last_used;
 };
 
 /* A token, never its secret nor its hash. */
@@ -40,6 +83,7 @@ struct store_token {
 	int64_t		 expires;
 	int64_t		 revoked;
 	int64_t		 last_used;
+	char		*member;	/* NULL: none (a token nobody may use) */
 };
 
 /* A public key. */
@@ -51,6 +95,7 @@ struct store_key {
 	char		*comment;	/* NULL when none */
 	char		*added_by;	/* "tunnelgwctl", "register" ... */
 	int64_t		 created;
+	char		*member;	/* NULL: none (a key nobody may use) */
 };
 
 /* A reserved public port. */
@@ -84,15 +129,46 @@ int		 store_integrity(struct store *, char **);
 int		 store_account_check_name(const char *, char **);
 int		 store_account_add(struct store *, const char *, int, char **);
 int		 store_account_del(struct store *, const char *, char **);
+int		 store_account_set(struct store *, const char *, const struct store_account_set *,
+		     char **);
 int		 store_account_find(struct store *, const char *, struct store_account **,
 		     char **);
 int		 store_account_list(struct store *, struct store_account ***, size_t *, char **);
 void		 store_account_free(struct store_account *);
 void		 store_account_list_free(struct store_account **, size_t);
 
-/* Tokens: create (the secret is returned once), revoke, verify a secret, list. */
-int		 store_token_create(struct store *, const char *, int, char **, int64_t *,
+/*
+ * Members: add, delete (their keys, tokens and API keys go with them), change a role, find,
+ * list (one account's or, with NULL, every account's); the member a token or key belongs to.
+ */
+int		 store_member_check_name(const char *, char **);
+int		 store_member_add(struct store *, const char *, const char *, const char *, char **);
+int		 store_member_del(struct store *, const char *, const char *, char **);
+int		 store_member_set_role(struct store *, const char *, const char *, const char *,
 		     char **);
+int		 store_member_find(struct store *, const char *, const char *,
+		     struct store_member **, char **);
+int		 store_member_list(struct store *, const char *, struct store_member ***, size_t *,
+		     char **);
+int		 store_member_of_token(struct store *, int64_t, struct store_member **, char **);
+int		 store_member_of_key(struct store *, const char *, struct store_member **, char **);
+void		 store_member_free(struct store_member *);
+void		 store_member_list_free(struct store_member **, size_t);
+
+/* API keys: create (the secret is returned once), revoke, verify a secret, list. */
+int		 store_apikey_create(struct store *, const char *, const char *, char **, int64_t *,
+		     char **);
+int		 store_apikey_revoke(struct store *, int64_t, char **);
+int		 store_apikey_wellformed(const char *);
+int		 store_apikey_verify(struct store *, const char *, struct store_apikey **, char **);
+int		 store_apikey_list(struct store *, const char *, struct store_apikey ***, size_t *,
+		     char **);
+void		 store_apikey_free(struct store_apikey *);
+void		 store_apikey_list_free(struct store_apikey **, size_t);
+
+/* Tokens: create (the secret is returned once), revoke, verify a secret, list. */
+int		 store_token_create(struct store *, const char *, const char *, int, char **,
+		     int64_t *, char **);
 int		 store_token_revoke(struct store *, int64_t, char **);
 int		 store_token_wellformed(const char *);
 int		 store_token_verify(struct store *, const char *, char **, int64_t *, char **);
@@ -104,7 +180,7 @@ void		 store_token_list_free(struct store_token **, size_t);
 
 /* Keys: add an OpenSSH public key line, delete and find by fingerprint, list. */
 int		 store_key_add(struct store *, const char *, const char *, const char *,
-		     struct store_key **, char **);
+		     const char *, struct store_key **, char **);
 int		 store_key_del(struct store *, const char *, char **);
 int		 store_key_find(struct store *, const char *, struct store_key **, char **);
 int		 store_key_list(struct store *, struct store_key ***, size_t *, char **);

@@ -85,8 +85,8 @@ tunnel_admit(const struct grant *g, struct reg_tunnel *reg, struct ratelimit **r
 	enum refusal	 r;
 
 	if ((r = grant_client(g, sa, why)) != REFUSAL_NONE ||
-	    (r = grant_connection(g, registry_connections_open(), registry_conns(reg),
-	    why)) != REFUSAL_NONE)
+	    (r = grant_connection(g, registry_connections_open(), registry_account_conns(reg),
+	    registry_conns(reg), why)) != REFUSAL_NONE)
 		return r;
 	if (g->pol->conn_rate > 0) {
 		if (*rate == NULL)

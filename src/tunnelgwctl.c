@@ -129,42 +129,70 @@ bad:
 }
 
 /*
- * Split a command's arguments into up to maxpos positional ones and one option opt, given as
- * "--opt VALUE" or "--opt=VALUE"; *val stays NULL when it is absent.
+ * Split a command's arguments into exactly npos positional ones and the options opts (NULL
+ * ended), each given as "--opt VALUE" or "--opt=VALUE"; vals[i] stays NULL when opts[i] is
+ * absent.
  */
 static int
-ctl_args(struct ctl *ctl, int argc, char **argv, const char *opt, const char **val,
-    char **pos, int maxpos, int *npos)
+ctl_opts(struct ctl *ctl, int argc, char **argv, const char *const *opts, const char **vals,
+    char **pos, int npos)
 {
 	char	 q[LOG_QUOTE_SIZE], why[LOG_QUOTE_MAX + 64];
-	size_t	 len = strlen(opt);
-	int	 i;
+	size_t	 len;
+	int	 i, o, n = 0;
 
-	*val = NULL;
-	*npos = 0;
+	for (o = 0; opts[o] != NULL; o++)
+		vals[o] = NULL;
 	for (i = 0; i < argc; i++) {
-		if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, opt, len) == 0 &&
-		    (argv[i][2 + len] == '\0' || argv[i][2 + len] == '=')) {
-			if (*val != NULL)
+		for (o = 0; opts[o] != NULL; o++) {
+			len = strlen(opts[o]);
+			if (strncmp(argv[i], "--", 2) == 0 &&
+			    strncmp(argv[i] + 2, opts[o], len) == 0 &&
+			    (argv[i][2 + len] == '\0' || argv[i][2 + len] == '='))
+				break;
+		}
+		if (opts[o] != NULL) {
+			if (vals[o] != NULL)
 				return ctl_usage_error(ctl, "an option is given twice");
 			if (argv[i][2 + len] == '=')
-				*val = argv[i] + 3 + len;
+				vals[o] = argv[i] + 3 + len;
 			else if (i + 1 < argc)
-				*val = argv[++i];
+				vals[o] = argv[++i];
 			else {
-				snprintf(why, sizeof why, "--%s needs a value", opt);
+				snprintf(why, sizeof why, "--%s needs a value", opts[o]);
 				return ctl_usage_error(ctl, why);
 			}
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			snprintf(why, sizeof why, "unknown option '%s'", log_quote(argv[i], q));
 			return ctl_usage_error(ctl, why);
-		} else if (*npos == maxpos) {
+		} else if (n == npos) {
 			return ctl_usage_error(ctl, "too many arguments");
 		} else
-			pos[(*npos)++] = argv[i];
+			pos[n++] = argv[i];
 	}
-	if (*npos != maxpos)
+	if (n != npos)
 		return ctl_usage_error(ctl, "missing argument");
+	return 0;
+}
+
+/* ctl_opts with one option. */
+static int
+ctl_args(struct ctl *ctl, int argc, char **argv, const char *opt, const char **val,
+    char **pos, int npos)
+{
+	const char *const	 opts[] = { opt, NULL };
+
+	return ctl_opts(ctl, argc, argv, opts, val, pos, npos);
+}
+
+/* Check a member name before the database is opened. */
+static int
+ctl_member_name(const char *name)
+{
+	char	*cause;
+
+	if (name != NULL && store_member_check_name(name, &cause) != 0)
+		return ctl_fail(cause);
 	return 0;
 }
 
@@ -232,6 +260,14 @@ static void
 ctl_set_number(char **cell, long long v)
 {
 	xasprintf(cell, "%lld", v);
+}
+
+/* Set a cell to a count, or no value when it is negative (none). */
+static void
+ctl_set_count(char **cell, int64_t v)
+{
+	if (v >= 0)
+		ctl_set_number(cell, v);
 }
 
 /* Set a cell to a time in RFC 3339 UTC, or no value for 0. */
@@ -369,7 +405,10 @@ ctl_done(struct ctl *ctl, const char *key, const char *value, int number, const 
 static const struct ctl_column ctl_account_columns[] = {
 	{ "NAME", CTL_STRING }, { "MAX_TUNNELS", CTL_NUMBER }, { "KEYS", CTL_NUMBER },
 	{ "TOKENS", CTL_NUMBER }, { "ADDRESSES", CTL_NUMBER }, { "CREATED", CTL_TIME },
+	{ "MEMBERS", CTL_NUMBER }, { "MAX_ADDRESSES", CTL_NUMBER },
+	{ "MAX_CONNECTIONS", CTL_NUMBER }, { "CREATE_RAW_TUNNEL", CTL_STRING },
 };
+#define CTL_NACCOUNT_COLUMNS	(sizeof ctl_account_columns / sizeof ctl_account_columns[0])
 
 /* account add NAME [--max-tunnels N]: create an account. */
 static int
@@ -378,9 +417,8 @@ ctl_account_add(struct ctl *ctl, int argc, char **argv)
 	const char	*val;
 	char		*name, *cause;
 	long long	 max = -1;
-	int		 npos;
 
-	if (ctl_args(ctl, argc, argv, "max-tunnels", &val, &name, 1, &npos) != 0)
+	if (ctl_args(ctl, argc, argv, "max-tunnels", &val, &name, 1) != 0)
 		return 1;
 	if (val != NULL && ctl_number(val, 0, STORE_MAX_TUNNELS, "--max-tunnels", &max) != 0)
 		return 1;
@@ -406,19 +444,74 @@ ctl_account_list(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_account_list(ctl->store, &v, &n, &cause) != 0)
 		return ctl_fail(cause);
-	t = ctl_table_create(ctl_account_columns, 6);
+	t = ctl_table_create(ctl_account_columns, CTL_NACCOUNT_COLUMNS);
 	for (i = 0; i < n; i++) {
 		row = ctl_table_add(t);
 		ctl_set(&row[0], v[i]->name);
-		if (v[i]->max_tunnels != -1)
-			ctl_set_number(&row[1], v[i]->max_tunnels);
+		ctl_set_count(&row[1], v[i]->max_tunnels);
 		ctl_set_number(&row[2], v[i]->nkeys);
 		ctl_set_number(&row[3], v[i]->ntokens);
 		ctl_set_number(&row[4], v[i]->naddresses);
 		ctl_set_time(&row[5], v[i]->created);
+		ctl_set_number(&row[6], v[i]->nmembers);
+		ctl_set_count(&row[7], v[i]->max_addresses);
+		ctl_set_count(&row[8], v[i]->max_connections);
+		ctl_set(&row[9], v[i]->create_raw_tunnel != NULL ? v[i]->create_raw_tunnel :
+		    "manager");
 	}
 	store_account_list_free(v, n);
 	return ctl_table_output(ctl, t);
+}
+
+/* Read a limit of account set: a number from 0 to max, or "none". */
+static int
+ctl_limit(const char *val, int max, const char *what, int *out)
+{
+	long long	 n;
+
+	if (val == NULL)
+		return 0;
+	if (strcmp(val, "none") == 0) {
+		*out = -1;
+		return 0;
+	}
+	if (ctl_number(val, 0, max, what, &n) != 0)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+/*
+ * account set NAME [--max-tunnels N|none] [--max-addresses N|none]
+ * [--max-connections N|none] [--create-raw-tunnel ROLE]: change an account's limits.
+ */
+static int
+ctl_account_set(struct ctl *ctl, int argc, char **argv)
+{
+	static const char *const opts[] = { "max-tunnels", "max-addresses", "max-connections",
+	    "create-raw-tunnel", NULL };
+	struct store_account_set set = { STORE_UNCHANGED, STORE_UNCHANGED, STORE_UNCHANGED,
+	    NULL };
+	const char		*vals[4];
+	char			*name, *cause;
+
+	if (ctl_opts(ctl, argc, argv, opts, vals, &name, 1) != 0)
+		return 1;
+	if (vals[0] == NULL && vals[1] == NULL && vals[2] == NULL && vals[3] == NULL) {
+		ctl_usage_error(ctl, "nothing to set");
+		return 1;
+	}
+	if (ctl_limit(vals[0], STORE_MAX_TUNNELS, "--max-tunnels", &set.max_tunnels) != 0 ||
+	    ctl_limit(vals[1], STORE_MAX_LIMIT, "--max-addresses", &set.max_addresses) != 0 ||
+	    ctl_limit(vals[2], STORE_MAX_LIMIT, "--max-connections",
+	    &set.max_connections) != 0)
+		return 1;
+	set.create_raw_tunnel = vals[3];
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_account_set(ctl->store, name, &set, &cause) != 0)
+		return ctl_fail(cause);
+	return ctl_done(ctl, "name", name, 0, "changed");
 }
 
 /* account del NAME: delete an account with its tokens, keys and addresses. */
@@ -439,7 +532,9 @@ ctl_account_del(struct ctl *ctl, int argc, char **argv)
 static const struct ctl_column ctl_token_columns[] = {
 	{ "ID", CTL_NUMBER }, { "ACCOUNT", CTL_STRING }, { "CREATED", CTL_TIME },
 	{ "EXPIRES", CTL_TIME }, { "REVOKED", CTL_TIME }, { "LAST_USED", CTL_TIME },
+	{ "MEMBER", CTL_STRING },
 };
+#define CTL_NTOKEN_COLUMNS	(sizeof ctl_token_columns / sizeof ctl_token_columns[0])
 
 /* Write all of buf to standard output with write(2): no stdio buffer keeps a copy. */
 static int
@@ -461,10 +556,31 @@ ctl_write_secret(const char *buf)
 	return 0;
 }
 
+/*
+ * Print text that shows a new secret, and wipe it. Nobody saw a secret that cannot be
+ * shown, and it must not stay valid: then revoke it (what names it) and fail.
+ */
+static int
+ctl_show_secret(struct ctl *ctl, char *text, int (*revoke)(struct store *, int64_t, char **),
+    int64_t id, const char *what)
+{
+	char	*cause;
+	int	 rc;
+
+	rc = ctl_write_secret(text) == 0 ? 0 : errno;
+	strfreezero(text);
+	if (rc == 0)
+		return 0;
+	if (revoke(ctl->store, id, &cause) != 0)
+		free(cause);
+	return ctl_error("cannot print the %s (%s); %s %lld was revoked", what, strerror(rc),
+	    what, (long long)id);
+}
+
 /* The text that shows a new token: the token alone on a line, or a JSON object. */
 static char *
-ctl_token_text(struct ctl *ctl, const char *account, const char *token, int64_t id,
-    int64_t days)
+ctl_token_text(struct ctl *ctl, const char *account, const char *member, const char *token,
+    int64_t id, int64_t days)
 {
 	char	*text, *created, *expires, *exp;
 	int64_t	 now = (int64_t)time(NULL);
@@ -473,54 +589,52 @@ ctl_token_text(struct ctl *ctl, const char *account, const char *token, int64_t 
 		xasprintf(&text, "%s\n", token);
 		return text;
 	}
-	/* The account name and the token need no JSON escaping: both are [A-Za-z0-9._@-]. */
+	/* The names and the token need no JSON escaping: all are [A-Za-z0-9._@-]. */
 	ctl_set_time(&created, now);
 	ctl_set_time(&expires, days == 0 ? 0 : now + days * 86400);
 	if (expires != NULL)
 		xasprintf(&exp, "\"%s\"", expires);
 	else
 		exp = xstrdup("null");
-	xasprintf(&text, "{\"id\": %lld, \"account\": \"%s\", \"token\": \"%s\", "
-	    "\"created\": \"%s\", \"expires\": %s}\n", (long long)id, account, token,
-	    created != NULL ? created : "", exp);
+	xasprintf(&text, "{\"id\": %lld, \"account\": \"%s\", \"member\": \"%s\", "
+	    "\"token\": \"%s\", \"created\": \"%s\", \"expires\": %s}\n", (long long)id,
+	    account, member, token, created != NULL ? created : "", exp);
 	free(created);
 	free(expires);
 	free(exp);
 	return text;
 }
 
-/* token create ACCOUNT [--expires DAYS]: print a new token, once; its id on stderr. */
+/*
+ * token create ACCOUNT [--expires DAYS] [--member NAME]: print a new token, once; its id on
+ * stderr.
+ */
 static int
 ctl_token_create(struct ctl *ctl, int argc, char **argv)
 {
-	const char	*val;
+	static const char *const opts[] = { "expires", "member", NULL };
+	const char	*vals[2], *member;
 	char		*account, *cause, *token, *text;
 	long long	 days = 0;
 	int64_t		 id;
-	int		 npos, rc;
 
-	if (ctl_args(ctl, argc, argv, "expires", &val, &account, 1, &npos) != 0)
+	if (ctl_opts(ctl, argc, argv, opts, vals, &account, 1) != 0)
 		return 1;
-	if (val != NULL && ctl_number(val, 1, STORE_MAX_DAYS, "--expires", &days) != 0)
+	if (vals[0] != NULL && ctl_number(vals[0], 1, STORE_MAX_DAYS, "--expires", &days) != 0)
 		return 1;
-	if (ctl_open(ctl) != 0)
+	member = vals[1] != NULL ? vals[1] : STORE_OWNER_MEMBER;
+	if (ctl_member_name(member) != 0 || ctl_open(ctl) != 0)
 		return 1;
-	if (store_token_create(ctl->store, account, (int)days, &token, &id, &cause) != 0)
+	if (store_token_create(ctl->store, account, member, (int)days, &token, &id,
+	    &cause) != 0)
 		return ctl_fail(cause);
-	text = ctl_token_text(ctl, account, token, id, days);
+	text = ctl_token_text(ctl, account, member, token, id, days);
 	strfreezero(token);
-	rc = ctl_write_secret(text) == 0 ? 0 : errno;
-	strfreezero(text);
-	if (rc != 0) {
-		/* Nobody saw it: a token that cannot be shown must not stay valid. */
-		if (store_token_revoke(ctl->store, id, &cause) != 0)
-			free(cause);
-		return ctl_error("cannot print the token (%s); token %lld was revoked",
-		    strerror(rc), (long long)id);
-	}
+	if (ctl_show_secret(ctl, text, store_token_revoke, id, "token") != 0)
+		return 1;
 	if (!ctl->json)
-		fprintf(stderr, "token %lld for account %s; it is shown only this once\n",
-		    (long long)id, account);
+		fprintf(stderr, "token %lld for account %s (member %s); it is shown only this "
+		    "once\n", (long long)id, account, member);
 	return 0;
 }
 
@@ -537,7 +651,7 @@ ctl_token_list(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_token_list(ctl->store, &v, &n, &cause) != 0)
 		return ctl_fail(cause);
-	t = ctl_table_create(ctl_token_columns, 6);
+	t = ctl_table_create(ctl_token_columns, CTL_NTOKEN_COLUMNS);
 	for (i = 0; i < n; i++) {
 		row = ctl_table_add(t);
 		ctl_set_number(&row[0], v[i]->id);
@@ -546,6 +660,7 @@ ctl_token_list(struct ctl *ctl, int argc, char **argv)
 		ctl_set_time(&row[3], v[i]->expires);
 		ctl_set_time(&row[4], v[i]->revoked);
 		ctl_set_time(&row[5], v[i]->last_used);
+		ctl_set(&row[6], v[i]->member);
 	}
 	store_token_list_free(v, n);
 	return ctl_table_output(ctl, t);
@@ -573,7 +688,9 @@ ctl_token_revoke(struct ctl *ctl, int argc, char **argv)
 static const struct ctl_column ctl_key_columns[] = {
 	{ "FINGERPRINT", CTL_STRING }, { "ACCOUNT", CTL_STRING }, { "TYPE", CTL_STRING },
 	{ "COMMENT", CTL_STRING }, { "ADDED_BY", CTL_STRING }, { "CREATED", CTL_TIME },
+	{ "MEMBER", CTL_STRING },
 };
+#define CTL_NKEY_COLUMNS	(sizeof ctl_key_columns / sizeof ctl_key_columns[0])
 
 /* Add a key record as a row of a key listing. */
 static void
@@ -587,22 +704,28 @@ ctl_key_row(struct ctl_table *t, const struct store_key *k)
 	ctl_set(&row[3], k->comment);
 	ctl_set(&row[4], k->added_by);
 	ctl_set_time(&row[5], k->created);
+	ctl_set(&row[6], k->member);
 }
 
-/* key add ACCOUNT 'TYPE BASE64 [COMMENT]': prints the fingerprint (--json: the key). */
+/*
+ * key add ACCOUNT 'TYPE BASE64 [COMMENT]' [--member NAME]: prints the fingerprint (--json:
+ * the key).
+ */
 static int
 ctl_key_add(struct ctl *ctl, int argc, char **argv)
 {
 	struct store_key	*k;
 	struct ctl_table	*t;
-	char			*cause;
+	const char		*member;
+	char			*cause, *pos[2];
 
-	if (ctl_open(ctl) != 0)
+	if (ctl_args(ctl, argc, argv, "member", &member, pos, 2) != 0 ||
+	    ctl_member_name(member) != 0 || ctl_open(ctl) != 0)
 		return 1;
-	if (store_key_add(ctl->store, argv[0], argv[1], "tunnelgwctl", &k, &cause) != 0)
+	if (store_key_add(ctl->store, pos[0], member, pos[1], "tunnelgwctl", &k, &cause) != 0)
 		return ctl_fail(cause);
 	if (ctl->json) {
-		t = ctl_table_create(ctl_key_columns, 6);
+		t = ctl_table_create(ctl_key_columns, CTL_NKEY_COLUMNS);
 		ctl_key_row(t, k);
 		ctl_json_row(stdout, t, 0);
 		fputc('\n', stdout);
@@ -626,7 +749,7 @@ ctl_key_list(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_key_list(ctl->store, &v, &n, &cause) != 0)
 		return ctl_fail(cause);
-	t = ctl_table_create(ctl_key_columns, 6);
+	t = ctl_table_create(ctl_key_columns, CTL_NKEY_COLUMNS);
 	for (i = 0; i < n; i++)
 		ctl_key_row(t, v[i]);
 	store_key_list_free(v, n);
@@ -644,6 +767,188 @@ ctl_key_del(struct ctl *ctl, int argc, char **argv)
 	if (store_key_del(ctl->store, argv[0], &cause) != 0)
 		return ctl_fail(cause);
 	return ctl_done(ctl, "fingerprint", argv[0], 0, "deleted");
+}
+
+/* --- members ------------------------------------------------------------------------------ */
+
+static const struct ctl_column ctl_member_columns[] = {
+	{ "ACCOUNT", CTL_STRING }, { "NAME", CTL_STRING }, { "ROLE", CTL_STRING },
+	{ "KEYS", CTL_NUMBER }, { "TOKENS", CTL_NUMBER }, { "APIKEYS", CTL_NUMBER },
+	{ "CREATED", CTL_TIME },
+};
+#define CTL_NMEMBER_COLUMNS	(sizeof ctl_member_columns / sizeof ctl_member_columns[0])
+
+/* member add ACCOUNT NAME --role ROLE: add a member to an account. */
+static int
+ctl_member_add(struct ctl *ctl, int argc, char **argv)
+{
+	const char	*role;
+	char		*pos[2], *cause;
+
+	if (ctl_args(ctl, argc, argv, "role", &role, pos, 2) != 0)
+		return 1;
+	if (role == NULL) {
+		ctl_usage_error(ctl, "a member needs --role (viewer, developer, manager or owner)");
+		return 1;
+	}
+	if (ctl_member_name(pos[1]) != 0 || ctl_open(ctl) != 0)
+		return 1;
+	if (store_member_add(ctl->store, pos[0], pos[1], role, &cause) != 0)
+		return ctl_fail(cause);
+	return ctl_done(ctl, "name", pos[1], 0, "added");
+}
+
+/* member list ACCOUNT: the members of an account with their roles. */
+static int
+ctl_member_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct store_member	**v;
+	struct ctl_table	 *t;
+	char			 *cause, **row;
+	size_t			  n, i;
+
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_member_list(ctl->store, argv[0], &v, &n, &cause) != 0)
+		return ctl_fail(cause);
+	t = ctl_table_create(ctl_member_columns, CTL_NMEMBER_COLUMNS);
+	for (i = 0; i < n; i++) {
+		row = ctl_table_add(t);
+		ctl_set(&row[0], v[i]->account);
+		ctl_set(&row[1], v[i]->name);
+		ctl_set(&row[2], v[i]->role);
+		ctl_set_number(&row[3], v[i]->nkeys);
+		ctl_set_number(&row[4], v[i]->ntokens);
+		ctl_set_number(&row[5], v[i]->napikeys);
+		ctl_set_time(&row[6], v[i]->created);
+	}
+	store_member_list_free(v, n);
+	return ctl_table_output(ctl, t);
+}
+
+/* member del ACCOUNT NAME: delete a member with its keys, tokens and API keys. */
+static int
+ctl_member_del(struct ctl *ctl, int argc, char **argv)
+{
+	char	*cause;
+
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_member_del(ctl->store, argv[0], argv[1], &cause) != 0)
+		return ctl_fail(cause);
+	return ctl_done(ctl, "name", argv[1], 0, "deleted");
+}
+
+/* member role ACCOUNT NAME ROLE: give a member another role. */
+static int
+ctl_member_role(struct ctl *ctl, int argc, char **argv)
+{
+	char	*cause;
+
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_member_set_role(ctl->store, argv[0], argv[1], argv[2], &cause) != 0)
+		return ctl_fail(cause);
+	return ctl_done(ctl, "name", argv[1], 0, "changed");
+}
+
+/* --- API keys ----------------------------------------------------------------------------- */
+
+static const struct ctl_column ctl_apikey_columns[] = {
+	{ "ID", CTL_NUMBER }, { "ACCOUNT", CTL_STRING }, { "MEMBER", CTL_STRING },
+	{ "ROLE", CTL_STRING }, { "CREATED", CTL_TIME }, { "REVOKED", CTL_TIME },
+	{ "LAST_USED", CTL_TIME },
+};
+#define CTL_NAPIKEY_COLUMNS	(sizeof ctl_apikey_columns / sizeof ctl_apikey_columns[0])
+
+/*
+ * apikey create ACCOUNT MEMBER | apikey create --operator: print a new API key, once; its id
+ * on stderr.
+ */
+static int
+ctl_apikey_create(struct ctl *ctl, int argc, char **argv)
+{
+	const char	*account = NULL, *member = NULL;
+	char		*cause, *secret, *text;
+	int64_t		 id;
+
+	if (argc == 1 && strcmp(argv[0], "--operator") == 0)
+		;
+	else if (argc == 2 && argv[0][0] != '-' && argv[1][0] != '-') {
+		account = argv[0];
+		member = argv[1];
+	} else {
+		ctl_usage_error(ctl, "name an account and its member, or --operator");
+		return 1;
+	}
+	if (ctl_member_name(member) != 0 || ctl_open(ctl) != 0)
+		return 1;
+	if (store_apikey_create(ctl->store, account, member, &secret, &id, &cause) != 0)
+		return ctl_fail(cause);
+	/* The names and the key need no JSON escaping: all are [A-Za-z0-9._@-]. */
+	if (!ctl->json)
+		xasprintf(&text, "%s\n", secret);
+	else if (account == NULL)
+		xasprintf(&text, "{\"id\": %lld, \"operator\": true, \"key\": \"%s\"}\n",
+		    (long long)id, secret);
+	else
+		xasprintf(&text, "{\"id\": %lld, \"account\": \"%s\", \"member\": \"%s\", "
+		    "\"key\": \"%s\"}\n", (long long)id, account, member, secret);
+	strfreezero(secret);
+	if (ctl_show_secret(ctl, text, store_apikey_revoke, id, "API key") != 0)
+		return 1;
+	if (!ctl->json && account == NULL)
+		fprintf(stderr, "API key %lld for the operator; it is shown only this once\n",
+		    (long long)id);
+	else if (!ctl->json)
+		fprintf(stderr, "API key %lld for account %s (member %s); it is shown only this "
+		    "once\n", (long long)id, account, member);
+	return 0;
+}
+
+/* apikey list [ACCOUNT]: the API keys, never their secret. */
+static int
+ctl_apikey_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct store_apikey	**v;
+	struct ctl_table	 *t;
+	char			 *cause, **row;
+	size_t			  n, i;
+
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_apikey_list(ctl->store, argc > 0 ? argv[0] : NULL, &v, &n, &cause) != 0)
+		return ctl_fail(cause);
+	t = ctl_table_create(ctl_apikey_columns, CTL_NAPIKEY_COLUMNS);
+	for (i = 0; i < n; i++) {
+		row = ctl_table_add(t);
+		ctl_set_number(&row[0], v[i]->id);
+		ctl_set(&row[1], v[i]->account);
+		ctl_set(&row[2], v[i]->member);
+		ctl_set(&row[3], v[i]->account != NULL ? v[i]->role : "operator");
+		ctl_set_time(&row[4], v[i]->created);
+		ctl_set_time(&row[5], v[i]->revoked);
+		ctl_set_time(&row[6], v[i]->last_used);
+	}
+	store_apikey_list_free(v, n);
+	return ctl_table_output(ctl, t);
+}
+
+/* apikey revoke ID: revoke an API key. */
+static int
+ctl_apikey_revoke(struct ctl *ctl, int argc, char **argv)
+{
+	char		*cause, num[32];
+	long long	 id;
+
+	if (ctl_number(argv[0], 1, INT64_MAX / 2, "API key id", &id) != 0)
+		return 1;
+	if (ctl_open(ctl) != 0)
+		return 1;
+	if (store_apikey_revoke(ctl->store, id, &cause) != 0)
+		return ctl_fail(cause);
+	snprintf(num, sizeof num, "%lld", id);
+	return ctl_done(ctl, "id", num, 1, "revoked");
 }
 
 /* --- addresses ---------------------------------------------------------------------------- */
@@ -772,14 +1077,6 @@ ctl_option(int argc, char **argv, int *i, const char *opt, const char **val)
 	return 1;
 }
 
-/* Set a cell to a count, or no value when it is negative (none). */
-static void
-ctl_set_count(char **cell, int64_t v)
-{
-	if (v >= 0)
-		ctl_set_number(cell, v);
-}
-
 /* Add an event as a row of an event listing. */
 static void
 ctl_event_row(struct ctl_table *t, const struct store_event *e)
@@ -854,16 +1151,31 @@ ctl_tunnels(struct ctl *ctl, int argc, char **argv)
 
 static const struct ctl_command ctl_commands[] = {
 	{ "account", "add", 1, 3, "NAME [--max-tunnels N]", "create an account", ctl_account_add },
+	{ "account", "set", 2, 9, "NAME [--max-tunnels N|none] [--max-addresses N|none] "
+	  "[--max-connections N|none] [--create-raw-tunnel ROLE]", "change an account's limits",
+	  ctl_account_set },
 	{ "account", "list", 0, 0, "", "list accounts", ctl_account_list },
 	{ "account", "del", 1, 1, "NAME", "delete an account and close its sessions", ctl_account_del },
-	{ "token", "create", 1, 3, "ACCOUNT [--expires DAYS]", "create a token, printed once",
-	  ctl_token_create },
+	{ "member", "add", 2, 4, "ACCOUNT NAME --role ROLE", "add a member to an account",
+	  ctl_member_add },
+	{ "member", "list", 1, 1, "ACCOUNT", "list an account's members", ctl_member_list },
+	{ "member", "del", 2, 2, "ACCOUNT NAME", "delete a member, its keys and tokens",
+	  ctl_member_del },
+	{ "member", "role", 3, 3, "ACCOUNT NAME ROLE", "give a member another role",
+	  ctl_member_role },
+	{ "token", "create", 1, 5, "ACCOUNT [--expires DAYS] [--member NAME]",
+	  "create a token, printed once", ctl_token_create },
 	{ "token", "list", 0, 0, "", "list tokens (never their secret)", ctl_token_list },
 	{ "token", "revoke", 1, 1, "ID", "revoke a token and close its sessions", ctl_token_revoke },
-	{ "key", "add", 2, 2, "ACCOUNT 'ssh-ed25519 AAAA... comment'", "add a public key",
-	  ctl_key_add },
+	{ "key", "add", 2, 4, "ACCOUNT 'ssh-ed25519 AAAA... comment' [--member NAME]",
+	  "add a public key", ctl_key_add },
 	{ "key", "list", 0, 0, "", "list keys", ctl_key_list },
 	{ "key", "del", 1, 1, "FINGERPRINT", "delete a key and close its sessions", ctl_key_del },
+	{ "apikey", "create", 1, 2, "ACCOUNT MEMBER | --operator",
+	  "create an API key, printed once", ctl_apikey_create },
+	{ "apikey", "list", 0, 1, "[ACCOUNT]", "list API keys (never their secret)",
+	  ctl_apikey_list },
+	{ "apikey", "revoke", 1, 1, "ID", "revoke an API key", ctl_apikey_revoke },
 	{ "address", "reserve", 1, 2, "ACCOUNT [PORT]", "reserve a public port for an account",
 	  ctl_address_reserve },
 	{ "address", "list", 0, 0, "", "list reserved addresses", ctl_address_list },
@@ -879,7 +1191,7 @@ static void
 ctl_usage(FILE *fp)
 {
 	const struct ctl_command	*cmd;
-	char				 words[64];
+	char				 words[160];
 	size_t				 i;
 
 	fprintf(fp, "usage: tunnelgwctl [-f FILE] [--json] COMMAND ...\n"

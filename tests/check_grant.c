@@ -793,13 +793,35 @@ START_TEST(test_connection)
 		pol.max_connections = connection_cases[i].max_all;
 		pol.max_connections_per_tunnel = connection_cases[i].max_tunnel;
 		g = grant_for(&pol, NULL, -1);
-		r = grant_connection(g, connection_cases[i].open_all,
+		r = grant_connection(g, connection_cases[i].open_all, 0,
 		    connection_cases[i].open_tunnel, &why);
 		ck_assert_msg(r == (connection_cases[i].why != NULL ? REFUSAL_CONNECTION_LIMIT :
 		    REFUSAL_NONE), "case %zu: %s", i, refusal_label(r));
 		same_message(i, why, connection_cases[i].why);
 		grant_release(g);
 	}
+}
+END_TEST
+
+/* An account's max-connections counts every open connection of its tunnels. */
+START_TEST(test_connection_account)
+{
+	static const struct grant_member m = { "ops", ROLE_MANAGER, 0, -1, 5 };
+	struct policy	 pol = policy(POL_DEFAULT);
+	struct grant	*g;
+	const char	*why;
+
+	pol.max_connections = 100;
+	g = grant_create(&pol, "alice", GRANT_TOKEN, NULL, -1);
+	ck_assert_int_eq(grant_connection(g, 10, 1000, 0, &why), REFUSAL_NONE);
+	grant_set_member(g, &m);
+	ck_assert_int_eq(grant_connection(g, 10, 4, 0, &why), REFUSAL_NONE);
+	ck_assert_int_eq(grant_connection(g, 10, 5, 0, &why), REFUSAL_CONNECTION_LIMIT);
+	ck_assert_ptr_nonnull(strstr(why, "max-connections"));
+	ck_assert_ptr_nonnull(strstr(why, "tunnelgwctl account set"));
+	ck_assert_int_eq(grant_connection(g, 100, 0, 0, &why), REFUSAL_CONNECTION_LIMIT);
+	ck_assert_str_eq(why, GATEWAY_FULL);
+	grant_release(g);
 }
 END_TEST
 
@@ -1203,8 +1225,9 @@ START_TEST(test_role_matrix)
 		{ GRANT_KEYFILE, "role=owner", ROLE_OWNER, REFUSAL_NONE },
 		{ GRANT_KEYFILE, NULL, ROLE_MANAGER, REFUSAL_NONE },
 		{ GRANT_KEYFILE, "max-tunnels=3", ROLE_MANAGER, REFUSAL_NONE },
-		{ GRANT_DBKEY, NULL, ROLE_OWNER, REFUSAL_NONE },
-		{ GRANT_TOKEN, NULL, ROLE_OWNER, REFUSAL_NONE },
+		/* A database login acts only as the member the store names. */
+		{ GRANT_DBKEY, NULL, 0, REFUSAL_ROLE },
+		{ GRANT_TOKEN, NULL, 0, REFUSAL_ROLE },
 	};
 	struct policy	 pol = policy(POL_DEFAULT);
 	struct keyent	*ke, *ke2;
@@ -1239,6 +1262,60 @@ START_TEST(test_role_matrix)
 	grant_release(g);
 	keyent_free(ke);
 	keyent_free(ke2);
+}
+END_TEST
+
+/*
+ * The role matrix of database members: each role against opening a tunnel, with the
+ * account's create_raw_tunnel at its default (manager), lowered to developer and raised to
+ * owner; the refusal names the member and who can change its role.
+ */
+START_TEST(test_member_matrix)
+{
+	static const enum role raws[] = { 0, ROLE_DEVELOPER, ROLE_OWNER, ROLE_VIEWER };
+	struct policy		 pol = policy(POL_DEFAULT);
+	struct grant_member	 m;
+	struct grant		*g;
+	enum grant_port		 how;
+	enum role		 role, need;
+	char			*why;
+	size_t			 i;
+
+	for (i = 0; i < sizeof raws / sizeof raws[0]; i++) {
+		for (role = ROLE_VIEWER; role <= ROLE_OWNER; role++) {
+			need = raws[i] != 0 ? raws[i] : ROLE_MANAGER;
+			m = (struct grant_member){ "dev1", role, raws[i], -1, -1 };
+			g = grant_create(&pol, "team", i % 2 ? GRANT_TOKEN : GRANT_DBKEY, NULL, -1);
+			grant_set_member(g, &m);
+			ck_assert_str_eq(g->member, "dev1");
+			ck_assert_int_eq(g->raw_tunnel_role, need);
+			why = NULL;
+			ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why),
+			    role >= need ? REFUSAL_NONE : REFUSAL_ROLE);
+			if (role < need) {
+				ck_assert_ptr_nonnull(strstr(why, "member 'dev1' has the role"));
+				ck_assert_ptr_nonnull(strstr(why, role_label(need)));
+				ck_assert_ptr_nonnull(strstr(why,
+				    "tunnelgwctl member role team dev1 ROLE"));
+			} else
+				ck_assert_ptr_null(why);
+			free(why);
+			grant_release(g);
+		}
+	}
+	/* The store changed the member's role: the next request sees it. */
+	g = grant_create(&pol, "team", GRANT_TOKEN, NULL, -1);
+	m = (struct grant_member){ "dev1", ROLE_DEVELOPER, 0, 3, -1 };
+	grant_set_member(g, &m);
+	why = NULL;
+	ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why), REFUSAL_ROLE);
+	free(why);
+	ck_assert_int_eq(grant_max_tunnels(g), 3);
+	m.role = ROLE_MANAGER;
+	grant_set_member(g, &m);
+	why = NULL;
+	ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why), REFUSAL_NONE);
+	grant_release(g);
 }
 END_TEST
 
@@ -1356,6 +1433,8 @@ grant_suite(void)
 	tcase_add_test(tc, test_hold_release);
 	tcase_add_test(tc, test_roles);
 	tcase_add_test(tc, test_role_matrix);
+	tcase_add_test(tc, test_member_matrix);
+	tcase_add_test(tc, test_connection_account);
 	tcase_add_test(tc, test_set_key);
 	suite_add_tcase(s, tc);
 	return s;

@@ -86,7 +86,8 @@ raw_exec(const char *path, const char *sql)
 	sqlite3	*db;
 	char	*err = NULL;
 
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	    NULL), SQLITE_OK);
 	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK, "%s: %s", sql, err);
 	sqlite3_close(db);
 }
@@ -145,7 +146,7 @@ refused_untouched(const char *path, const char *expect)
 	free(after);
 }
 
-/* A missing database is created, mode 0600, migrated to version 2, in WAL mode. */
+/* A missing database is created, mode 0600, migrated to version 3, in WAL mode. */
 START_TEST(test_create)
 {
 	char		*path = db_path(), *cause = NULL;
@@ -154,43 +155,311 @@ START_TEST(test_create)
 
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 07777, 0600);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
 	ck_assert_int_eq(raw_int(path, "PRAGMA application_id"), 0x54475731);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-	    "AND name IN ('accounts', 'tokens', 'keys', 'addresses', 'changes', 'events')"), 6);
+	    "AND name IN ('accounts', 'tokens', 'keys', 'addresses', 'changes', 'events', "
+	    "'members', 'apikeys')"), 8);
 	ck_assert_int_eq(raw_int(path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 	ck_assert_msg(store_integrity(st, &cause) == 0, "%s", cause);
 	store_close(st);
 	/* Opening again migrates nothing and keeps the version. */
 	st = open_ok(path, 1000);
 	store_close(st);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
 	free(path);
 }
 END_TEST
 
-/* A version 1 database (before events) migrates to version 2 and keeps its data. */
+/*
+ * A database as version 1 wrote it (the schema of that release, kept here as it was):
+ * account alice (max_tunnels 4) with a key and a token.
+ */
+static void
+make_v1(const char *path)
+{
+	raw_exec(path,
+	    "PRAGMA application_id = 1413961521;"
+	    "CREATE TABLE accounts (name TEXT PRIMARY KEY NOT NULL, max_tunnels INTEGER CHECK "
+	    "(max_tunnels IS NULL OR max_tunnels >= 0), created INTEGER NOT NULL);"
+	    "CREATE TABLE tokens (id INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL "
+	    "REFERENCES accounts(name) ON DELETE CASCADE, lookup INTEGER NOT NULL, hash BLOB NOT "
+	    "NULL CHECK (length(hash) = 32), created INTEGER NOT NULL, expires INTEGER, revoked "
+	    "INTEGER, last_used INTEGER);"
+	    "CREATE INDEX tokens_lookup ON tokens(lookup);"
+	    "CREATE INDEX tokens_account ON tokens(account);"
+	    "CREATE TABLE keys (fingerprint TEXT PRIMARY KEY NOT NULL, account TEXT NOT NULL "
+	    "REFERENCES accounts(name) ON DELETE CASCADE, type TEXT NOT NULL, key TEXT NOT NULL, "
+	    "comment TEXT, added_by TEXT NOT NULL, created INTEGER NOT NULL);"
+	    "CREATE INDEX keys_account ON keys(account);"
+	    "CREATE TABLE addresses (port INTEGER PRIMARY KEY CHECK (port BETWEEN 1 AND 65535), "
+	    "account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE, created INTEGER "
+	    "NOT NULL);"
+	    "CREATE INDEX addresses_account ON addresses(account);"
+	    "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);"
+	    "INSERT INTO changes (id, seq) VALUES (1, 0);"
+	    "INSERT INTO accounts VALUES ('alice', 4, 1000);"
+	    "INSERT INTO keys VALUES ('SHA256:x', 'alice', 'ssh-ed25519', 'ssh-ed25519 AAAA', "
+	    "NULL, 'tunnelgwctl', 1000);"
+	    "INSERT INTO tokens (account, lookup, hash, created) VALUES ('alice', 7, "
+	    "zeroblob(32), 1000);"
+	    "PRAGMA user_version = 1;");
+}
+
+/*
+ * A version 1 database (before events and members) migrates to version 3 and keeps its
+ * data: the account gets a member "owner" with the role owner, holding its key and token.
+ */
 START_TEST(test_migrate_v1)
+{
+	char			*path = db_path(), *cause = NULL;
+	struct store		*st;
+	struct store_account	*a;
+	struct store_member	*m;
+	struct store_key	*k;
+
+	make_v1(path);
+	st = open_ok(path, 1000);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+	    "('events', 'events_time', 'members', 'apikeys')"), 4);
+	ck_assert_int_eq(store_account_find(st, "alice", &a, &cause), 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->max_tunnels, 4);
+	ck_assert_int_eq(a->max_addresses, -1);
+	ck_assert_int_eq(a->max_connections, -1);
+	ck_assert_ptr_null(a->create_raw_tunnel);
+	ck_assert_uint_eq(a->nmembers, 1);
+	store_account_free(a);
+	ck_assert_int_eq(store_member_find(st, "alice", "owner", &m, &cause), 0);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->role, "owner");
+	ck_assert_uint_eq(m->nkeys, 1);
+	ck_assert_uint_eq(m->ntokens, 1);
+	ck_assert_int_eq(m->created, 1000);
+	store_member_free(m);
+	ck_assert_int_eq(store_member_of_key(st, "SHA256:x", &m, &cause), 0);
+	ck_assert_str_eq(m->name, "owner");
+	store_member_free(m);
+	ck_assert_int_eq(store_member_of_token(st, 1, &m, &cause), 0);
+	ck_assert_str_eq(m->name, "owner");
+	store_member_free(m);
+	ck_assert_int_eq(store_key_find(st, "SHA256:x", &k, &cause), 0);
+	ck_assert_str_eq(k->member, "owner");
+	store_key_free(k);
+	ck_assert_msg(store_integrity(st, &cause) == 0, "%s", cause);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* Expect a call to fail with exactly this message (through cause), and free it. */
+#define FAILED_WITH(call, want) do {					\
+	cause = NULL;							\
+	ck_assert_int_eq((call), -1);					\
+	ck_assert_ptr_nonnull(cause);					\
+	ck_assert_str_eq(cause, (want));				\
+	free(cause);							\
+	cause = NULL;							\
+} while (0)
+
+/*
+ * Members: an account starts with its owner; add, roles, find, list; an account keeps an
+ * owner; deleting a member takes its keys and tokens; keys and tokens name their member.
+ */
+START_TEST(test_members)
+{
+	char			*path = db_path(), *cause = NULL, *t;
+	struct store		*st = open_ok(path, 1000);
+	struct store_member	**v, *m;
+	struct store_key	*k;
+	struct store_token	**tv;
+	int64_t			 id, seq, seq2;
+	size_t			 n;
+
+	ck_assert_int_eq(store_account_add(st, "team", -1, &cause), 0);
+	ck_assert_int_eq(store_member_list(st, "team", &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(v[0]->name, "owner");
+	ck_assert_str_eq(v[0]->role, "owner");
+	store_member_list_free(v, n);
+	ck_assert_int_eq(store_changes(st, &seq, &cause), 0);
+	ck_assert_int_eq(store_member_add(st, "team", "dev1", "developer", &cause), 0);
+	ck_assert_int_eq(store_changes(st, &seq2, &cause), 0);
+	ck_assert_int_gt(seq2, seq);
+	FAILED_WITH(store_member_add(st, "team", "dev1", "viewer", &cause),
+	    "account 'team' already has a member 'dev1'");
+	FAILED_WITH(store_member_add(st, "team", "x", "admin", &cause),
+	    "unknown role 'admin': one of viewer, developer, manager, owner");
+	FAILED_WITH(store_member_add(st, "team", "a b", "viewer", &cause),
+	    "member name 'a b' is not 1-64 characters of A-Z a-z 0-9 . _ @ -");
+	FAILED_WITH(store_member_add(st, "nobody", "x", "viewer", &cause),
+	    "unknown account 'nobody'");
+	FAILED_WITH(store_member_list(st, "nobody", &v, &n, &cause),
+	    "unknown account 'nobody'");
+
+	/* Keys and tokens go to a named member, or to "owner". */
+	ck_assert_int_eq(store_key_add(st, "team", "dev1", "ssh-ed25519 " ED25519 " d@b",
+	    "tunnelgwctl", &k, &cause), 0);
+	ck_assert_str_eq(k->member, "dev1");
+	ck_assert_int_eq(store_member_of_key(st, k->fingerprint, &m, &cause), 0);
+	ck_assert_str_eq(m->name, "dev1");
+	ck_assert_str_eq(m->role, "developer");
+	ck_assert_str_eq(m->account, "team");
+	store_member_free(m);
+	ck_assert_int_eq(store_token_create(st, "team", "dev1", 0, &t, &id, &cause), 0);
+	strfreezero(t);
+	ck_assert_int_eq(store_member_of_token(st, id, &m, &cause), 0);
+	ck_assert_str_eq(m->name, "dev1");
+	ck_assert_uint_eq(m->nkeys, 1);
+	ck_assert_uint_eq(m->ntokens, 1);
+	store_member_free(m);
+	FAILED_WITH(store_token_create(st, "team", "ghost", 0, &t, &id, &cause),
+	    "account 'team' has no member 'ghost'");
+	ck_assert_ptr_null(t);
+
+	/* Roles: change; the last owner stays. */
+	ck_assert_int_eq(store_member_set_role(st, "team", "dev1", "manager", &cause), 0);
+	ck_assert_int_eq(store_member_find(st, "team", "dev1", &m, &cause), 0);
+	ck_assert_str_eq(m->role, "manager");
+	store_member_free(m);
+	FAILED_WITH(store_member_set_role(st, "team", "owner", "manager", &cause),
+	    "'owner' is the only owner of account 'team': an account keeps at least one owner "
+	    "(make another member owner first, or delete the account)");
+	FAILED_WITH(store_member_del(st, "team", "owner", &cause),
+	    "'owner' is the only owner of account 'team': an account keeps at least one owner "
+	    "(make another member owner first, or delete the account)");
+	ck_assert_int_eq(store_member_set_role(st, "team", "owner", "owner", &cause), 0);
+	ck_assert_int_eq(store_member_set_role(st, "team", "dev1", "owner", &cause), 0);
+	ck_assert_int_eq(store_member_set_role(st, "team", "owner", "viewer", &cause), 0);
+	FAILED_WITH(store_member_set_role(st, "team", "dev1", "boss", &cause),
+	    "unknown role 'boss': one of viewer, developer, manager, owner");
+	FAILED_WITH(store_member_del(st, "team", "ghost", &cause),
+	    "account 'team' has no member 'ghost'");
+
+	/* Deleting a member takes its keys and tokens with it. */
+	ck_assert_int_eq(store_member_set_role(st, "team", "owner", "owner", &cause), 0);
+	ck_assert_int_eq(store_member_del(st, "team", "dev1", &cause), 0);
+	ck_assert_int_eq(store_key_find(st, k->fingerprint, &k, &cause), 0);
+	ck_assert_ptr_null(k);
+	ck_assert_int_eq(store_token_active(st, id, &cause), 0);
+	ck_assert_int_eq(store_token_list(st, &tv, &n, &cause), 0);
+	ck_assert_uint_eq(n, 0);
+	store_token_list_free(tv, n);
+	ck_assert_int_eq(store_member_list(st, NULL, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 1);
+	store_member_list_free(v, n);
+	ck_assert_msg(store_integrity(st, &cause) == 0, "%s", cause);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* account set: limits and the role a raw tunnel needs; max-addresses holds on reserve. */
+START_TEST(test_account_set)
 {
 	char			*path = db_path(), *cause = NULL;
 	struct store		*st = open_ok(path, 1000);
 	struct store_account	*a;
+	struct store_account_set set = { STORE_UNCHANGED, 2, 50, "developer" };
+	int			 port;
 
-	ck_assert_int_eq(store_account_add(st, "alice", 4, &cause), 0);
-	store_close(st);
-	/* What version 1 was: the same, without the events table and its index. */
-	raw_exec(path, "DROP TABLE events; PRAGMA user_version = 1");
-	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
-	    "'events%'"), 0);
-	st = open_ok(path, 1000);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
-	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-	    "('events', 'events_time')"), 2);
-	ck_assert_int_eq(store_account_find(st, "alice", &a, &cause), 0);
-	ck_assert_ptr_nonnull(a);
-	ck_assert_int_eq(a->max_tunnels, 4);
+	ck_assert_int_eq(store_account_add(st, "team", 7, &cause), 0);
+	ck_assert_msg(store_account_set(st, "team", &set, &cause) == 0, "%s", cause);
+	ck_assert_int_eq(store_account_find(st, "team", &a, &cause), 0);
+	ck_assert_int_eq(a->max_tunnels, 7);
+	ck_assert_int_eq(a->max_addresses, 2);
+	ck_assert_int_eq(a->max_connections, 50);
+	ck_assert_str_eq(a->create_raw_tunnel, "developer");
 	store_account_free(a);
-	ck_assert_msg(store_integrity(st, &cause) == 0, "%s", cause);
+	ck_assert_int_eq(store_address_reserve(st, "team", 0, 20000, 20100, &port, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "team", 0, 20000, 20100, &port, &cause), 0);
+	FAILED_WITH(store_address_reserve(st, "team", 0, 20000, 20100, &port, &cause),
+	    "account 'team' holds 2 reserved addresses, its limit (max-addresses 2; the "
+	    "gateway's operator can raise it: tunnelgwctl account set)");
+	set = (struct store_account_set){ -1, -1, STORE_UNCHANGED, "" };
+	ck_assert_int_eq(store_account_set(st, "team", &set, &cause), 0);
+	ck_assert_int_eq(store_account_find(st, "team", &a, &cause), 0);
+	ck_assert_int_eq(a->max_tunnels, -1);
+	ck_assert_int_eq(a->max_addresses, -1);
+	ck_assert_int_eq(a->max_connections, 50);
+	ck_assert_ptr_null(a->create_raw_tunnel);
+	store_account_free(a);
+	ck_assert_int_eq(store_address_reserve(st, "team", 0, 20000, 20100, &port, &cause), 0);
+	set = (struct store_account_set){ STORE_UNCHANGED, STORE_UNCHANGED, STORE_UNCHANGED,
+	    "root" };
+	FAILED_WITH(store_account_set(st, "team", &set, &cause),
+	    "unknown role 'root': one of viewer, developer, manager, owner");
+	set = (struct store_account_set){ STORE_UNCHANGED, STORE_MAX_LIMIT + 1, STORE_UNCHANGED,
+	    NULL };
+	FAILED_WITH(store_account_set(st, "team", &set, &cause),
+	    "max-addresses must be a number from 0 to 1000000, or none");
+	set = (struct store_account_set){ 1, STORE_UNCHANGED, STORE_UNCHANGED, NULL };
+	FAILED_WITH(store_account_set(st, "nobody", &set, &cause),
+	    "unknown account 'nobody'");
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* API keys: a member's or the operator's; shown once, kept hashed, verified, revoked. */
+START_TEST(test_apikeys)
+{
+	char			*path = db_path(), *cause = NULL, *s1, *s2;
+	struct store		*st = open_ok(path, 1000);
+	struct store_apikey	*k, **v;
+	int64_t			 id1, id2;
+	size_t			 n;
+
+	ck_assert_int_eq(store_account_add(st, "team", -1, &cause), 0);
+	ck_assert_int_eq(store_member_add(st, "team", "viewer1", "viewer", &cause), 0);
+	ck_assert_int_eq(store_apikey_create(st, "team", "viewer1", &s1, &id1, &cause), 0);
+	ck_assert_int_eq(store_apikey_create(st, NULL, NULL, &s2, &id2, &cause), 0);
+	ck_assert(store_apikey_wellformed(s1));
+	ck_assert(!store_token_wellformed(s1));
+	ck_assert_uint_eq(strlen(s1), STORE_APIKEY_LEN);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM apikeys WHERE hash IS NOT NULL"), 2);
+	ck_assert_int_eq(store_apikey_verify(st, s1, &k, &cause), 0);
+	ck_assert_str_eq(k->account, "team");
+	ck_assert_str_eq(k->member, "viewer1");
+	ck_assert_str_eq(k->role, "viewer");
+	ck_assert_int_eq(k->id, id1);
+	ck_assert_int_ne(k->last_used, 0);
+	store_apikey_free(k);
+	ck_assert_int_eq(store_apikey_verify(st, s2, &k, &cause), 0);
+	ck_assert_ptr_null(k->account);
+	ck_assert_ptr_null(k->member);
+	store_apikey_free(k);
+	s2[10] = s2[10] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(store_apikey_verify(st, s2, &k, &cause), 1);
+	ck_assert_str_eq(cause, "unknown API key");
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(store_apikey_verify(st, "tgw_short", &k, &cause), 1);
+	ck_assert_str_eq(cause, "not an API key");
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(store_apikey_revoke(st, id1, &cause), 0);
+	ck_assert_int_eq(store_apikey_verify(st, s1, &k, &cause), 1);
+	ck_assert_ptr_null(k);
+	free(cause);
+	FAILED_WITH(store_apikey_revoke(st, id1, &cause),
+	    "API key 1 is already revoked");
+	FAILED_WITH(store_apikey_revoke(st, 99, &cause), "no API key with id 99");
+	FAILED_WITH(store_apikey_create(st, "team", "ghost", &s1, &id1, &cause),
+	    "account 'team' has no member 'ghost'");
+	ck_assert_int_eq(store_apikey_list(st, NULL, &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_ne(v[0]->revoked, 0);
+	ck_assert_ptr_null(v[1]->account);
+	store_apikey_list_free(v, n);
+	ck_assert_int_eq(store_apikey_list(st, "team", &v, &n, &cause), 0);
+	ck_assert_uint_eq(n, 1);
+	store_apikey_list_free(v, n);
+	/* Deleting the member takes its API keys. */
+	ck_assert_int_eq(store_member_del(st, "team", "viewer1", &cause), 0);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM apikeys"), 1);
+	strfreezero(s2);
 	store_close(st);
 	free(path);
 }
@@ -273,8 +542,8 @@ START_TEST(test_reopen_keeps_data)
 	int			 port;
 
 	ck_assert_int_eq(store_account_add(st, "alice", 4, &cause), 0);
-	ck_assert_int_eq(store_token_create(st, "alice", 0, &token, &id, &cause), 0);
-	ck_assert_int_eq(store_key_add(st, "alice", "ssh-ed25519 " ED25519 " a@b", "tunnelgwctl",
+	ck_assert_int_eq(store_token_create(st, "alice", NULL, 0, &token, &id, &cause), 0);
+	ck_assert_int_eq(store_key_add(st, "alice", NULL, "ssh-ed25519 " ED25519 " a@b", "tunnelgwctl",
 	    NULL, &cause), 0);
 	ck_assert_int_eq(store_address_reserve(st, "alice", 20001, 20000, 20010, &port, &cause), 0);
 	store_close(st);
@@ -313,7 +582,7 @@ START_TEST(test_newer_schema)
 	store_close(st);
 	raw_exec(path, "PRAGMA user_version = 7");
 	ck_assert_int_eq(exists(path, "-wal"), 0);	/* checkpointed at the last close */
-	refused_untouched(path, "DB: schema version 7 is newer than this tunnelgw understands (2)");
+	refused_untouched(path, "DB: schema version 7 is newer than this tunnelgw understands (3)");
 	free(path);
 }
 END_TEST
@@ -533,16 +802,16 @@ START_TEST(test_tokens)
 	size_t			 n, i;
 
 	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
-	ck_assert_int_eq(store_token_create(st, "nobody", 0, &t1, &id1, &cause), -1);
+	ck_assert_int_eq(store_token_create(st, "nobody", NULL, 0, &t1, &id1, &cause), -1);
 	ck_assert_str_eq(cause, "unknown account 'nobody'");
 	ck_assert_ptr_null(t1);
 	free(cause);
-	ck_assert_int_eq(store_token_create(st, "alice", STORE_MAX_DAYS + 1, &t1, &id1, &cause),
+	ck_assert_int_eq(store_token_create(st, "alice", NULL, STORE_MAX_DAYS + 1, &t1, &id1, &cause),
 	    -1);
 	free(cause);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM tokens"), 0);
-	ck_assert_int_eq(store_token_create(st, "alice", 0, &t1, &id1, &cause), 0);
-	ck_assert_int_eq(store_token_create(st, "alice", 30, &t2, &id2, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", NULL, 0, &t1, &id1, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", NULL, 30, &t2, &id2, &cause), 0);
 	ck_assert_msg(token_form(t1), "%s", t1);
 	ck_assert(store_token_wellformed(t1));
 	ck_assert_str_ne(t1, t2);
@@ -627,7 +896,7 @@ START_TEST(test_token_constant_time)
 
 	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
 	ck_assert_int_eq(store_account_add(st, "mallory", -1, &cause), 0);
-	ck_assert_int_eq(store_token_create(st, "alice", 0, &t, &id, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", NULL, 0, &t, &id, &cause), 0);
 	memcmp_calls = 0;
 	ck_assert_int_eq(store_token_verify(st, t, &acct, &got, &cause), 0);
 	ck_assert_int_eq(memcmp_calls, 1);
@@ -638,9 +907,9 @@ START_TEST(test_token_constant_time)
 	h[31] ^= 1;
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02X", h[i]);
-	ck_assert_int_ne(asprintf(&sql, "INSERT INTO tokens (account, lookup, hash, created) "
-	    "SELECT 'mallory', lookup, X'%s', created FROM tokens WHERE id = %lld", hex,
-	    (long long)id), -1);
+	ck_assert_int_ne(asprintf(&sql, "INSERT INTO tokens (account, lookup, hash, created, "
+	    "member) SELECT 'mallory', lookup, X'%s', created, (SELECT id FROM members WHERE "
+	    "account = 'mallory') FROM tokens WHERE id = %lld", hex, (long long)id), -1);
 	raw_exec(path, sql);
 	free(sql);
 	ck_assert_int_eq(raw_int(path, "SELECT count(DISTINCT lookup) FROM tokens"), 1);
@@ -677,37 +946,37 @@ START_TEST(test_keys)
 
 	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
 	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), 0);
-	ck_assert_int_eq(store_key_add(st, "nobody", "ssh-ed25519 " ED25519, "tunnelgwctl", NULL,
+	ck_assert_int_eq(store_key_add(st, "nobody", NULL, "ssh-ed25519 " ED25519, "tunnelgwctl", NULL,
 	    &cause), -1);
 	ck_assert_str_eq(cause, "unknown account 'nobody'");
 	free(cause);
-	ck_assert_int_eq(store_key_add(st, "alice", "  ssh-ed25519 " ED25519 " alice@laptop  \n",
+	ck_assert_int_eq(store_key_add(st, "alice", NULL, "  ssh-ed25519 " ED25519 " alice@laptop  \n",
 	    "tunnelgwctl", &k, &cause), 0);
 	ck_assert_str_eq(k->fingerprint, ED25519_FP);
 	ck_assert_str_eq(k->key, "ssh-ed25519 " ED25519);
 	ck_assert_str_eq(k->comment, "alice@laptop");
 	ck_assert_str_eq(k->type, "ssh-ed25519");
 	store_key_free(k);
-	ck_assert_int_eq(store_key_add(st, "bob", "ssh-ed25519 " ED25519 " other", "register",
+	ck_assert_int_eq(store_key_add(st, "bob", NULL, "ssh-ed25519 " ED25519 " other", "register",
 	    NULL, &cause), -1);
 	ck_assert_str_eq(cause, "key " ED25519_FP " is already registered to account 'alice'");
 	free(cause);
-	ck_assert_int_eq(store_key_add(st, "bob", "from=\"10.0.0.0/8\" ecdsa-sha2-nistp256 " P256,
+	ck_assert_int_eq(store_key_add(st, "bob", NULL, "from=\"10.0.0.0/8\" ecdsa-sha2-nistp256 " P256,
 	    "tunnelgwctl", NULL, &cause), -1);
 	ck_assert_str_eq(cause, "a key given here takes no options: give 'TYPE BASE64 [COMMENT]'");
 	free(cause);
-	ck_assert_int_eq(store_key_add(st, "bob", "ssh-ed25519 AAAA", "tunnelgwctl", NULL,
+	ck_assert_int_eq(store_key_add(st, "bob", NULL, "ssh-ed25519 AAAA", "tunnelgwctl", NULL,
 	    &cause), -1);
 	ck_assert_str_eq(cause, "invalid key: invalid ssh-ed25519 key data");
 	free(cause);
-	ck_assert_int_eq(store_key_add(st, "bob", "   ", "tunnelgwctl", NULL, &cause), -1);
+	ck_assert_int_eq(store_key_add(st, "bob", NULL, "   ", "tunnelgwctl", NULL, &cause), -1);
 	ck_assert_str_eq(cause, "the key line is empty");
 	free(cause);
-	ck_assert_int_eq(store_key_add(st, "bob", "ecdsa-sha2-nistp256 " P256 " a\033b",
+	ck_assert_int_eq(store_key_add(st, "bob", NULL, "ecdsa-sha2-nistp256 " P256 " a\033b",
 	    "tunnelgwctl", NULL, &cause), -1);
 	ck_assert_str_eq(cause, "the key comment holds a control character");
 	free(cause);
-	ck_assert_int_eq(store_key_add(st, "bob", "ecdsa-sha2-nistp256 " P256, "register", NULL,
+	ck_assert_int_eq(store_key_add(st, "bob", NULL, "ecdsa-sha2-nistp256 " P256, "register", NULL,
 	    &cause), 0);
 
 	ck_assert_int_eq(store_key_find(st, P256_FP, &k, &cause), 0);
@@ -729,7 +998,7 @@ START_TEST(test_keys)
 	ck_assert_int_eq(store_key_find(st, ED25519_FP, &k, &cause), 0);
 	ck_assert_ptr_null(k);
 	/* Now bob may have it. */
-	ck_assert_int_eq(store_key_add(st, "bob", "ssh-ed25519 " ED25519, "register", NULL,
+	ck_assert_int_eq(store_key_add(st, "bob", NULL, "ssh-ed25519 " ED25519, "register", NULL,
 	    &cause), 0);
 	store_close(st);
 	free(path);
@@ -819,13 +1088,13 @@ START_TEST(test_cascade)
 
 	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
 	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), 0);
-	ck_assert_int_eq(store_token_create(st, "alice", 0, &t, &id, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", NULL, 0, &t, &id, &cause), 0);
 	strfreezero(t);
-	ck_assert_int_eq(store_token_create(st, "bob", 0, &t, &id, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "bob", NULL, 0, &t, &id, &cause), 0);
 	strfreezero(t);
-	ck_assert_int_eq(store_key_add(st, "alice", "ssh-ed25519 " ED25519, "tunnelgwctl", NULL,
+	ck_assert_int_eq(store_key_add(st, "alice", NULL, "ssh-ed25519 " ED25519, "tunnelgwctl", NULL,
 	    &cause), 0);
-	ck_assert_int_eq(store_key_add(st, "bob", "ecdsa-sha2-nistp256 " P256, "tunnelgwctl", NULL,
+	ck_assert_int_eq(store_key_add(st, "bob", NULL, "ecdsa-sha2-nistp256 " P256, "tunnelgwctl", NULL,
 	    &cause), 0);
 	ck_assert_int_eq(store_address_reserve(st, "alice", 0, 1000, 2000, &port, &cause), 0);
 	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 1000, 2000, &port, &cause), 0);
@@ -864,7 +1133,7 @@ START_TEST(test_locked)
 	int		 port;
 
 	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
-	ck_assert_int_eq(store_token_create(st, "alice", 0, &t, &id, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", NULL, 0, &t, &id, &cause), 0);
 	store_close(st);
 	st = open_ok(path, 200);
 	ck_assert_int_eq(sqlite3_open(path, &other), SQLITE_OK);
@@ -877,7 +1146,7 @@ START_TEST(test_locked)
 	free(cause);
 	ck_assert_int_eq(store_account_del(st, "alice", &cause), -1);
 	free(cause);
-	ck_assert_int_eq(store_key_add(st, "alice", "ssh-ed25519 " ED25519, "tunnelgwctl", NULL,
+	ck_assert_int_eq(store_key_add(st, "alice", NULL, "ssh-ed25519 " ED25519, "tunnelgwctl", NULL,
 	    &cause), -1);
 	free(cause);
 	ck_assert_int_eq(store_address_reserve(st, "alice", 0, 1000, 1010, &port, &cause), -1);
@@ -886,7 +1155,7 @@ START_TEST(test_locked)
 	ck_assert_int_eq(store_token_verify(st, t, &acct, &id, &cause), -1);
 	free(cause);
 	strfreezero(t);
-	ck_assert_int_eq(store_token_create(st, "alice", 0, &t, &id, &cause), -1);
+	ck_assert_int_eq(store_token_create(st, "alice", NULL, 0, &t, &id, &cause), -1);
 	ck_assert_ptr_null(t);
 	free(cause);
 	/* Reads still work while the writer holds its lock (WAL). */
@@ -921,7 +1190,7 @@ START_TEST(test_changes)
 	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
 	ck_assert_int_eq(store_changes(st, &s1, &cause), 0);
 	ck_assert_int_gt(s1, s0);
-	ck_assert_int_eq(store_token_create(ctl, "alice", 0, &t, &id, &cause), 0);
+	ck_assert_int_eq(store_token_create(ctl, "alice", NULL, 0, &t, &id, &cause), 0);
 	ck_assert_int_eq(store_changes(st, &s2, &cause), 0);
 	ck_assert_int_gt(s2, s1);
 	ck_assert_int_eq(store_token_verify(ctl, t, &acct, &id, &cause), 0);
@@ -963,7 +1232,7 @@ START_TEST(test_kill9)
 			for (i = 0; st != NULL; i++) {
 				snprintf(name, sizeof name, "r%d-%d", round, i);
 				if (store_account_add(st, name, -1, &cause) != 0 ||
-				    store_token_create(st, name, 0, &t, &id, &cause) != 0)
+				    store_token_create(st, name, NULL, 0, &t, &id, &cause) != 0)
 					_exit(1);
 				free(t);
 				/* Only now is it committed: tell the parent. */
@@ -1045,6 +1314,9 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, NULL, tg_cleanup);
 	tcase_add_test(tc, test_create);
 	tcase_add_test(tc, test_migrate_v1);
+	tcase_add_test(tc, test_members);
+	tcase_add_test(tc, test_account_set);
+	tcase_add_test(tc, test_apikeys);
 	tcase_add_test(tc, test_events);
 	tcase_add_test(tc, test_reopen_keeps_data);
 	tcase_add_test(tc, test_newer_schema);

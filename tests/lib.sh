@@ -200,6 +200,12 @@ start_ssh() {
 	TG_PIDS="$TG_PIDS $TG_LAST_PID"
 }
 
+# json_ok TEXT WHAT: TEXT is valid JSON.
+json_ok() {
+	printf '%s\n' "$1" | python3 -m json.tool >/dev/null || fail "$2: not JSON: $1"
+	ok "$2"
+}
+
 # err_has NAME TEXT WHAT: wait up to 5 s for TEXT on the stderr of a background ssh.
 err_has() {
 	wait_for 5 grep -qF -- "$2" "$TG_TMP/$1.err" ||

@@ -7,15 +7,9 @@ DB="$TG_TMP/tunnelgw.db"
 need_tool sqlite3 "contrib/install-deps.sh installs it"
 SQLITE3=$TG_TOOL
 
-# json_ok TEXT WHAT: TEXT is valid JSON.
-json_ok() {
-	printf '%s\n' "$1" | python3 -m json.tool >/dev/null || fail "$2: not JSON: $1"
-	ok "$2"
-}
-
 # --- accounts
 expect_status 0 ctl account list
-[ "$TG_OUT" = "NAME  MAX_TUNNELS  KEYS  TOKENS  ADDRESSES  CREATED" ] \
+[ "$TG_OUT" = "NAME  MAX_TUNNELS  KEYS  TOKENS  ADDRESSES  CREATED  MEMBERS  MAX_ADDRESSES  MAX_CONNECTIONS  CREATE_RAW_TUNNEL" ] \
 	|| fail "an empty account list is the header alone: $TG_OUT"
 ok "a missing database is created and an empty list is its header"
 [ "$(stat -c %a "$DB")" = 600 ] || fail "the database has mode $(stat -c %a "$DB")"
@@ -40,7 +34,7 @@ one_error "unknown option '--frobnicate'" "an unknown option is refused"
 expect_status 0 ctl account add carol --max-tunnels=0
 expect_status 0 ctl account list
 contains "$TG_OUT" "alice  3" "account list shows max_tunnels"
-echo "$TG_OUT" | grep -Eq '^bob +- +0 +0 +0 +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$' \
+echo "$TG_OUT" | grep -Eq '^bob +- +0 +0 +0 +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +1 +- +- +manager$' \
 	|| fail "bob's row: $TG_OUT"
 ok "account list shows '-' for no limit, counts and an RFC 3339 time"
 expect_status 0 ctl account del carol
@@ -67,15 +61,15 @@ case "$TG_OUT" in *"${TOKEN#tgw_}"* | *"${TOKEN2#tgw_}"*) fail "token list shows
 ok "token list never shows a token"
 grep -c "${TOKEN#tgw_}" "$DB" "$DB-wal" 2>/dev/null | grep -qv ':0$' && fail "the token is in the database"
 ok "the database does not hold the token"
-echo "$TG_OUT" | head -1 | grep -Eq '^ID +ACCOUNT +CREATED +EXPIRES +REVOKED +LAST_USED$' \
+echo "$TG_OUT" | head -1 | grep -Eq '^ID +ACCOUNT +CREATED +EXPIRES +REVOKED +LAST_USED +MEMBER$' \
 	|| fail "token list header: $TG_OUT"
-echo "$TG_OUT" | grep -Eq '^2 +bob +[0-9T:Z-]+ +[0-9T:Z-]+ +- +-$' || fail "token 2: $TG_OUT"
+echo "$TG_OUT" | grep -Eq '^2 +bob +[0-9T:Z-]+ +[0-9T:Z-]+ +- +- +owner$' || fail "token 2: $TG_OUT"
 ok "token list shows id, account, created, expires, revoked, last used"
 expect_status 0 ctl token revoke 1
 [ "$TG_OUT" = "token 1 revoked" ] || fail "token revoke printed '$TG_OUT'"
 ok "token revoke says 'token 1 revoked'"
 expect_status 0 ctl token list
-echo "$TG_OUT" | grep -Eq '^1 +alice +[0-9T:Z-]+ +- +[0-9T:Z-]+Z +-$' || fail "token 1: $TG_OUT"
+echo "$TG_OUT" | grep -Eq '^1 +alice +[0-9T:Z-]+ +- +[0-9T:Z-]+Z +- +owner$' || fail "token 1: $TG_OUT"
 ok "a revoked token shows when it was revoked"
 expect_status 1 ctl token revoke 1
 one_error "token 1 is already revoked" "revoking twice says so"
@@ -106,7 +100,7 @@ expect_status 1 ctl key add bob "ssh-ed25519 AAAAnotakey"
 one_error "invalid key:" "a malformed key is refused"
 expect_status 0 ctl key add bob "$(cat "$TG_TMP/k2.pub")"
 expect_status 0 ctl key list
-echo "$TG_OUT" | head -1 | grep -Eq '^FINGERPRINT +ACCOUNT +TYPE +COMMENT +ADDED_BY +CREATED$' \
+echo "$TG_OUT" | head -1 | grep -Eq '^FINGERPRINT +ACCOUNT +TYPE +COMMENT +ADDED_BY +CREATED +MEMBER$' \
 	|| fail "key list header: $TG_OUT"
 contains "$TG_OUT" "$FP1  alice    ssh-ed25519" "key list shows fingerprint, account and type"
 contains "$TG_OUT" "alice@laptop" "key list shows the comment"
@@ -188,7 +182,7 @@ cp "$DB" "$TG_TMP/newer.db"
 "$SQLITE3" "$TG_TMP/newer.db" 'PRAGMA user_version = 9'
 write_conf "$TG_TMP/newer.conf" "database = \"$TG_TMP/newer.db\";"
 expect_status 1 "$TUNNELGWCTL" -f "$TG_TMP/newer.conf" account list
-one_error "DB: schema version 9 is newer than this tunnelgw understands (2)" \
+one_error "DB: schema version 9 is newer than this tunnelgw understands (3)" \
 	"a database from a newer tunnelgw is refused"
 
 # --- a long writer: tunnelgwctl waits, then fails clearly, having written nothing

@@ -70,14 +70,42 @@ struct store_backend {
 
 	int		 (*account_add)(struct store *, const char *, int, char **);
 	int		 (*account_del)(struct store *, const char *, char **);
+	int		 (*account_set)(struct store *, const char *,
+			     const struct store_account_set *, char **);
 	int		 (*account_find)(struct store *, const char *, struct store_account **,
 			     char **);
 	int		 (*account_list)(struct store *, struct store_account ***, size_t *,
 			     char **);
 
-	/* token_add: account, hash, created, expires; *id out. token_use: 0, 1 or -1. */
-	int		 (*token_add)(struct store *, const char *, const struct store_hash *,
-			     int64_t, int64_t, int64_t *, char **);
+	int		 (*member_add)(struct store *, const char *, const char *, const char *,
+			     char **);
+	int		 (*member_del)(struct store *, const char *, const char *, char **);
+	int		 (*member_set_role)(struct store *, const char *, const char *,
+			     const char *, char **);
+	int		 (*member_find)(struct store *, const char *, const char *,
+			     struct store_member **, char **);
+	int		 (*member_list)(struct store *, const char *, struct store_member ***,
+			     size_t *, char **);
+	int		 (*member_of_token)(struct store *, int64_t, struct store_member **,
+			     char **);
+	int		 (*member_of_key)(struct store *, const char *, struct store_member **,
+			     char **);
+
+	/* apikey_add: account and member (both NULL: the operator's), hash; *id out. */
+	int		 (*apikey_add)(struct store *, const char *, const char *,
+			     const struct store_hash *, int64_t *, char **);
+	int		 (*apikey_revoke)(struct store *, int64_t, char **);
+	int		 (*apikey_use)(struct store *, const struct store_hash *,
+			     struct store_apikey **, char **);
+	int		 (*apikey_list)(struct store *, const char *, struct store_apikey ***,
+			     size_t *, char **);
+
+	/*
+	 * token_add: account, member, hash, created, expires; *id out. token_use: 0, 1 or
+	 * -1.
+	 */
+	int		 (*token_add)(struct store *, const char *, const char *,
+			     const struct store_hash *, int64_t, int64_t, int64_t *, char **);
 	int		 (*token_revoke)(struct store *, int64_t, char **);
 	int		 (*token_use)(struct store *, const struct store_hash *, int, char **,
 			     int64_t *, char **);
@@ -105,6 +133,8 @@ struct store_backend {
 /* record.c */
 extern const struct store_kind store_account_kind;
 extern const struct store_kind store_token_kind;
+extern const struct store_kind store_member_kind;
+extern const struct store_kind store_apikey_kind;
 extern const struct store_kind store_key_kind;
 extern const struct store_kind store_address_kind;
 extern const struct store_kind store_event_kind;
@@ -116,7 +146,7 @@ void		 store_list_free(void *, size_t, const struct store_kind *);
 int		 store_address_pick(int, int, const int *, size_t, int *, char **);
 
 /* token.c */
-char		*store_token_generate(char **);
+char		*store_token_generate(const char *, char **);
 int		 store_token_hash(const char *, struct store_hash *, char **);
 int		 store_token_usable(const struct store_match *, int64_t, char **);
 

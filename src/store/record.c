@@ -19,6 +19,28 @@ static const struct store_field store_account_fields[] = {
 	STORE_FIELD(STORE_UINT, store_account, nkeys, 0),
 	STORE_FIELD(STORE_UINT, store_account, ntokens, 0),
 	STORE_FIELD(STORE_UINT, store_account, naddresses, 0),
+	STORE_FIELD(STORE_TEXT, store_account, create_raw_tunnel, 0),
+	STORE_FIELD(STORE_INT, store_account, max_addresses, -1),
+	STORE_FIELD(STORE_INT, store_account, max_connections, -1),
+	STORE_FIELD(STORE_UINT, store_account, nmembers, 0),
+};
+static const struct store_field store_member_fields[] = {
+	STORE_FIELD(STORE_TEXT, store_member, account, 0),
+	STORE_FIELD(STORE_TEXT, store_member, name, 0),
+	STORE_FIELD(STORE_TEXT, store_member, role, 0),
+	STORE_FIELD(STORE_INT64, store_member, created, 0),
+	STORE_FIELD(STORE_UINT, store_member, nkeys, 0),
+	STORE_FIELD(STORE_UINT, store_member, ntokens, 0),
+	STORE_FIELD(STORE_UINT, store_member, napikeys, 0),
+};
+static const struct store_field store_apikey_fields[] = {
+	STORE_FIELD(STORE_INT64, store_apikey, id, 0),
+	STORE_FIELD(STORE_TEXT, store_apikey, account, 0),
+	STORE_FIELD(STORE_TEXT, store_apikey, member, 0),
+	STORE_FIELD(STORE_TEXT, store_apikey, role, 0),
+	STORE_FIELD(STORE_INT64, store_apikey, created, 0),
+	STORE_FIELD(STORE_INT64, store_apikey, revoked, 0),
+	STORE_FIELD(STORE_INT64, store_apikey, last_used, 0),
 };
 static const struct store_field store_token_fields[] = {
 	STORE_FIELD(STORE_INT64, store_token, id, 0),
@@ -27,6 +49,7 @@ static const struct store_field store_token_fields[] = {
 	STORE_FIELD(STORE_INT64, store_token, expires, 0),
 	STORE_FIELD(STORE_INT64, store_token, revoked, 0),
 	STORE_FIELD(STORE_INT64, store_token, last_used, 0),
+	STORE_FIELD(STORE_TEXT, store_token, member, 0),
 };
 static const struct store_field store_key_fields[] = {
 	STORE_FIELD(STORE_TEXT, store_key, fingerprint, 0),
@@ -36,6 +59,7 @@ static const struct store_field store_key_fields[] = {
 	STORE_FIELD(STORE_TEXT, store_key, comment, 0),
 	STORE_FIELD(STORE_TEXT, store_key, added_by, 0),
 	STORE_FIELD(STORE_INT64, store_key, created, 0),
+	STORE_FIELD(STORE_TEXT, store_key, member, 0),
 };
 static const struct store_field store_address_fields[] = {
 	STORE_FIELD(STORE_INT, store_address, port, 0),
@@ -58,6 +82,8 @@ static const struct store_field store_event_fields[] = {
 #define STORE_KIND(record, fields) \
 	{ sizeof (struct record), sizeof fields / sizeof fields[0], fields }
 const struct store_kind store_account_kind = STORE_KIND(store_account, store_account_fields);
+const struct store_kind store_member_kind = STORE_KIND(store_member, store_member_fields);
+const struct store_kind store_apikey_kind = STORE_KIND(store_apikey, store_apikey_fields);
 const struct store_kind store_token_kind = STORE_KIND(store_token, store_token_fields);
 const struct store_kind store_key_kind = STORE_KIND(store_key, store_key_fields);
 const struct store_kind store_address_kind = STORE_KIND(store_address, store_address_fields);

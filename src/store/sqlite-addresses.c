@@ -68,6 +68,36 @@ store_sqlite_address_vacant(struct store *st, int port, char **cause)
 	return rc;
 }
 
+/* Within a transaction: fail when account holds as many reserved ports as it may. */
+static int
+store_sqlite_address_room(struct store *st, const char *account, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	char		 q[LOG_QUOTE_SIZE];
+	int64_t		 max = -1, held = 0;
+	int		 rc;
+
+	if (store_sqlite_prepare(st, "SELECT a.max_addresses, (SELECT count(*) FROM addresses d "
+	    "WHERE d.account = a.name) FROM accounts a WHERE a.name = ?1", &stmt, cause) != 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_TRANSIENT);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		max = store_sqlite_col_int(stmt, 0, -1);
+		held = sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_sqlite_error(st, rc, cause);
+		return -1;
+	}
+	if (max < 0 || held < max)
+		return 0;
+	xasprintf(cause, "account '%s' holds %lld reserved addresses, its limit (max-addresses "
+	    "%lld; the gateway's operator can raise it: tunnelgwctl account set)",
+	    log_quote(account, q), (long long)held, (long long)max);
+	return -1;
+}
+
 /*
  * Reserve a port for account: port, or when 0 a random one nobody reserved of lo-hi. *out
  * gets the port reserved.
@@ -80,7 +110,8 @@ store_sqlite_address_reserve(struct store *st, const char *account, int port, in
 
 	if (store_sqlite_begin(st, cause) != 0)
 		return -1;
-	if (store_sqlite_account_need(st, account, cause) != 0)
+	if (store_sqlite_account_need(st, account, cause) != 0 ||
+	    store_sqlite_address_room(st, account, cause) != 0)
 		return store_sqlite_abort(st);
 	if (port != 0 && store_sqlite_address_vacant(st, port, cause) != 0)
 		return store_sqlite_abort(st);

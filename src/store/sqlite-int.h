@@ -67,8 +67,8 @@ int		 store_sqlite_account_list(struct store *, struct store_account ***, size_t
 		     char **);
 
 /* sqlite-tokens.c */
-int		 store_sqlite_token_add(struct store *, const char *, const struct store_hash *,
-		     int64_t, int64_t, int64_t *, char **);
+int		 store_sqlite_token_add(struct store *, const char *, const char *,
+		     const struct store_hash *, int64_t, int64_t, int64_t *, char **);
 int		 store_sqlite_token_revoke(struct store *, int64_t, char **);
 int		 store_sqlite_token_use(struct store *, const struct store_hash *, int, char **,
 		     int64_t *, char **);
@@ -95,5 +95,32 @@ int		 store_sqlite_event_add(struct store *, const struct store_event *, size_t,
 		     int64_t, int64_t, char **);
 int		 store_sqlite_event_list(struct store *, const char *, int,
 		     struct store_event ***, size_t *, char **);
+
+int		 store_sqlite_account_set(struct store *, const char *,
+		     const struct store_account_set *, char **);
+int		 store_sqlite_member_insert(struct store *, const char *, const char *,
+		     const char *, char **);
+int		 store_sqlite_member_id(struct store *, const char *, const char *, int64_t *,
+		     char **, char **);
+int		 store_sqlite_member_add(struct store *, const char *, const char *, const char *,
+		     char **);
+int		 store_sqlite_member_del(struct store *, const char *, const char *, char **);
+int		 store_sqlite_member_set_role(struct store *, const char *, const char *,
+		     const char *, char **);
+int		 store_sqlite_member_find(struct store *, const char *, const char *,
+		     struct store_member **, char **);
+int		 store_sqlite_member_list(struct store *, const char *, struct store_member ***,
+		     size_t *, char **);
+int		 store_sqlite_member_of_token(struct store *, int64_t, struct store_member **,
+		     char **);
+int		 store_sqlite_member_of_key(struct store *, const char *, struct store_member **,
+		     char **);
+int		 store_sqlite_apikey_add(struct store *, const char *, const char *,
+		     const struct store_hash *, int64_t *, char **);
+int		 store_sqlite_apikey_revoke(struct store *, int64_t, char **);
+int		 store_sqlite_apikey_use(struct store *, const struct store_hash *,
+		     struct store_apikey **, char **);
+int		 store_sqlite_apikey_list(struct store *, const char *, struct store_apikey ***,
+		     size_t *, char **);
 
 #endif

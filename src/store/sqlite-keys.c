@@ -13,7 +13,8 @@
 
 /* A key record, a column per field (store_key_kind). */
 #define STORE_KEY_SELECT \
-	"SELECT fingerprint, account, type, key, comment, added_by, created FROM keys"
+	"SELECT k.fingerprint, k.account, k.type, k.key, k.comment, k.added_by, k.created," \
+	" m.name FROM keys k LEFT JOIN members m ON m.id = k.member"
 
 /* Within a transaction: fail if the key's fingerprint is registered already, naming to whom. */
 static int
@@ -36,16 +37,18 @@ store_sqlite_key_unique(struct store *st, const char *fingerprint, char **cause)
 	return -1;
 }
 
-/* Within a transaction: insert key record k. */
+/* Within a transaction: insert key record k for member id mid. */
 static int
-store_sqlite_key_insert(struct store *st, const struct store_key *k, char **cause)
+store_sqlite_key_insert(struct store *st, const struct store_key *k, int64_t mid,
+    char **cause)
 {
 	sqlite3_stmt	*stmt;
 
 	if (store_sqlite_prepare(st, "INSERT INTO keys (fingerprint, account, type, key, "
-	    "comment, added_by, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &stmt,
+	    "comment, added_by, created, member) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &stmt,
 	    cause) != 0)
 		return -1;
+	sqlite3_bind_int64(stmt, 8, mid);
 	sqlite3_bind_text(stmt, 1, k->fingerprint, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 2, k->account, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(stmt, 3, k->type, -1, SQLITE_TRANSIENT);
@@ -59,15 +62,17 @@ store_sqlite_key_insert(struct store *st, const struct store_key *k, char **caus
 	return store_sqlite_done(st, stmt, cause);
 }
 
-/* Add key record k to its account, unless another account has its fingerprint. */
+/* Add key record k to its member, unless another account has its fingerprint. */
 int
 store_sqlite_key_add(struct store *st, const struct store_key *k, char **cause)
 {
+	int64_t	 mid;
+
 	if (store_sqlite_begin(st, cause) != 0)
 		return -1;
-	if (store_sqlite_account_need(st, k->account, cause) != 0 ||
+	if (store_sqlite_member_id(st, k->account, k->member, &mid, NULL, cause) != 0 ||
 	    store_sqlite_key_unique(st, k->fingerprint, cause) != 0 ||
-	    store_sqlite_key_insert(st, k, cause) != 0)
+	    store_sqlite_key_insert(st, k, mid, cause) != 0)
 		return store_sqlite_abort(st);
 	return store_sqlite_commit(st, 1, cause);
 }
@@ -102,7 +107,7 @@ store_sqlite_key_find(struct store *st, const char *fingerprint, struct store_ke
 	sqlite3_stmt	*stmt;
 	void		*k;
 
-	if (store_sqlite_prepare(st, STORE_KEY_SELECT " WHERE fingerprint = ?1", &stmt,
+	if (store_sqlite_prepare(st, STORE_KEY_SELECT " WHERE k.fingerprint = ?1", &stmt,
 	    cause) != 0)
 		return -1;
 	sqlite3_bind_text(stmt, 1, fingerprint, -1, SQLITE_TRANSIENT);
@@ -118,7 +123,7 @@ store_sqlite_key_list(struct store *st, struct store_key ***out, size_t *n, char
 {
 	sqlite3_stmt	*stmt;
 
-	if (store_sqlite_prepare(st, STORE_KEY_SELECT " ORDER BY account, created, fingerprint",
+	if (store_sqlite_prepare(st, STORE_KEY_SELECT " ORDER BY k.account, k.created, k.fingerprint",
 	    &stmt, cause) != 0)
 		return -1;
 	*out = store_sqlite_collect(st, stmt, &store_key_kind, n, cause);

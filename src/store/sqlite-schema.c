@@ -77,12 +77,60 @@ static const char store_schema_2[] =
 	"CREATE INDEX events_time ON events(time);";
 
 /*
+ * User_version 3: members. An account is a team: each member has a role (viewer < developer
+ * < manager < owner, auth/grant.c), and every key and token belongs to a member. Existing
+ * accounts get a member "owner" with the role owner, and their keys and tokens go to it. An
+ * account also gains the role that opening a raw tunnel needs (NULL: manager) and limits
+ * on reserved addresses and open public connections (NULL: none). The member column of keys
+ * and tokens cannot be NOT NULL (SQLite adds columns with a NULL default); the code writes it
+ * always and treats a key or token without a member as nobody's.
+ */
+static const char store_schema_3[] =
+	"CREATE TABLE members ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  role TEXT NOT NULL CHECK (role IN ('viewer', 'developer', 'manager', 'owner')),"
+	"  created INTEGER NOT NULL,"
+	"  UNIQUE (account, name)"
+	");"
+	"INSERT INTO members (account, name, role, created)"
+	"  SELECT name, 'owner', 'owner', created FROM accounts ORDER BY name;"
+	"ALTER TABLE keys ADD COLUMN member INTEGER REFERENCES members(id) ON DELETE CASCADE;"
+	"ALTER TABLE tokens ADD COLUMN member INTEGER REFERENCES members(id) ON DELETE CASCADE;"
+	"UPDATE keys SET member = (SELECT m.id FROM members m"
+	"  WHERE m.account = keys.account AND m.name = 'owner');"
+	"UPDATE tokens SET member = (SELECT m.id FROM members m"
+	"  WHERE m.account = tokens.account AND m.name = 'owner');"
+	"CREATE INDEX keys_member ON keys(member);"
+	"CREATE INDEX tokens_member ON tokens(member);"
+	"ALTER TABLE accounts ADD COLUMN create_raw_tunnel TEXT CHECK (create_raw_tunnel IS NULL"
+	"  OR create_raw_tunnel IN ('viewer', 'developer', 'manager', 'owner'));"
+	"ALTER TABLE accounts ADD COLUMN max_addresses INTEGER"
+	"  CHECK (max_addresses IS NULL OR max_addresses >= 0);"
+	"ALTER TABLE accounts ADD COLUMN max_connections INTEGER"
+	"  CHECK (max_connections IS NULL OR max_connections >= 0);"
+	/* API keys: a member's (its role applies) or, with member NULL, the operator's. */
+	"CREATE TABLE apikeys ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  member INTEGER REFERENCES members(id) ON DELETE CASCADE,"
+	"  lookup INTEGER NOT NULL,"
+	"  hash BLOB NOT NULL CHECK (length(hash) = 32),"
+	"  created INTEGER NOT NULL,"
+	"  revoked INTEGER,"
+	"  last_used INTEGER"
+	");"
+	"CREATE INDEX apikeys_lookup ON apikeys(lookup);"
+	"CREATE INDEX apikeys_member ON apikeys(member);";
+
+/*
  * The migrations: entry N takes the schema from user_version N to N + 1, in the same
  * transaction as the version bump. Never edit an entry once released; append a new one.
  */
 static const char *const store_migrations[] = {
 	store_schema_1,
 	store_schema_2,
+	store_schema_3,
 };
 
 #define STORE_VERSION	((int)(sizeof store_migrations / sizeof store_migrations[0]))

@@ -20,19 +20,21 @@ store_sqlite_token_bind_time(sqlite3_stmt *stmt, int col, int64_t t)
 	return sqlite3_bind_int64(stmt, col, t);
 }
 
-/* Add a token of account by its hash; *id gets its number. */
+/* Add a token of member of account by its hash; *id gets its number. */
 int
-store_sqlite_token_add(struct store *st, const char *account, const struct store_hash *h,
-    int64_t created, int64_t expires, int64_t *id, char **cause)
+store_sqlite_token_add(struct store *st, const char *account, const char *member,
+    const struct store_hash *h, int64_t created, int64_t expires, int64_t *id, char **cause)
 {
 	sqlite3_stmt	*stmt;
+	int64_t		 mid;
 
 	if (store_sqlite_begin(st, cause) != 0)
 		return -1;
-	if (store_sqlite_account_need(st, account, cause) != 0 ||
+	if (store_sqlite_member_id(st, account, member, &mid, NULL, cause) != 0 ||
 	    store_sqlite_prepare(st, "INSERT INTO tokens (account, lookup, hash, created, "
-	    "expires) VALUES (?1, ?2, ?3, ?4, ?5)", &stmt, cause) != 0)
+	    "expires, member) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &stmt, cause) != 0)
 		return store_sqlite_abort(st);
+	sqlite3_bind_int64(stmt, 6, mid);
 	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 2, h->lookup);
 	sqlite3_bind_blob(stmt, 3, h->hash, sizeof h->hash, SQLITE_TRANSIENT);
@@ -94,7 +96,7 @@ store_sqlite_token_match(struct store *st, const struct store_hash *h, struct st
 	int		 rc;
 
 	if (store_sqlite_prepare(st, "SELECT id, account, hash, expires, revoked FROM tokens "
-	    "WHERE lookup = ?1", &stmt, cause) != 0)
+	    "WHERE lookup = ?1 AND member IS NOT NULL", &stmt, cause) != 0)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, h->lookup);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -175,7 +177,7 @@ store_sqlite_token_active(struct store *st, int64_t id, char **cause)
 	sqlite3_stmt	*stmt;
 
 	if (store_sqlite_prepare(st, "SELECT 1 FROM tokens WHERE id = ?1 AND revoked IS NULL "
-	    "AND (expires IS NULL OR expires > ?2)", &stmt, cause) != 0)
+	    "AND (expires IS NULL OR expires > ?2) AND member IS NOT NULL", &stmt, cause) != 0)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);
 	sqlite3_bind_int64(stmt, 2, store_now());
@@ -188,8 +190,9 @@ store_sqlite_token_list(struct store *st, struct store_token ***out, size_t *n, 
 {
 	sqlite3_stmt	*stmt;
 
-	if (store_sqlite_prepare(st, "SELECT id, account, created, expires, revoked, last_used "
-	    "FROM tokens ORDER BY id", &stmt, cause) != 0)
+	if (store_sqlite_prepare(st, "SELECT t.id, t.account, t.created, t.expires, t.revoked, "
+	    "t.last_used, m.name FROM tokens t LEFT JOIN members m ON m.id = t.member "
+	    "ORDER BY t.id", &stmt, cause) != 0)
 		return -1;
 	*out = store_sqlite_collect(st, stmt, &store_token_kind, n, cause);
 	return *out != NULL ? 0 : -1;

@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "auth.h"
 #include "backend.h"
 #include "log.h"
 #include "store.h"
@@ -117,6 +118,45 @@ store_account_del(struct store *st, const char *name, char **cause)
 	return st->backend->account_del(st, name, cause);
 }
 
+/* Is role NULL (unchanged) or a role's name; "" too when empty is allowed (the default). */
+static int
+store_role_check(const char *role, int empty, char **cause)
+{
+	enum role	 r;
+	char		 q[LOG_QUOTE_SIZE];
+
+	if (role == NULL || (empty && role[0] == '\0') || role_parse(role, &r) == 0)
+		return 0;
+	xasprintf(cause, "unknown role '%s': one of viewer, developer, manager, owner",
+	    log_quote(role, q));
+	return -1;
+}
+
+/* Is n a limit store_account_set takes: STORE_UNCHANGED, -1 (none) or 0-max. */
+static int
+store_limit_check(int n, int max, const char *what, char **cause)
+{
+	if (n == STORE_UNCHANGED || (n >= -1 && n <= max))
+		return 0;
+	xasprintf(cause, "%s must be a number from 0 to %d, or none", what, max);
+	return -1;
+}
+
+/* Change an account's limits and the role a raw tunnel needs (struct store_account_set). */
+int
+store_account_set(struct store *st, const char *name, const struct store_account_set *set,
+    char **cause)
+{
+	if (store_limit_check(set->max_tunnels, STORE_MAX_TUNNELS, "max-tunnels", cause) != 0 ||
+	    store_limit_check(set->max_addresses, STORE_MAX_LIMIT, "max-addresses",
+	    cause) != 0 ||
+	    store_limit_check(set->max_connections, STORE_MAX_LIMIT, "max-connections",
+	    cause) != 0 ||
+	    store_role_check(set->create_raw_tunnel, 1, cause) != 0)
+		return -1;
+	return st->backend->account_set(st, name, set, cause);
+}
+
 /* Find account name: *out gets it, or NULL when there is none. */
 int
 store_account_find(struct store *st, const char *name, struct store_account **out,
@@ -149,15 +189,205 @@ store_account_list_free(struct store_account **v, size_t n)
 	store_list_free(v, n, &store_account_kind);
 }
 
+/* --- members ------------------------------------------------------------------------------ */
+
+/* Is name a valid member name: 1-64 characters of A-Z a-z 0-9 . _ @ - (as account names)? */
+int
+store_member_check_name(const char *name, char **cause)
+{
+	char	 q[LOG_QUOTE_SIZE];
+	size_t	 len = strnlen(name, STORE_MAX_MEMBER + 1);
+
+	if (len == 0 || len > STORE_MAX_MEMBER || strspn(name,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-") != len) {
+		xasprintf(cause, "member name '%s' is not 1-%d characters of A-Z a-z 0-9 . _ @ -",
+		    log_quote(name, q), STORE_MAX_MEMBER);
+		return -1;
+	}
+	return 0;
+}
+
+/* Add member name with role to account. */
+int
+store_member_add(struct store *st, const char *account, const char *name, const char *role,
+    char **cause)
+{
+	if (store_member_check_name(name, cause) != 0 || role == NULL ||
+	    store_role_check(role, 0, cause) != 0) {
+		if (role == NULL)
+			xasprintf(cause, "a member needs a role");
+		return -1;
+	}
+	return st->backend->member_add(st, account, name, role, cause);
+}
+
+/* Delete a member with its keys, tokens and API keys; an account keeps at least one owner. */
+int
+store_member_del(struct store *st, const char *account, const char *name, char **cause)
+{
+	return st->backend->member_del(st, account, name, cause);
+}
+
+/* Give a member another role; an account keeps at least one owner. */
+int
+store_member_set_role(struct store *st, const char *account, const char *name,
+    const char *role, char **cause)
+{
+	if (role == NULL || store_role_check(role, 0, cause) != 0) {
+		if (role == NULL)
+			xasprintf(cause, "a member needs a role");
+		return -1;
+	}
+	return st->backend->member_set_role(st, account, name, role, cause);
+}
+
+/* Find a member of account: *out gets it, or NULL when there is none. */
+int
+store_member_find(struct store *st, const char *account, const char *name,
+    struct store_member **out, char **cause)
+{
+	*out = NULL;
+	return st->backend->member_find(st, account, name, out, cause);
+}
+
+/* List the members of account (NULL: of every account), by account, then name. */
+int
+store_member_list(struct store *st, const char *account, struct store_member ***out,
+    size_t *n, char **cause)
+{
+	*out = NULL;
+	*n = 0;
+	return st->backend->member_list(st, account, out, n, cause);
+}
+
+/* The member token id belongs to: *out gets it, or NULL when none (no such token). */
+int
+store_member_of_token(struct store *st, int64_t id, struct store_member **out, char **cause)
+{
+	*out = NULL;
+	return st->backend->member_of_token(st, id, out, cause);
+}
+
+/* The member the key with this fingerprint belongs to: *out, or NULL when none. */
+int
+store_member_of_key(struct store *st, const char *fingerprint, struct store_member **out,
+    char **cause)
+{
+	*out = NULL;
+	return st->backend->member_of_key(st, fingerprint, out, cause);
+}
+
+/* Free a member; NULL is a no-op. */
+void
+store_member_free(struct store_member *m)
+{
+	store_record_free(m, &store_member_kind);
+}
+
+/* Free a list of members. */
+void
+store_member_list_free(struct store_member **v, size_t n)
+{
+	store_list_free(v, n, &store_member_kind);
+}
+
+/* --- API keys ----------------------------------------------------------------------------- */
+
+/*
+ * Create an API key for a member of account, or with both NULL for the operator. *secret
+ * gets it, the only copy there will ever be (wipe it with strfreezero), *id its number.
+ */
+int
+store_apikey_create(struct store *st, const char *account, const char *member, char **secret,
+    int64_t *id, char **cause)
+{
+	struct store_hash	 h;
+	char			*s;
+	int			 rc = -1;
+
+	*secret = NULL;
+	if ((account == NULL) != (member == NULL)) {
+		xasprintf(cause, "an API key belongs to a member of an account, or to the operator");
+		return -1;
+	}
+	if ((s = store_token_generate(STORE_APIKEY_PREFIX, cause)) == NULL)
+		return -1;
+	if (store_token_hash(s, &h, cause) == 0)
+		rc = st->backend->apikey_add(st, account, member, &h, id, cause);
+	OPENSSL_cleanse(&h, sizeof h);
+	if (rc != 0) {
+		strfreezero(s);
+		return -1;
+	}
+	*secret = s;
+	return 0;
+}
+
+/* Revoke API key id. */
+int
+store_apikey_revoke(struct store *st, int64_t id, char **cause)
+{
+	return st->backend->apikey_revoke(st, id, cause);
+}
+
+/*
+ * Verify a presented API key: 0 with its record in *out (free it; account NULL for the
+ * operator's), recording its use; 1 when it is not one (unknown, malformed or revoked: cause
+ * says which); -1 on a database error.
+ */
+int
+store_apikey_verify(struct store *st, const char *secret, struct store_apikey **out,
+    char **cause)
+{
+	struct store_hash	 h;
+	int			 rc;
+
+	*out = NULL;
+	if (!store_apikey_wellformed(secret)) {
+		xasprintf(cause, "not an API key");
+		return 1;
+	}
+	if (store_token_hash(secret, &h, cause) != 0)
+		return -1;
+	rc = st->backend->apikey_use(st, &h, out, cause);
+	OPENSSL_cleanse(&h, sizeof h);
+	return rc;
+}
+
+/* List the API keys of account (NULL: every one, the operator's included), by id. */
+int
+store_apikey_list(struct store *st, const char *account, struct store_apikey ***out,
+    size_t *n, char **cause)
+{
+	*out = NULL;
+	*n = 0;
+	return st->backend->apikey_list(st, account, out, n, cause);
+}
+
+/* Free an API key record; NULL is a no-op. */
+void
+store_apikey_free(struct store_apikey *k)
+{
+	store_record_free(k, &store_apikey_kind);
+}
+
+/* Free a list of API key records. */
+void
+store_apikey_list_free(struct store_apikey **v, size_t n)
+{
+	store_list_free(v, n, &store_apikey_kind);
+}
+
 /* --- tokens ------------------------------------------------------------------------------- */
 
 /*
- * Create a token for account, valid for days (0: no expiry). *token gets the secret, the only
- * copy there will ever be (wipe it with strfreezero), *id its number.
+ * Create a token for a member of account (NULL: the member "owner"), valid for days (0: no
+ * expiry). *token gets the secret, the only copy there will ever be (wipe it with
+ * strfreezero), *id its number.
  */
 int
-store_token_create(struct store *st, const char *account, int days, char **token,
-    int64_t *id, char **cause)
+store_token_create(struct store *st, const char *account, const char *member, int days,
+    char **token, int64_t *id, char **cause)
 {
 	struct store_hash	 h;
 	int64_t			 now = store_now(), expires;
@@ -169,11 +399,13 @@ store_token_create(struct store *st, const char *account, int days, char **token
 		xasprintf(cause, "expires must be a number of days from 1 to %d", STORE_MAX_DAYS);
 		return -1;
 	}
-	if ((secret = store_token_generate(cause)) == NULL)
+	if (member == NULL)
+		member = STORE_OWNER_MEMBER;
+	if ((secret = store_token_generate(STORE_TOKEN_PREFIX, cause)) == NULL)
 		return -1;
 	expires = days == 0 ? 0 : now + (int64_t)days * 86400;
 	if (store_token_hash(secret, &h, cause) == 0)
-		rc = st->backend->token_add(st, account, &h, now, expires, id, cause);
+		rc = st->backend->token_add(st, account, member, &h, now, expires, id, cause);
 	OPENSSL_cleanse(&h, sizeof h);
 	if (rc != 0) {
 		strfreezero(secret);
@@ -266,12 +498,13 @@ store_token_list_free(struct store_token **v, size_t n)
 /* --- keys --------------------------------------------------------------------------------- */
 
 /*
- * Add the public key of an OpenSSH line "TYPE BASE64 [COMMENT]" to account; added_by says who
- * ("tunnelgwctl", "register"). *out, when not NULL, gets the new record (free it).
+ * Add the public key of an OpenSSH line "TYPE BASE64 [COMMENT]" to a member of account (NULL:
+ * the member "owner"); added_by says who ("tunnelgwctl", "register"). *out, when not NULL,
+ * gets the new record (free it).
  */
 int
-store_key_add(struct store *st, const char *account, const char *line, const char *added_by,
-    struct store_key **out, char **cause)
+store_key_add(struct store *st, const char *account, const char *member, const char *line,
+    const char *added_by, struct store_key **out, char **cause)
 {
 	struct store_key	*k;
 
@@ -283,6 +516,7 @@ store_key_add(struct store *st, const char *account, const char *line, const cha
 	}
 	if ((k = store_key_parse(account, line, added_by, cause)) == NULL)
 		return -1;
+	k->member = xstrdup(member != NULL ? member : STORE_OWNER_MEMBER);
 	if (st->backend->key_add(st, k, cause) != 0) {
 		store_key_free(k);
 		return -1;

@@ -14,7 +14,8 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#define STORE_TOKEN_BYTES	32	/* random bytes in a token */
+#define STORE_TOKEN_BYTES	32	/* random bytes in a token or an API key */
+#define STORE_SECRET_CHARS	43	/* their base64url characters */
 
 /* Is c a character of base64url? */
 static int
@@ -24,20 +25,33 @@ store_token_b64url_char(char c)
 	    c == '-' || c == '_';
 }
 
-/* Does s have the form of a token: "tgw_" and 43 base64url characters? */
-int
-store_token_wellformed(const char *s)
+/* Does s have the form of a secret: prefix and 43 base64url characters? */
+static int
+store_secret_wellformed(const char *s, const char *prefix)
 {
-	size_t	 plen = strlen(STORE_TOKEN_PREFIX), i;
+	size_t	 plen = strlen(prefix), len = plen + STORE_SECRET_CHARS, i;
 
-	if (strnlen(s, STORE_TOKEN_LEN + 1) != STORE_TOKEN_LEN ||
-	    strncmp(s, STORE_TOKEN_PREFIX, plen) != 0)
+	if (strnlen(s, len + 1) != len || strncmp(s, prefix, plen) != 0)
 		return 0;
-	for (i = plen; i < STORE_TOKEN_LEN; i++) {
+	for (i = plen; i < len; i++) {
 		if (!store_token_b64url_char(s[i]))
 			return 0;
 	}
 	return 1;
+}
+
+/* Does s have the form of a token: "tgw_" and 43 base64url characters? */
+int
+store_token_wellformed(const char *s)
+{
+	return store_secret_wellformed(s, STORE_TOKEN_PREFIX);
+}
+
+/* Does s have the form of an API key: "tgwk_" and 43 base64url characters? */
+int
+store_apikey_wellformed(const char *s)
+{
+	return store_secret_wellformed(s, STORE_APIKEY_PREFIX);
 }
 
 /* Encode len bytes as base64url without padding into out, which has room for it and a NUL. */
@@ -69,20 +83,23 @@ store_token_b64url(const unsigned char *in, size_t len, char *out)
 	out[o] = '\0';
 }
 
-/* Make a new token from STORE_TOKEN_BYTES of OpenSSL's random generator. */
+/*
+ * Make a new secret (a token or an API key): prefix and STORE_TOKEN_BYTES of OpenSSL's
+ * random generator.
+ */
 char *
-store_token_generate(char **cause)
+store_token_generate(const char *prefix, char **cause)
 {
 	unsigned char	 raw[STORE_TOKEN_BYTES];
 	char		*token;
-	size_t		 plen = strlen(STORE_TOKEN_PREFIX);
+	size_t		 plen = strlen(prefix);
 
 	if (RAND_bytes(raw, sizeof raw) != 1) {
 		xasprintf(cause, "cannot get random bytes from OpenSSL");
 		return NULL;
 	}
-	token = xmalloc(STORE_TOKEN_LEN + 1);
-	memcpy(token, STORE_TOKEN_PREFIX, plen);
+	token = xmalloc(plen + STORE_SECRET_CHARS + 1);
+	memcpy(token, prefix, plen);
 	store_token_b64url(raw, sizeof raw, token + plen);
 	OPENSSL_cleanse(raw, sizeof raw);
 	return token;
