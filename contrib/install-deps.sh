@@ -12,8 +12,9 @@ set -eu
 
 # openssh-client: ssh-keygen makes the demo's key, and ssh is what the demo tries.
 BUILD="build-essential autoconf automake pkg-config
-       libssh-dev libssl-dev libconfig-dev libsqlite3-dev libevent-dev openssh-client"
-TEST="check openssl python3 haproxy sqlite3
+       libssh-dev libssl-dev libconfig-dev libsqlite3-dev libevent-dev libjansson-dev
+       openssh-client"
+TEST="check openssl python3 haproxy sqlite3 curl
       dropbear-bin putty-tools python3-paramiko python3-asyncssh"
 
 # --fuzz: clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for stack traces.

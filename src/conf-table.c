@@ -79,6 +79,18 @@ const struct conf_option conf_table[] = {
 	  .def_str = "", .check = conf_check_endpoint_or_off,
 	  .help = "Where Prometheus metrics are served over HTTP at /metrics, \"ADDRESS:PORT\" "
 		  "such as \"127.0.0.1:9100\"; keep it on a loopback address. \"\" turns it off." },
+	{ .name = "api_listen", .type = CONF_STRING, .offset = OFF(api_listen),
+	  .def_str = "", .check = conf_check_endpoint_or_off,
+	  .help = "Where the HTTP API (/api/v1/) is served, \"ADDRESS:PORT\" such as "
+		  "\"127.0.0.1:8443\". Without api_tls_cert and api_tls_key it speaks plain HTTP, "
+		  "and only on a loopback address (for a reverse proxy in front). \"\" turns it off." },
+	{ .name = "api_tls_cert", .type = CONF_PATH, .offset = OFF(api_tls_cert),
+	  .def_str = "",
+	  .help = "PEM certificate (with its chain) the API serves HTTPS with; set api_tls_key "
+		  "too. \"\" serves plain HTTP." },
+	{ .name = "api_tls_key", .type = CONF_PATH, .offset = OFF(api_tls_key),
+	  .def_str = "",
+	  .help = "PEM private key of api_tls_cert; readable by tunnelgw's user only." },
 	{ .name = "ciphers", .type = CONF_STRING, .offset = OFF(ciphers),
 	  .def_str = "", .check = conf_check_ciphers,
 	  .help = "SSH ciphers offered, in order. \"\" offers every strong cipher common clients "

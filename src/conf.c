@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <limits.h>
@@ -295,6 +296,25 @@ conf_check_endpoint(const char *s, char **cause)
 	}
 	free(host);
 	return 0;
+}
+
+/* Is the host of "ADDRESS:PORT" a loopback address (127.0.0.0/8 or ::1)? */
+int
+conf_endpoint_loopback(const char *endpoint)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	char		*host;
+	int		 port, rc = 0;
+
+	if (conf_split_endpoint(endpoint, &host, &port) != 0)
+		return 0;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		rc = (ntohl(a4.s_addr) >> 24) == 127;
+	else if (inet_pton(AF_INET6, host, &a6) == 1)
+		rc = IN6_IS_ADDR_LOOPBACK(&a6);
+	free(host);
+	return rc;
 }
 
 /* Check "ADDRESS:PORT", or "" for off. */
@@ -837,6 +857,25 @@ conf_resolve(char **p, const char *dir)
 }
 
 /* Derive what the options imply: absolute paths, the port range, the host name. */
+/* The API's options together: a certificate and its key, or neither and loopback only. */
+static int
+conf_finish_api(struct conf *c, char **cause)
+{
+	if ((*c->api_tls_cert == '\0') != (*c->api_tls_key == '\0')) {
+		xasprintf(cause, "api_tls_cert and api_tls_key go together: set both, or neither "
+		    "for plain HTTP on a loopback address");
+		return -1;
+	}
+	if (*c->api_listen != '\0' && *c->api_tls_cert == '\0' &&
+	    !conf_endpoint_loopback(c->api_listen)) {
+		xasprintf(cause, "api_listen '%s' is not a loopback address: plain HTTP is served "
+		    "only on loopback (behind a reverse proxy); set api_tls_cert and api_tls_key "
+		    "to serve HTTPS there", c->api_listen);
+		return -1;
+	}
+	return 0;
+}
+
 int
 conf_finish(struct conf *c, char **cause)
 {
@@ -884,7 +923,7 @@ conf_finish(struct conf *c, char **cause)
 		free(c->ciphers);
 		c->ciphers = xstrdup(conf_default_ciphers());
 	}
-	return 0;
+	return conf_finish_api(c, cause);
 }
 
 /* Print s as a libconfig string literal. */

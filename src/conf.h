@@ -41,6 +41,9 @@ struct conf {
 	int		 events_max_rows;	/* 0 = no copy in the database */
 	char		*control_socket;	/* "" = off */
 	char		*metrics_listen;	/* "" = off */
+	char		*api_listen;		/* "" = off */
+	char		*api_tls_cert;		/* "" = plain HTTP (loopback only) */
+	char		*api_tls_key;
 	char		*ciphers;
 	int		 log_level;
 	int		 syslog_facility;	/* index into the facility choices; 0 = off */
@@ -115,6 +118,7 @@ const char	*conf_choice_name(const char *, int);
 int		 conf_syslog_facility(const struct conf *);
 
 int		 conf_split_endpoint(const char *, char **, int *);
+int		 conf_endpoint_loopback(const char *);
 int		 conf_check_endpoint(const char *, char **);
 int		 conf_check_endpoint_or_off(const char *, char **);
 int		 conf_check_address(const char *, char **);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "api.h"
 #include "auth.h"
 #include "conf.h"
 #include "control.h"
@@ -61,6 +62,7 @@ struct daemon {
 	int64_t		  store_seq;
 	struct control	 *control;
 	struct metrics_server *metrics;
+	struct api_server *api;
 	int		  workers_up;
 	struct keyfile	**old_keys;	/* replaced by a reload, kept until no worker uses them */
 	size_t		  nold_keys;
@@ -465,7 +467,7 @@ daemon_raise_nofile(void)
 	    rl.rlim_cur != was ? " (soft limit raised to the hard limit)" : "");
 }
 
-/* Open what operators watch the daemon through: the control socket and the metrics. */
+/* Open what operators watch the daemon through: the control socket, the metrics, the API. */
 static int
 daemon_open_ops(struct daemon *d, char **cause)
 {
@@ -474,6 +476,9 @@ daemon_open_ops(struct daemon *d, char **cause)
 		return -1;
 	if (*d->conf->metrics_listen != '\0' &&
 	    (d->metrics = metrics_server_open(d->base, d->conf->metrics_listen, cause)) == NULL)
+		return -1;
+	if (*d->conf->api_listen != '\0' &&
+	    (d->api = api_server_open(d->base, d->conf, d->store, cause)) == NULL)
 		return -1;
 	return 0;
 }
@@ -492,6 +497,7 @@ daemon_free(struct daemon *d)
 	if (d->pause != NULL)
 		event_free(d->pause);
 	control_free(d->control);
+	api_server_free(d->api);
 	metrics_server_free(d->metrics);
 	ratelimit_free(d->ssh_rate);
 	if (d->workers_up)

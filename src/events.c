@@ -127,7 +127,7 @@ events_add_string(struct events_line *l, const char *key, const char *value)
 
 	if (value == NULL)
 		return;
-	json_string(s, sizeof s, value);
+	json_quote_into(s, sizeof s, value);
 	events_append(l, "%s\"%s\":%s", events_sep(l), key, s);
 }
 

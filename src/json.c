@@ -88,7 +88,7 @@ json_piece(const unsigned char *p, char piece[8], size_t *len)
  * least 6 (else buf gets "" and 0 is returned).
  */
 size_t
-json_string(char *buf, size_t size, const char *s)
+json_quote_into(char *buf, size_t size, const char *s)
 {
 	const unsigned char	*p;
 	char			 piece[8];

@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define JSON_STRING_MIN	6	/* "\"...\"" and a NUL: the smallest buffer for json_string */
+#define JSON_STRING_MIN	6	/* "\"...\"" and a NUL: the smallest buffer for json_quote_into */
 
-size_t	 json_string(char *, size_t, const char *);
+size_t	 json_quote_into(char *, size_t, const char *);
 void	 json_write_string(FILE *, const char *);
 
 #endif

@@ -166,25 +166,6 @@ metrics_on_other(struct evhttp_request *req, void *arg)
 	    "text/plain; charset=utf-8");
 }
 
-/* Is the host of "ADDRESS:PORT" a loopback address. */
-static int
-metrics_loopback(const char *endpoint)
-{
-	struct in6_addr	 a6;
-	struct in_addr	 a4;
-	char		*host;
-	int		 port, rc = 0;
-
-	if (conf_split_endpoint(endpoint, &host, &port) != 0)
-		return 0;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		rc = (ntohl(a4.s_addr) >> 24) == 127;
-	else if (inet_pton(AF_INET6, host, &a6) == 1)
-		rc = IN6_IS_ADDR_LOOPBACK(&a6);
-	free(host);
-	return rc;
-}
-
 /*
  * Serve the metrics over HTTP on endpoint ("ADDRESS:PORT") from the main thread's loop;
  * returns the server, or NULL with *cause when the address cannot be listened on.
@@ -216,7 +197,7 @@ metrics_server_open(struct event_base *base, const char *endpoint, char **cause)
 		metrics_server_free(m);
 		return NULL;
 	}
-	if (!metrics_loopback(endpoint))
+	if (!conf_endpoint_loopback(endpoint))
 		log_warn("metrics_listen %s is not a loopback address: anyone who can reach it can "
 		    "read the gateway's counts", endpoint);
 	log_info("serving metrics on http://%s/metrics", endpoint);

@@ -84,15 +84,15 @@ ratelimit_hash(const struct ratelimit *rl, const unsigned char addr[16])
 	return (unsigned int)(h % rl->nslots);
 }
 
-/* May the source of sa (its IPv4 address or IPv6 prefix) try again now: 1, taking a token, or 0. */
-int
-ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa, double now)
+/* The bucket of a source, filled up to now; NULL when there is no limit. */
+static struct ratelimit_slot *
+ratelimit_refill(struct ratelimit *rl, const struct sockaddr *sa, double now)
 {
 	struct ratelimit_slot	*s;
 	unsigned char		 addr[16];
 
 	if (rl == NULL || rl->rate <= 0)
-		return 1;
+		return NULL;
 	source_key(sa, addr);
 	s = &rl->slots[ratelimit_hash(rl, addr)];
 	if (!s->used || memcmp(s->addr, addr, 16) != 0) {
@@ -105,8 +105,30 @@ ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa, double now)
 	if (s->tokens > rl->burst)
 		s->tokens = rl->burst;
 	s->when = now;
+	return s;
+}
+
+/* May the source of sa (its IPv4 address or IPv6 prefix) try again now: 1, taking a token, or 0. */
+int
+ratelimit_allow(struct ratelimit *rl, const struct sockaddr *sa, double now)
+{
+	struct ratelimit_slot	*s;
+
+	if ((s = ratelimit_refill(rl, sa, now)) == NULL)
+		return 1;
 	if (s->tokens < 1)
 		return 0;
 	s->tokens -= 1;
 	return 1;
+}
+
+/* Would ratelimit_allow allow a source now? 1 or 0, taking nothing. */
+int
+ratelimit_would_allow(struct ratelimit *rl, const struct sockaddr *sa, double now)
+{
+	struct ratelimit_slot	*s;
+
+	if ((s = ratelimit_refill(rl, sa, now)) == NULL)
+		return 1;
+	return s->tokens >= 1;
 }

@@ -10,6 +10,7 @@ struct ratelimit;
 struct ratelimit *ratelimit_create(double, double, unsigned int);
 void	 ratelimit_free(struct ratelimit *);
 int	 ratelimit_allow(struct ratelimit *, const struct sockaddr *, double);
+int	 ratelimit_would_allow(struct ratelimit *, const struct sockaddr *, double);
 double	 ratelimit_now(void);
 
 #endif

@@ -36,6 +36,7 @@ struct reg_account {
 #define REGISTRY_ACCOUNT_BUCKETS	1024
 
 struct reg_tunnel {
+	unsigned long long	 id;		/* never reused while the process runs */
 	struct reg_account	*acct;
 	char			*account;
 	char			*url;
@@ -94,6 +95,7 @@ registry_account_put(struct reg_account *a)
  * connections are also what max_connections and the drain at exit look at.
  */
 static atomic_int			registry_conns_open;
+static atomic_ullong			registry_next_id = 1;
 static atomic_ullong			registry_conns_total;
 static atomic_ullong			registry_bytes_in;
 static atomic_ullong			registry_bytes_out;
@@ -118,6 +120,7 @@ registry_add(const char *account, const char *url, const char *target, unsigned 
 	t->target = xstrdup(target);
 	t->session = session;
 	t->since = time(NULL);
+	t->id = atomic_fetch_add(&registry_next_id, 1);
 	atomic_init(&t->refs, 1);
 	t->listed = 1;
 	pthread_mutex_lock(&registry_lock);
@@ -416,4 +419,37 @@ registry_format(const char *account, int json, int *count)
 	if (count != NULL)
 		*count = (int)n;
 	return out;
+}
+
+/*
+ * Call fn for each live tunnel of account (NULL: all), under the registry's lock: fn must
+ * not call the registry, and should be quick (the workers wait for the lock to add or
+ * remove a tunnel). Returns the number of tunnels shown.
+ */
+size_t
+registry_each(const char *account, void (*fn)(const struct registry_view *, void *),
+    void *arg)
+{
+	struct reg_tunnel	*t;
+	struct registry_view	 v;
+	size_t			 n = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_FOREACH(t, &registry_tunnels, entry) {
+		if (account != NULL && strcmp(t->account, account) != 0)
+			continue;
+		v.id = t->id;
+		v.account = t->account;
+		v.url = t->url;
+		v.target = t->target;
+		v.session = t->session;
+		v.since = t->since;
+		v.conns = atomic_load(&t->conns);
+		v.bytes_in = (unsigned long long)atomic_load(&t->bytes_in);
+		v.bytes_out = (unsigned long long)atomic_load(&t->bytes_out);
+		fn(&v, arg);
+		n++;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return n;
 }

@@ -3,6 +3,7 @@
 #ifndef TG_REGISTRY_H
 #define TG_REGISTRY_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -15,6 +16,19 @@ struct registry_totals {
 	unsigned long long	 conns_total;	/* since the start */
 	unsigned long long	 bytes_in;	/* since the start: public -> service */
 	unsigned long long	 bytes_out;	/* since the start: service -> public */
+};
+
+/* One live tunnel as registry_each shows it; the strings live as long as the call. */
+struct registry_view {
+	unsigned long long	 id;
+	const char		*account;
+	const char		*url;
+	const char		*target;
+	unsigned long long	 session;
+	time_t			 since;
+	int			 conns;
+	unsigned long long	 bytes_in;
+	unsigned long long	 bytes_out;
 };
 
 struct reg_tunnel *registry_add(const char *, const char *, const char *, unsigned long long,
@@ -31,6 +45,7 @@ void	 registry_bytes(struct reg_tunnel *, uint64_t, uint64_t);
 int	 registry_account_tunnels(const char *);
 int	 registry_holder(const char *, char **, unsigned long long *, time_t *);
 char	*registry_format(const char *, int, int *);
+size_t	 registry_each(const char *, void (*)(const struct registry_view *, void *), void *);
 void	 registry_totals(struct registry_totals *);
 
 #endif

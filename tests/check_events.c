@@ -21,7 +21,7 @@ escaped(const char *s, size_t size, const char *want)
 	char	*buf = xmalloc(size);
 	size_t	 len;
 
-	len = json_string(buf, size, s);
+	len = json_quote_into(buf, size, s);
 	ck_assert_str_eq(buf, want);
 	ck_assert_uint_eq(len, strlen(want));
 	ck_assert_uint_lt(len, size);
@@ -66,14 +66,14 @@ START_TEST(test_json_truncate)
 	escaped("a\xe2\x82\xac" "bcdefgh", 9, "\"a...\"");	/* nor would the euro sign */
 	escaped("a\xe2\x82\xac" "bcdefgh", 10, "\"a\xe2\x82\xac...\"");
 	escaped("\x01\x01\x01\x01", 16, "\"\\u0001...\"");
-	ck_assert_uint_eq(json_string(buf, 5, "x"), 0);
+	ck_assert_uint_eq(json_quote_into(buf, 5, "x"), 0);
 	ck_assert_str_eq(buf, "");
 
 	/* A long hostile string stays within the field's bound, and is a whole JSON string. */
 	big = xmalloc(100001);
 	memset(big, '\n', 100000);
 	big[100000] = '\0';
-	len = json_string(buf, sizeof buf, big);
+	len = json_quote_into(buf, sizeof buf, big);
 	ck_assert_uint_lt(len, sizeof buf);
 	ck_assert_int_eq(buf[0], '"');
 	ck_assert_int_eq(buf[len - 1], '"');
