@@ -36,7 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "api.h"
+#include "api-int.h"
+#include "events.h"
 #include "auth.h"
 #include "conf.h"
 #include "listener.h"
@@ -54,40 +57,6 @@
 #define API_FAIL_RATE		0.5	/* failed key attempts a second per source, refilled */
 #define API_FAIL_BURST		10	/* ... and at most this many in a row */
 #define API_FAIL_SOURCES	4096	/* sources the failure limit tracks */
-#define API_PREFIX		"/api/v1/"
-
-struct api_server {
-	struct evhttp		*http;
-	SSL_CTX			*ssl;		/* NULL: plain HTTP */
-	struct store		*store;		/* the daemon's; outlives the server */
-	const struct conf	*conf;		/* the daemon's; outlives the server */
-	time_t			 started;
-	struct ratelimit	*fails;
-};
-
-/* Who a request acts as: the operator, or a member of an account with its role. */
-struct api_caller {
-	int		 operator;
-	char		*account;	/* NULL for the operator */
-	char		*member;
-	enum role	 role;
-	int64_t		 key_id;
-};
-
-/* A request being answered. */
-struct api_req {
-	struct api_server		*api;
-	struct evhttp_request		*req;
-	const struct api_caller		*who;
-	struct evkeyvalq		 query;		/* the query string's parameters */
-};
-
-/* A route: a path under API_PREFIX, the role a member needs, and what answers a GET. */
-struct api_route {
-	const char	*path;
-	enum role	 need;
-	void		(*get)(struct api_req *);
-};
 
 /* libevent: free a body handed to an evbuffer by reference once it is sent. */
 static void
@@ -97,7 +66,7 @@ api_text_free(const void *data, size_t len, void *arg)
 }
 
 /* Send a JSON document (taken over) with code and content type. */
-static void
+void
 api_send(struct evhttp_request *req, int code, json_t *doc, const char *type)
 {
 	struct evkeyvalq	*headers = evhttp_request_get_output_headers(req);
@@ -139,10 +108,7 @@ api_title(int code)
 }
 
 /* Send a problem document: code, and detail, which says what was wrong and what to do. */
-static void
-api_problem(struct evhttp_request *req, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void
+void
 api_problem(struct evhttp_request *req, int code, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -159,14 +125,14 @@ api_problem(struct evhttp_request *req, int code, const char *fmt, ...)
 }
 
 /* Send 200 with a JSON document (taken over). */
-static void
+void
 api_ok(struct evhttp_request *req, json_t *doc)
 {
 	api_send(req, HTTP_OK, doc, "application/json");
 }
 
 /* A time in RFC 3339 UTC, as a JSON string; null for 0. */
-static json_t *
+json_t *
 api_time(int64_t t)
 {
 	struct tm	 tm;
@@ -180,173 +146,11 @@ api_time(int64_t t)
 }
 
 /* A count that may be "none" (negative), as a JSON number or null. */
-static json_t *
+json_t *
 api_limit(int64_t n)
 {
 	return n >= 0 ? json_integer(n) : json_null();
 }
-
-/*
- * The account a request is about: a member's own; the operator's ?account= (NULL: every
- * account). A member naming another account gets 403 (and NULL with *refused set).
- */
-static const char *
-api_scope(struct api_req *r, int *refused)
-{
-	const char	*want = evhttp_find_header(&r->query, "account");
-	char		 q[LOG_QUOTE_SIZE];
-
-	*refused = 0;
-	if (r->who->operator)
-		return want;
-	if (want != NULL && strcmp(want, r->who->account) != 0) {
-		api_problem(r->req, 403, "member '%s' of account '%s' may not see account '%s'",
-		    r->who->member, r->who->account, log_quote(want, q));
-		*refused = 1;
-		return NULL;
-	}
-	return r->who->account;
-}
-
-/* Report a store error as 503 (the database) and free it. */
-static void
-api_store_error(struct api_req *r, char *cause)
-{
-	log_warn("api: %s", cause);
-	api_problem(r->req, 503, "%s", cause);
-	free(cause);
-}
-
-/* --- routes ------------------------------------------------------------------------------ */
-
-/* GET status: version, uptime, counts. */
-static void
-api_get_status(struct api_req *r)
-{
-	struct registry_totals	 t;
-
-	registry_totals(&t);
-	api_ok(r->req, json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "version", PACKAGE_VERSION,
-	    "uptime_s", (json_int_t)(time(NULL) - r->api->started),
-	    "started", api_time(r->api->started),
-	    "sessions", (json_int_t)sshgw_session_count(),
-	    "tunnels", (json_int_t)t.tunnels,
-	    "connections", (json_int_t)t.conns,
-	    "connections_total", (json_int_t)t.conns_total,
-	    "bytes_in_total", (json_int_t)t.bytes_in,
-	    "bytes_out_total", (json_int_t)t.bytes_out));
-}
-
-/* registry_each: a live tunnel as an API object, onto the array. */
-static void
-api_tunnel_json(const struct registry_view *v, void *arg)
-{
-	json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:o, s:i, s:I, s:I}",
-	    "id", (json_int_t)v->id, "protocol", "tcp", "public_endpoint", v->url,
-	    "account", v->account, "forward", v->target, "session", (json_int_t)v->session,
-	    "started", api_time(v->since), "connections", v->conns,
-	    "bytes_in", (json_int_t)v->bytes_in, "bytes_out", (json_int_t)v->bytes_out));
-}
-
-/* GET tunnels: the live tunnels of the caller's account (the operator's: all, or ?account=). */
-static void
-api_get_tunnels(struct api_req *r)
-{
-	const char	*account;
-	json_t		*list;
-	int		 refused;
-
-	account = api_scope(r, &refused);
-	if (refused)
-		return;
-	list = json_array();
-	registry_each(account, api_tunnel_json, list);
-	api_ok(r->req, json_pack("{s:o}", "tunnels", list));
-}
-
-/* An account as an API object. */
-static json_t *
-api_account_json(const struct store_account *a)
-{
-	return json_pack("{s:s, s:o, s:o, s:o, s:s, s:i, s:i, s:i, s:i, s:o}",
-	    "name", a->name, "max_tunnels", api_limit(a->max_tunnels),
-	    "max_addresses", api_limit(a->max_addresses),
-	    "max_connections", api_limit(a->max_connections),
-	    "create_raw_tunnel", a->create_raw_tunnel != NULL ? a->create_raw_tunnel : "manager",
-	    "members", (int)a->nmembers, "keys", (int)a->nkeys, "tokens", (int)a->ntokens,
-	    "addresses", (int)a->naddresses, "created", api_time(a->created));
-}
-
-/* GET accounts: the operator's, every account; a member's, its own. */
-static void
-api_get_accounts(struct api_req *r)
-{
-	struct store_account	**v, *a;
-	json_t			 *list = json_array();
-	char			 *cause = NULL;
-	size_t			  n, i;
-
-	if (r->who->operator) {
-		if (store_account_list(r->api->store, &v, &n, &cause) != 0) {
-			json_decref(list);
-			api_store_error(r, cause);
-			return;
-		}
-		for (i = 0; i < n; i++)
-			json_array_append_new(list, api_account_json(v[i]));
-		store_account_list_free(v, n);
-	} else {
-		if (store_account_find(r->api->store, r->who->account, &a, &cause) != 0) {
-			json_decref(list);
-			api_store_error(r, cause);
-			return;
-		}
-		if (a != NULL)
-			json_array_append_new(list, api_account_json(a));
-		store_account_free(a);
-	}
-	api_ok(r->req, json_pack("{s:o}", "accounts", list));
-}
-
-/* GET members: the members of the caller's account (the operator's: all, or ?account=). */
-static void
-api_get_members(struct api_req *r)
-{
-	struct store_member	**v;
-	const char		 *account;
-	json_t			 *list;
-	char			 *cause = NULL, q[LOG_QUOTE_SIZE];
-	size_t			  n, i;
-	int			  refused;
-
-	account = api_scope(r, &refused);
-	if (refused)
-		return;
-	if (store_member_list(r->api->store, account, &v, &n, &cause) != 0) {
-		if (account != NULL && strncmp(cause, "DB: ", 4) != 0) {
-			api_problem(r->req, 404, "no account '%s'", log_quote(account, q));
-			free(cause);
-		} else
-			api_store_error(r, cause);
-		return;
-	}
-	list = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:o}",
-		    "account", v[i]->account, "name", v[i]->name, "role", v[i]->role,
-		    "keys", (int)v[i]->nkeys, "tokens", (int)v[i]->ntokens,
-		    "apikeys", (int)v[i]->napikeys, "created", api_time(v[i]->created)));
-	store_member_list_free(v, n);
-	api_ok(r->req, json_pack("{s:o}", "members", list));
-}
-
-static const struct api_route api_routes[] = {
-	{ "status", ROLE_VIEWER, api_get_status },
-	{ "tunnels", ROLE_VIEWER, api_get_tunnels },
-	{ "accounts", ROLE_VIEWER, api_get_accounts },
-	{ "members", ROLE_VIEWER, api_get_members },
-};
 
 /* --- requests ----------------------------------------------------------------------------- */
 
@@ -417,55 +221,216 @@ api_caller_clear(struct api_caller *who)
 {
 	free(who->account);
 	free(who->member);
+	free(who->source);
 }
 
-/* evhttp: every request: find the route, authenticate, check the role, answer. */
+/* The text of a JSON type, for messages. */
+static const char *
+api_type_name(enum api_type t)
+{
+	return t == API_STRING ? "a string" : t == API_INT ? "an integer" :
+	    t == API_LIMIT ? "an integer or null" : "true or false";
+}
+
+/*
+ * The request's body as a JSON object with only the fields of spec (NULL name ended), of
+ * their types, the required ones present; NULL when it was answered (400, 413, 415, 422).
+ * The caller json_decref()s what it gets.
+ */
+json_t *
+api_body(struct api_req *r, const struct api_field *spec)
+{
+	struct evbuffer		*in = evhttp_request_get_input_buffer(r->req);
+	const char		*type, *key;
+	json_error_t		 err;
+	json_t			*doc, *v;
+	size_t			 len = evbuffer_get_length(in), i;
+	char			 q[LOG_QUOTE_SIZE];
+	int			 ok;
+
+	type = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Content-Type");
+	if (len > 0 && (type == NULL || strncasecmp(type, "application/json", 16) != 0)) {
+		api_problem(r->req, 415, "send the body as application/json");
+		return NULL;
+	}
+	if (len == 0)
+		doc = json_object();
+	else if ((doc = json_loadb((const char *)evbuffer_pullup(in, -1), len,
+	    JSON_REJECT_DUPLICATES, &err)) == NULL) {
+		api_problem(r->req, 400, "the body is not JSON: %s (line %d, column %d)",
+		    err.text, err.line, err.column);
+		return NULL;
+	}
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		api_problem(r->req, 422, "the body must be a JSON object");
+		return NULL;
+	}
+	json_object_foreach(doc, key, v) {
+		for (i = 0; spec[i].name != NULL && strcmp(spec[i].name, key) != 0; i++)
+			;
+		if (spec[i].name == NULL) {
+			api_problem(r->req, 422, "unknown field '%s'", log_quote(key, q));
+			json_decref(doc);
+			return NULL;
+		}
+		ok = spec[i].type == API_STRING ? json_is_string(v) :
+		    spec[i].type == API_INT ? json_is_integer(v) :
+		    spec[i].type == API_LIMIT ? json_is_integer(v) || json_is_null(v) :
+		    json_is_boolean(v);
+		if (!ok) {
+			api_problem(r->req, 422, "field '%s' must be %s", key,
+			    api_type_name(spec[i].type));
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	for (i = 0; spec[i].name != NULL; i++) {
+		if (spec[i].required && json_object_get(doc, spec[i].name) == NULL) {
+			api_problem(r->req, 422, "field '%s' is missing", spec[i].name);
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	return doc;
+}
+
+/* Record a change made through the API: an "audit" event with who, from where, what. */
+void
+api_audit(struct api_req *r, const char *action, const char *account, const char *object)
+{
+	struct events_audit	 a;
+	char			*actor = NULL;
+
+	if (!r->who->operator)
+		xasprintf(&actor, "member %s", r->who->member);
+	a.actor = actor != NULL ? actor : "operator";
+	a.actor_account = r->who->account;
+	a.source = r->who->source;
+	a.action = action;
+	a.account = account;
+	a.object = object;
+	events_audit(&a);
+	log_info("api: %s%s%s from %s: %s %s%s%s", a.actor, a.actor_account != NULL ? " of " : "",
+	    a.actor_account != NULL ? a.actor_account : "", a.source != NULL ? a.source : "?",
+	    action, account != NULL ? account : "", object != NULL ? " " : "",
+	    object != NULL ? object : "");
+	free(actor);
+}
+
+/* The method's name, for messages. */
+static const char *
+api_method(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	case EVHTTP_REQ_PUT: return "PUT";
+	default: return "this method";
+	}
+}
+
+/*
+ * What answers this method on the route, with or without an id; NULL after a 405 that
+ * lists what the route takes.
+ */
+static void (*api_handler(struct api_req *r, const struct api_route *route))(struct api_req *)
+{
+	enum evhttp_cmd_type	  m = evhttp_request_get_command(r->req);
+	void			(*fn)(struct api_req *) = NULL;
+	char			  allow[64];
+
+	if (r->id == NULL)
+		fn = m == EVHTTP_REQ_GET ? route->list : m == EVHTTP_REQ_POST ? route->create :
+		    NULL;
+	else
+		fn = m == EVHTTP_REQ_GET ? route->get : m == EVHTTP_REQ_PATCH ? route->update :
+		    m == EVHTTP_REQ_DELETE ? route->remove : NULL;
+	if (fn != NULL)
+		return fn;
+	allow[0] = '\0';
+	if (r->id == NULL)
+		snprintf(allow, sizeof allow, "%s%s%s", route->list != NULL ? "GET" : "",
+		    route->list != NULL && route->create != NULL ? ", " : "",
+		    route->create != NULL ? "POST" : "");
+	else
+		snprintf(allow, sizeof allow, "%s%s%s%s%s", route->get != NULL ? "GET, " : "",
+		    route->update != NULL ? "PATCH, " : "", route->remove != NULL ? "DELETE" : "",
+		    "", "");
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Allow", allow);
+	api_problem(r->req, 405, "%s " API_PREFIX "%s%s takes %s", api_method(m), route->name,
+	    r->id != NULL ? "/{id}" : "", allow[0] != '\0' ? allow : "nothing");
+	return NULL;
+}
+
+/* The HTTP client's address as "IP:PORT", a new string. */
+static char *
+api_source(struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon = evhttp_request_get_connection(req);
+	const struct sockaddr		*sa = evcon != NULL ? evhttp_connection_get_addr(evcon) :
+					    NULL;
+
+	if (sa == NULL)
+		return xstrdup("?");
+	return addr_format(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in));
+}
+
+/* evhttp: every request: find the route, authenticate, answer. */
 static void
 api_on_request(struct evhttp_request *req, void *arg)
 {
 	struct api_server		*api = arg;
 	const struct evhttp_uri		*uri = evhttp_request_get_evhttp_uri(req);
 	const struct api_route		*route = NULL;
+	void				(*fn)(struct api_req *);
 	struct api_caller		 who;
 	struct api_req			 r;
-	const char			*path, *query;
-	size_t				 i;
+	const char			*path, *query, *slash;
+	char				*id = NULL;
+	size_t				 i, len;
 
 	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	if (path == NULL || strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0) {
 		api_problem(req, 404, "not found: the API is under " API_PREFIX);
 		return;
 	}
-	for (i = 0; i < sizeof api_routes / sizeof api_routes[0]; i++) {
-		if (strcmp(path + strlen(API_PREFIX), api_routes[i].path) == 0)
+	path += strlen(API_PREFIX);
+	slash = strchr(path, '/');
+	len = slash != NULL ? (size_t)(slash - path) : strlen(path);
+	for (i = 0; i < api_nroutes; i++) {
+		if (strlen(api_routes[i].name) == len &&
+		    strncmp(path, api_routes[i].name, len) == 0)
 			route = &api_routes[i];
 	}
-	if (route == NULL) {
-		api_problem(req, 404, "no such resource: the API serves status, tunnels, "
-		    "accounts and members under " API_PREFIX);
+	if (route == NULL || (slash != NULL && slash[1] == '\0')) {
+		api_problem(req, 404, "no such resource under " API_PREFIX "; see doc/api.yaml");
 		return;
 	}
-	if (api_authenticate(api, req, &who) != 0)
+	if (slash != NULL && (id = evhttp_uridecode(slash + 1, 0, NULL)) == NULL)
+		fatal("out of memory");
+	if (api_authenticate(api, req, &who) != 0) {
+		free(id);
 		return;
+	}
+	who.source = api_source(req);
 	memset(&r, 0, sizeof r);
 	r.api = api;
 	r.req = req;
 	r.who = &who;
+	r.id = id;
 	TAILQ_INIT(&r.query);
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-		api_problem(req, 405, "%s" " takes GET", path);
-	} else if (!who.operator && who.role < route->need) {
-		api_problem(req, 403, "%s needs the role %s or above; member '%s' of account '%s' "
-		    "has the role %s", path, role_label(route->need), who.member, who.account,
-		    role_label(who.role));
-	} else if ((query = evhttp_uri_get_query(uri)) != NULL &&
-	    evhttp_parse_query_str(query, &r.query) != 0) {
+	if ((query = evhttp_uri_get_query(uri)) != NULL &&
+	    evhttp_parse_query_str(query, &r.query) != 0)
 		api_problem(req, 400, "the query string is not of the form name=value&...");
-	} else
-		route->get(&r);
+	else if ((fn = api_handler(&r, route)) != NULL)
+		fn(&r);
 	evhttp_clear_headers(&r.query);
 	api_caller_clear(&who);
+	free(id);
 }
 
 /* evhttp, for HTTPS: a TLS bufferevent for each new connection. */

@@ -323,6 +323,34 @@ events_tunnel_closed(const struct events_tunnel *t)
 	events_tunnel("tunnel_closed", t, 1);
 }
 
+/* A change made through the API: event "audit", with who, from where, what and to what. */
+void
+events_audit(const struct events_audit *a)
+{
+	struct events_line	 line, detail;
+	struct store_event	 ev;
+
+	if (!events_on())
+		return;
+	events_begin(&line, &ev, "audit");
+	events_add_string(&line, "account", a->account);
+	events_add_string(&line, "action", a->action);
+	events_add_string(&line, "object", a->object);
+	events_add_string(&line, "actor", a->actor);
+	events_add_string(&line, "actor_account", a->actor_account);
+	events_add_string(&line, "client", a->source);
+	events_object(&detail);
+	events_add_string(&detail, "action", a->action);
+	events_add_string(&detail, "object", a->object);
+	events_add_string(&detail, "actor", a->actor);
+	events_add_string(&detail, "actor_account", a->actor_account);
+	if (events_keep) {
+		ev.account = events_text(a->account);
+		ev.client = events_text(a->source);
+	}
+	events_emit(&line, &detail, &ev);
+}
+
 /* A public connection ended: account, url, client, bytes each way, duration_ms, reason. */
 void
 events_connection_closed(const struct events_connection *c)

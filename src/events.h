@@ -38,6 +38,19 @@ struct events_connection {
 	int64_t			 duration_ms;
 };
 
+/*
+ * A change made through the API (or another door): who made it (the operator, or a member of
+ * an account), from where, what it did and to what.
+ */
+struct events_audit {
+	const char		*actor;		/* "operator", or "member NAME" */
+	const char		*actor_account;	/* the acting member's account; NULL: operator */
+	const char		*source;	/* "IP:PORT" of the HTTP client */
+	const char		*action;	/* "tunnel.close", "member.add" ... */
+	const char		*account;	/* the account changed */
+	const char		*object;	/* what in it: a url, a member's name ... */
+};
+
 int	 events_open(const struct conf *, char **);
 int	 events_reopen(char **);
 void	 events_flush(struct store *);
@@ -46,6 +59,7 @@ int64_t	 events_clock_ms(void);
 void	 events_tunnel_opened(const struct events_tunnel *);
 void	 events_tunnel_closed(const struct events_tunnel *);
 void	 events_connection_closed(const struct events_connection *);
+void	 events_audit(const struct events_audit *);
 void	 events_counts(unsigned long long *, unsigned long long *);
 
 #endif

@@ -39,6 +39,9 @@ struct reg_tunnel {
 	unsigned long long	 id;		/* never reused while the process runs */
 	struct reg_account	*acct;
 	char			*account;
+	char			*member;	/* NULL: a keys-file login */
+	char			*client;	/* the SSH client's address; NULL: not known */
+	atomic_int		 close_wanted;	/* asked to close (registry_request_close) */
 	char			*url;
 	char			*target;
 	unsigned long long	 session;
@@ -179,6 +182,8 @@ registry_release(struct reg_tunnel *t)
 	registry_account_put(t->acct);
 	pthread_mutex_unlock(&registry_lock);
 	free(t->account);
+	free(t->member);
+	free(t->client);
 	free(t->url);
 	free(t->target);
 	free(t);
@@ -440,6 +445,8 @@ registry_each(const char *account, void (*fn)(const struct registry_view *, void
 			continue;
 		v.id = t->id;
 		v.account = t->account;
+		v.member = t->member;
+		v.client = t->client;
 		v.url = t->url;
 		v.target = t->target;
 		v.session = t->session;
@@ -452,4 +459,77 @@ registry_each(const char *account, void (*fn)(const struct registry_view *, void
 	}
 	pthread_mutex_unlock(&registry_lock);
 	return n;
+}
+
+/* Say who opened a tunnel: its member (NULL: none) and SSH client's address (NULL: unknown). */
+void
+registry_set_owner(struct reg_tunnel *t, const char *member, const char *client)
+{
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	free(t->member);
+	free(t->client);
+	t->member = member != NULL ? xstrdup(member) : NULL;
+	t->client = client != NULL ? xstrdup(client) : NULL;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/*
+ * Who holds live tunnel id: 0 with its account and member (new strings; member NULL for a
+ * keys-file login), or -1 when no live tunnel has that id.
+ */
+int
+registry_owner(unsigned long long id, char **account, char **member)
+{
+	struct reg_tunnel	*t;
+	int			 rc = -1;
+
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_FOREACH(t, &registry_tunnels, entry) {
+		if (t->id != id)
+			continue;
+		*account = xstrdup(t->account);
+		*member = t->member != NULL ? xstrdup(t->member) : NULL;
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return rc;
+}
+
+/*
+ * Ask for live tunnel id to close: its worker closes it when told (worker_close_tunnels).
+ * 0, or -1 when no live tunnel has that id.
+ */
+int
+registry_request_close(unsigned long long id)
+{
+	struct reg_tunnel	*t;
+	int			 rc = -1;
+
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_FOREACH(t, &registry_tunnels, entry) {
+		if (t->id == id) {
+			atomic_store(&t->close_wanted, 1);
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return rc;
+}
+
+/* Was the tunnel asked to close? */
+int
+registry_close_wanted(const struct reg_tunnel *t)
+{
+	return t != NULL && atomic_load(&((struct reg_tunnel *)t)->close_wanted);
+}
+
+/* The id of a tunnel's entry. */
+unsigned long long
+registry_id(const struct reg_tunnel *t)
+{
+	return t != NULL ? t->id : 0;
 }

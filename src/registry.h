@@ -22,6 +22,8 @@ struct registry_totals {
 struct registry_view {
 	unsigned long long	 id;
 	const char		*account;
+	const char		*member;	/* NULL: a keys-file login */
+	const char		*client;	/* NULL: not known */
 	const char		*url;
 	const char		*target;
 	unsigned long long	 session;
@@ -45,6 +47,11 @@ void	 registry_bytes(struct reg_tunnel *, uint64_t, uint64_t);
 int	 registry_account_tunnels(const char *);
 int	 registry_holder(const char *, char **, unsigned long long *, time_t *);
 char	*registry_format(const char *, int, int *);
+void	 registry_set_owner(struct reg_tunnel *, const char *, const char *);
+int	 registry_owner(unsigned long long, char **, char **);
+int	 registry_request_close(unsigned long long);
+int	 registry_close_wanted(const struct reg_tunnel *);
+unsigned long long registry_id(const struct reg_tunnel *);
 size_t	 registry_each(const char *, void (*)(const struct registry_view *, void *), void *);
 void	 registry_totals(struct registry_totals *);
 

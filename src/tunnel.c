@@ -280,7 +280,7 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 {
 	struct client	*c = client_of(s);
 	struct tunnel	*t;
-	char		*target, *url, q[LOG_QUOTE_SIZE];
+	char		*target, *url, *peer, q[LOG_QUOTE_SIZE];
 	int		 fd;
 
 	*reason = NULL;
@@ -304,6 +304,11 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 	t = xcalloc(1, sizeof *t);
 	t->reg = registry_add(c->grant->account, url, target, sshgw_session_id(s),
 	    grant_max_tunnels(c->grant));
+	if (t->reg != NULL) {
+		peer = addr_format((struct sockaddr *)&c->peer, sizeof c->peer);
+		registry_set_owner(t->reg, c->grant->member, peer);
+		free(peer);
+	}
 	if (t->reg == NULL) {
 		metrics_count_refusal(grant_tunnel_limit(c->grant, reason));
 		free(target);
@@ -386,6 +391,29 @@ tunnel_banner(const struct client *c)
 		text = more;
 	}
 	return text;
+}
+
+/*
+ * Close the client's tunnels that were asked to close (through the API), telling the
+ * client; their open connections go on. Returns how many closed.
+ */
+int
+tunnel_close_wanted(struct client *c)
+{
+	struct tunnel	*t, *next;
+	int		 n = 0;
+
+	for (t = TAILQ_FIRST(&c->tunnels); t != NULL; t = next) {
+		next = TAILQ_NEXT(t, entry);
+		if (!registry_close_wanted(t->reg))
+			continue;
+		sshgw_session_notice(c->sess, "tunnelgw: %s was closed through the API", t->url);
+		log_info("session %llu (%s): %s closed through the API",
+		    sshgw_session_id(c->sess), c->grant->account, t->url);
+		tunnel_close(t);
+		n++;
+	}
+	return n;
 }
 
 /* Close every public port of a client (it ends, or the gateway stops); connections go on. */

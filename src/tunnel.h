@@ -22,6 +22,7 @@ int	 tunnel_forward_add(struct sshgw_session *, const char *, int, int *, char *
 int	 tunnel_forward_cancel(struct sshgw_session *, const char *, int);
 char	*tunnel_banner(const struct client *);
 void	 tunnel_close_all(struct client *);
+int	 tunnel_close_wanted(struct client *);
 char	*tunnel_status(struct sshgw_session *);
 
 #endif

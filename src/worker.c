@@ -37,6 +37,7 @@
 #define WORKER_KEYS	(-3)	/* ... to move its sessions to the reloaded keys file */
 #define WORKER_DRAIN	(-4)	/* ... to close its public ports: the gateway is stopping */
 #define WORKER_PROBE	(-5)	/* ... to probe the sessions named in worker_probes */
+#define WORKER_CLOSE	(-6)	/* ... to close the tunnels asked to close (the registry) */
 #define WORKER_PROBE_MS	2000	/* how long a probed session has to answer */
 #define WORKER_PROBES	32	/* sessions waiting to be probed, at most */
 #define WORKER_PROBE_AGE 5	/* seconds a probe request stays valid */
@@ -201,6 +202,16 @@ worker_recheck(struct worker *w)
 	}
 }
 
+/* Close this worker's tunnels that were asked to close. */
+static void
+worker_close_mine(struct worker *w)
+{
+	struct client	*c;
+
+	TAILQ_FOREACH(c, &w->clients, entry)
+		(void)tunnel_close_wanted(c);
+}
+
 /* The keys file was reloaded: new logins use it, and sessions of removed keys close. */
 static void
 worker_rekey(struct worker *w)
@@ -317,6 +328,10 @@ worker_inbox(evutil_socket_t fd, short what, void *arg)
 		}
 		if (fds[i] == WORKER_PROBE) {
 			worker_probe_mine(w);
+			continue;
+		}
+		if (fds[i] == WORKER_CLOSE) {
+			worker_close_mine(w);
 			continue;
 		}
 		worker_adopt(w, fds[i]);
@@ -460,6 +475,13 @@ worker_tell_all(int word)
 		if (write(workers[i].pipe[1], &word, sizeof word) != (ssize_t)sizeof word)
 			log_warn("cannot reach worker %d", i);
 	}
+}
+
+/* Ask every worker to close the tunnels the registry marks (registry_request_close). */
+void
+worker_close_tunnels(void)
+{
+	worker_tell_all(WORKER_CLOSE);
 }
 
 /* Ask every worker to check its sessions against the account store, which changed. */

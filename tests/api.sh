@@ -78,7 +78,7 @@ api tunnels "$vk"
 ok "GET tunnels: a viewer sees its account's live tunnel with its endpoint and byte counts"
 api "tunnels?account=other" "$vk"
 problem 403 "a member asking for another account's tunnels: 403"
-contains "$(jq_ 'j["detail"]')" "member 'viewer1' of account 'team' may not see account 'other'" "the 403 says who may not see what"
+contains "$(jq_ 'j["detail"]')" "member 'viewer1' of account 'team' may not act on account 'other'" "the 403 says who may not act on what"
 api "tunnels?account=other" "$op"
 [ "$(jq_ 'len(j["tunnels"])')" = 0 ] || fail "operator, other: $TG_OUT"
 ok "the operator filters tunnels by account"
@@ -105,6 +105,136 @@ contains "$(jq_ 'j["detail"]')" "was revoked" "the 401 says the key was revoked"
 grep -q "$vk" "$TG_TMP/gw.log" && fail "an API key appears in the log"
 ok "no API key appears in the log"
 
+# Writes: members, tokens, keys, API keys, addresses; each recorded as an audit event.
+api members "$op" -X POST -H 'Content-Type: application/json' -d '{"account":"team","name":"dev1","role":"developer"}'
+[ "$TG_CODE" = 201 ] || fail "POST members: $TG_CODE $TG_OUT"
+[ "$(jq_ 'j["role"]')" = developer ] || fail "POST members: $TG_OUT"
+ok "POST members adds a member: 201 with the member"
+api members "$op" -X POST -H 'Content-Type: application/json' -d '{"account":"team","name":"dev1","role":"developer"}'
+problem 409 "adding a member twice: 409"
+api "members/dev1?account=team" "$op" -X PATCH -H 'Content-Type: application/json' -d '{"role":"manager"}'
+[ "$TG_CODE" = 200 ] && [ "$(jq_ 'j["role"]')" = manager ] || fail "PATCH members: $TG_CODE $TG_OUT"
+ok "PATCH members/NAME gives a role"
+api members "$op" -X POST -H 'Content-Type: application/json' -d '{"account":"team","name":"x","role":"admin"}'
+problem 422 "an unknown role: 422"
+contains "$(jq_ 'j["detail"]')" "unknown role 'admin'" "the 422 names the role"
+api tokens "$op" -X POST -H 'Content-Type: application/json' -d '{"account":"team","member":"dev1","expires_days":3}'
+[ "$TG_CODE" = 201 ] || fail "POST tokens: $TG_CODE $TG_OUT"
+tok=$(jq_ 'j["token"]')
+[[ "$tok" =~ ^tgw_[A-Za-z0-9_-]{43}$ ]] || fail "POST tokens: $TG_OUT"
+tid=$(jq_ 'j["id"]')
+ok "POST tokens makes a token for a member and shows it once"
+api tokens "$op"
+! grep -q "$tok" <<<"$TG_OUT" || fail "GET tokens shows a secret"
+[ "$(jq_ "[t['member'] for t in j['tokens'] if t['id'] == $tid]")" = "['dev1']" ] || fail "GET tokens: $TG_OUT"
+ok "GET tokens lists it with its member, never its secret"
+api "tokens/$tid" "$op" -X DELETE
+[ "$TG_CODE" = 204 ] || fail "DELETE tokens: $TG_CODE $TG_OUT"
+api "tokens/$tid" "$op" -X DELETE
+problem 409 "revoking a token twice: 409"
+ssh-keygen -q -t ed25519 -N "" -C k2 -f "$TG_TMP/k2"
+body=$(python3 -c 'import json,sys; print(json.dumps({"account":"team","member":"dev1","key":open(sys.argv[1]).read().strip()}))' "$TG_TMP/k2.pub")
+api keys "$op" -X POST -H 'Content-Type: application/json' -d "$body"
+[ "$TG_CODE" = 201 ] || fail "POST keys: $TG_CODE $TG_OUT"
+fp=$(jq_ 'j["fingerprint"]')
+[ "$fp" = "$(ssh-keygen -l -f "$TG_TMP/k2.pub" | awk '{print $2}')" ] || fail "POST keys: $TG_OUT"
+ok "POST keys adds a key for a member, with its fingerprint"
+api "keys/$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$fp")" "$op" -X DELETE
+[ "$TG_CODE" = 204 ] || fail "DELETE keys: $TG_CODE $TG_OUT"
+ok "DELETE keys/FINGERPRINT (percent-encoded) deletes it"
+api addresses "$op" -X POST -H 'Content-Type: application/json' -d '{"account":"team","port":25128}'
+[ "$TG_CODE" = 201 ] && [ "$(jq_ 'j["public_endpoint"]')" = "tcp://127.0.0.1:25128" ] || fail "POST addresses: $TG_CODE $TG_OUT"
+ok "POST addresses reserves a port"
+api addresses "$op" -X POST -H 'Content-Type: application/json' -d '{"account":"other","port":25128}'
+problem 409 "reserving a port another account holds: 409"
+api addresses/25128 "$op" -X DELETE
+[ "$TG_CODE" = 204 ] || fail "DELETE addresses: $TG_CODE $TG_OUT"
+api members/dev1 "$op" -X DELETE
+problem 422 "the operator deleting a member without naming its account: 422"
+api "members/dev1?account=team" "$op" -X DELETE
+[ "$TG_CODE" = 204 ] || fail "DELETE members: $TG_CODE $TG_OUT"
+ok "DELETE members/NAME?account= deletes a member"
+expect_status 0 ctl events --limit 100
+contains "$TG_OUT" '"action":"member.add"' "POST members is recorded as an audit event"
+contains "$TG_OUT" '"action":"token.revoke"' "DELETE tokens is recorded as an audit event"
+grep -q "api: operator from 127.0.0.1:[0-9]*: member.add team dev1" "$TG_TMP/gw.log" ||
+	fail "no audit line in the log: $(grep 'api:' "$TG_TMP/gw.log")"
+ok "the log says who changed what from where"
+
+# Bad bodies.
+api members "$op" -X POST -H 'Content-Type: application/json' -d '{"account":"team",'
+problem 400 "malformed JSON: 400"
+contains "$(jq_ 'j["detail"]')" "line 1" "the 400 says where the JSON broke"
+api members "$op" -X POST -H 'Content-Type: application/json' -d '{"account":"team","name":7,"role":"viewer"}'
+problem 422 "a field of the wrong type: 422"
+contains "$(jq_ 'j["detail"]')" "field 'name' must be a string" "the 422 names the field and its type"
+api members "$op" -X POST -H 'Content-Type: application/json' -d '{"account":"team","name":"z","role":"viewer","admin":true}'
+problem 422 "an unknown field: 422"
+api members "$op" -X POST -H 'Content-Type: application/json' -d '[1,2]'
+problem 422 "a body that is no object: 422"
+api members "$op" -X POST -d 'name=x'
+problem 415 "a form instead of JSON: 415"
+head -c 200000 /dev/zero | tr '\0' ' ' >"$TG_TMP/huge.json"
+TG_CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $op" -H 'Content-Type: application/json' --data-binary @"$TG_TMP/huge.json" "$U/members")
+[ "$TG_CODE" = 413 ] || fail "a 200 kB body: $TG_CODE"
+ok "a body over 64 KiB: 413"
+gw_alive "the bad bodies"
+
+# The role matrix: each role, and the operator, against each action.
+declare -A rk
+for r in viewer developer manager; do
+	ctl member add team "$r" --role "$r"
+done
+for r in viewer developer manager owner operator; do
+	ctl member add team "target-$r" --role viewer
+	ctl member add team "victim-$r" --role viewer
+	ssh-keygen -q -t ed25519 -N "" -C "m-$r" -f "$TG_TMP/m-$r"
+done
+for r in viewer developer manager owner; do
+	rk[$r]=$(ctl apikey create team "$r" 2>/dev/null)
+done
+python3 - "$TG_TMP/keys.json" "$op" "${rk[viewer]}" "${rk[developer]}" "${rk[manager]}" "${rk[owner]}" "$TG_TMP" <<'PY'
+import json, sys
+out, op, v, d, m, o, tmp = sys.argv[1:]
+pubs = {r: open("%s/m-%s.pub" % (tmp, r)).read().strip() for r in ["viewer", "developer", "manager", "owner", "operator"]}
+json.dump({"operator": op, "viewer": v, "developer": d, "manager": m, "owner": o, "pub": pubs}, open(out, "w"))
+PY
+python3 "$top_srcdir/tests/apimatrix.py" "$U" "$TG_TMP/keys.json" >"$TG_TMP/matrix.out" 2>&1 ||
+	fail "the role matrix: $(grep -v '^ok' "$TG_TMP/matrix.out")"
+ok "the role matrix over HTTP: $(tail -1 "$TG_TMP/matrix.out")"
+
+# DELETE tunnels/ID: one's own needs developer, another member's manager; the SSH client
+# is told, the public port closes.
+id1=$(api tunnels "$op"; jq_ "[t['id'] for t in j['tunnels'] if t['public_endpoint'] == 'tcp://127.0.0.1:$tport'][0]")
+[ "$(api "tunnels/$id1" "$op"; jq_ 'j["member"]')" = owner ] || fail "tunnels/ID: $TG_OUT"
+[ "$(jq_ 'j["client"]' | cut -d: -f1)" = 127.0.0.1 ] || fail "tunnels/ID client: $TG_OUT"
+ok "GET tunnels/ID shows the tunnel's member and SSH client"
+api "tunnels/$id1" "${rk[developer]}" -X DELETE
+problem 403 "a developer closing another member's tunnel: 403"
+contains "$(jq_ 'j["detail"]')" "closing another member's tunnel needs the role manager" "the 403 says what it needs"
+api "tunnels/$id1" "${rk[manager]}" -X DELETE
+[ "$TG_CODE" = 202 ] && [ "$(jq_ 'j["status"]')" = closing ] || fail "DELETE tunnels: $TG_CODE $TG_OUT"
+err_has t1 "tunnelgw: tcp://127.0.0.1:$tport was closed through the API" "a manager closes another member's tunnel: 202, and the SSH client is told"
+wait_for 5 port_closed "$tport" || fail "port $tport still open"
+ok "the closed tunnel's public port no longer accepts connections"
+api "tunnels/$id1" "$op" -X DELETE
+problem 404 "closing it again: 404"
+api accounts/team "$op" -X PATCH -H 'Content-Type: application/json' -d '{"create_raw_tunnel":"developer"}'
+[ "$(jq_ 'j["create_raw_tunnel"]')" = developer ] || fail "PATCH accounts: $TG_OUT"
+sleep 1.5
+TG_KEY="$TG_TMP/m-developer" start_ssh t2 -R "0:localhost:$svc" v2@127.0.0.1 tcp
+dport=$(allocated t2)
+id2=$(api tunnels "${rk[developer]}"; jq_ "[t['id'] for t in j['tunnels'] if t['public_endpoint'] == 'tcp://127.0.0.1:$dport'][0]")
+api "tunnels/$id2" "${rk[viewer]}" -X DELETE
+problem 403 "a viewer closing a tunnel: 403"
+api "tunnels/$id2" "${rk[developer]}" -X DELETE
+[ "$TG_CODE" = 202 ] || fail "DELETE own tunnel: $TG_CODE $TG_OUT"
+err_has t2 "was closed through the API" "a developer closes its own tunnel: 202"
+api "tunnels/$id2" "${rk[developer]}"
+problem 404 "the closed tunnel is gone from the list"
+api tunnels/abc "$op"
+problem 404 "a tunnel id that is no number: 404"
+
 # Failed attempts are limited per source: after the burst, 429 without looking at the key.
 codes=""
 for _ in $(seq 12); do
@@ -125,6 +255,8 @@ stop_gw
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TG_TMP/key.pem" \
 	-out "$TG_TMP/cert.pem" -days 2 -subj /CN=localhost \
 	-addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null || fail "openssl req failed"
+# On 0.0.0.0, a port below the ephemeral range: no outgoing connection of this machine holds it.
+API_PORT=25139
 write_conf "$TG_TMP/gw.conf" 'workers = 1;' 'database = "state.db";' \
 	"api_listen = \"0.0.0.0:$API_PORT\";" 'api_tls_cert = "cert.pem";' 'api_tls_key = "key.pem";'
 start_gw "$TG_TMP/gw.conf"

@@ -1,0 +1,1155 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * tunnelgw: the API's resources under /api/v1/. Who may do what (the issue's role rules):
+ *
+ *	see anything of an account			viewer
+ *	close one's own tunnel				developer
+ *	close anyone's tunnel in the account		manager
+ *	members, tokens, keys, API keys, addresses	manager (one's own key, token or API key:
+ *							developer, or viewer for an API key)
+ *	give a member a role				owner
+ *	open a tunnel (POST tunnels)			the account's create_raw_tunnel
+ *	accounts: create, change limits, delete	the operator
+ *
+ * A member never gives anyone a role above its own, nor acts for a member above it. The
+ * operator stands above every account and names the one it means (field or ?account=).
+ */
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api-int.h"
+#include "conf.h"
+#include "log.h"
+#include "registry.h"
+#include "sshgw.h"
+#include "store.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+/* --- helpers ------------------------------------------------------------------------------ */
+
+/*
+ * Answer a store failure by what it says: the database (503), something missing (404),
+ * something in the way or a limit (409), else bad input (422). Frees cause.
+ */
+static void
+api_store_error(struct api_req *r, char *cause)
+{
+	int	 code = 422;
+
+	if (strncmp(cause, "DB: ", 4) == 0) {
+		log_warn("api: %s", cause);
+		code = 503;
+	} else if (strstr(cause, "unknown ") != NULL || strstr(cause, "has no member") != NULL ||
+	    strncmp(cause, "no ", 3) == 0 || strstr(cause, "is not reserved") != NULL)
+		code = 404;
+	else if (strstr(cause, "already") != NULL || strstr(cause, "only owner") != NULL ||
+	    strstr(cause, "its limit") != NULL)
+		code = 409;
+	api_problem(r->req, code, "%s", cause);
+	free(cause);
+}
+
+/* Send 201 with the new resource, or 204 with nothing. */
+static void
+api_created(struct api_req *r, json_t *doc)
+{
+	api_send(r->req, 201, doc, "application/json");
+}
+
+static void
+api_no_content(struct api_req *r)
+{
+	evhttp_send_reply(r->req, 204, "No Content", NULL);
+}
+
+/* 0 when the caller may do what (the operator, or a member of role need or above); else 403. */
+static int
+api_need(struct api_req *r, enum role need, const char *what)
+{
+	if (r->who->operator || r->who->role >= need)
+		return 0;
+	api_problem(r->req, 403, "%s needs the role %s or above; member '%s' of account '%s' has "
+	    "the role %s", what, role_label(need), r->who->member, r->who->account,
+	    role_label(r->who->role));
+	return -1;
+}
+
+/* 0 when only the operator is asking; else 403. */
+static int
+api_operator(struct api_req *r, const char *what)
+{
+	if (r->who->operator)
+		return 0;
+	api_problem(r->req, 403, "%s is for the gateway's operator (an operator API key: "
+	    "tunnelgwctl apikey create --operator)", what);
+	return -1;
+}
+
+/*
+ * The account a request is about: a member's own; the operator's, from the body's "account"
+ * or ?account=. NULL when answered: a member naming another account (403), or the operator
+ * naming none where one is needed (422). With any set, the operator may name none: "".
+ */
+static const char *
+api_account(struct api_req *r, json_t *body, int any)
+{
+	const char	*want = NULL;
+	char		 q[LOG_QUOTE_SIZE];
+
+	if (body != NULL && json_object_get(body, "account") != NULL)
+		want = json_string_value(json_object_get(body, "account"));
+	else
+		want = evhttp_find_header(&r->query, "account");
+	if (!r->who->operator) {
+		if (want != NULL && strcmp(want, r->who->account) != 0) {
+			api_problem(r->req, 403, "member '%s' of account '%s' may not act on "
+			    "account '%s'", r->who->member, r->who->account, log_quote(want, q));
+			return NULL;
+		}
+		return r->who->account;
+	}
+	if (want == NULL && any)
+		return "";
+	if (want == NULL)
+		api_problem(r->req, 422, "name the account (field or parameter 'account')");
+	return want;
+}
+
+/*
+ * May the caller act for member name of account (its keys, tokens, API keys): itself at
+ * role self, another at manager, never one above its own role. 0, or -1 when answered.
+ */
+static int
+api_for_member(struct api_req *r, const char *account, const char *name, enum role self,
+    const char *what)
+{
+	struct store_member	*m = NULL;
+	enum role		 role;
+	char			*cause = NULL, q[LOG_QUOTE_SIZE];
+
+	if (store_member_find(r->api->store, account, name, &m, &cause) != 0) {
+		api_store_error(r, cause);
+		return -1;
+	}
+	if (m == NULL) {
+		api_problem(r->req, 404, "account '%s' has no member '%s'", account,
+		    log_quote(name, q));
+		return -1;
+	}
+	if (role_parse(m->role, &role) != 0)
+		role = ROLE_OWNER;
+	store_member_free(m);
+	if (r->who->operator)
+		return 0;
+	if (strcmp(name, r->who->member) == 0)
+		return api_need(r, self, what);
+	if (api_need(r, ROLE_MANAGER, what) != 0)
+		return -1;
+	if (role > r->who->role) {
+		api_problem(r->req, 403, "%s: member '%s' has the role %s, above yours (%s)", what,
+		    name, role_label(role), role_label(r->who->role));
+		return -1;
+	}
+	return 0;
+}
+
+/* A string field of a body, or def when it is absent. */
+static const char *
+api_str(json_t *body, const char *name, const char *def)
+{
+	json_t	*v = json_object_get(body, name);
+
+	return v != NULL ? json_string_value(v) : def;
+}
+
+/* An integer field of a body, or def when it is absent. */
+static json_int_t
+api_int(json_t *body, const char *name, json_int_t def)
+{
+	json_t	*v = json_object_get(body, name);
+
+	return v != NULL ? json_integer_value(v) : def;
+}
+
+/* Parse the id of a path as a positive number; 0 after a 404 when it is none. */
+static unsigned long long
+api_number_id(struct api_req *r, const char *what)
+{
+	unsigned long long	 n = 0;
+	const char		*p;
+	char			 q[LOG_QUOTE_SIZE];
+
+	for (p = r->id; *p >= '0' && *p <= '9' && n < 1000000000000000ULL; p++)
+		n = n * 10 + (unsigned long long)(*p - '0');
+	if (*p != '\0' || p == r->id || n == 0) {
+		api_problem(r->req, 404, "no %s '%s'", what, log_quote(r->id, q));
+		return 0;
+	}
+	return n;
+}
+
+/*
+ * Answer a listing: the records of v (n of them) whose account, a char * at account_at in
+ * each, is account ("" or NULL: all), each made an object by conv, under name.
+ */
+static void
+api_list_reply(struct api_req *r, const char *name, void *const *v, size_t n,
+    size_t account_at, const char *account, json_t *(*conv)(struct api_req *, const void *))
+{
+	json_t		*list = json_array();
+	const char	*owner;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		memcpy(&owner, (const char *)v[i] + account_at, sizeof owner);
+		if (account == NULL || *account == '\0' || strcmp(owner, account) == 0)
+			json_array_append_new(list, conv(r, v[i]));
+	}
+	api_ok(r->req, json_pack("{s:o}", name, list));
+}
+
+/* --- status ------------------------------------------------------------------------------- */
+
+/* GET status: version, uptime, counts. */
+static void
+api_status(struct api_req *r)
+{
+	struct registry_totals	 t;
+
+	registry_totals(&t);
+	api_ok(r->req, json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "version", PACKAGE_VERSION,
+	    "uptime_s", (json_int_t)(time(NULL) - r->api->started),
+	    "started", api_time(r->api->started),
+	    "sessions", (json_int_t)sshgw_session_count(),
+	    "tunnels", (json_int_t)t.tunnels,
+	    "connections", (json_int_t)t.conns,
+	    "connections_total", (json_int_t)t.conns_total,
+	    "bytes_in_total", (json_int_t)t.bytes_in,
+	    "bytes_out_total", (json_int_t)t.bytes_out));
+}
+
+/* --- tunnels ------------------------------------------------------------------------------ */
+
+/* A live tunnel as an API object. */
+static json_t *
+api_tunnel_json(const struct registry_view *v)
+{
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:o, s:i, s:I, s:I}",
+	    "id", (json_int_t)v->id, "protocol", "tcp", "status", "online",
+	    "public_endpoint", v->url, "account", v->account,
+	    "member", v->member != NULL ? json_string(v->member) : json_null(),
+	    "client", v->client != NULL ? json_string(v->client) : json_null(),
+	    "forward", v->target, "session", (json_int_t)v->session,
+	    "started", api_time(v->since), "connections", v->conns,
+	    "bytes_in", (json_int_t)v->bytes_in, "bytes_out", (json_int_t)v->bytes_out);
+}
+
+/* registry_each: every tunnel onto an array. */
+static void
+api_tunnel_each(const struct registry_view *v, void *arg)
+{
+	json_array_append_new(arg, api_tunnel_json(v));
+}
+
+/* What api_tunnel_find looks for, and what it found. */
+struct api_tunnel_find {
+	unsigned long long	 id;
+	json_t			*found;
+};
+
+/* registry_each: the tunnel with an id. */
+static void
+api_tunnel_find(const struct registry_view *v, void *arg)
+{
+	struct api_tunnel_find	*f = arg;
+
+	if (v->id == f->id && f->found == NULL)
+		f->found = api_tunnel_json(v);
+}
+
+/* GET tunnels: the live tunnels of the caller's account (the operator's: all, or ?account=). */
+static void
+api_tunnels_list(struct api_req *r)
+{
+	const char	*account;
+	json_t		*list;
+
+	if ((account = api_account(r, NULL, 1)) == NULL)
+		return;
+	list = json_array();
+	registry_each(*account != '\0' ? account : NULL, api_tunnel_each, list);
+	api_ok(r->req, json_pack("{s:o}", "tunnels", list));
+}
+
+/* GET tunnels/ID: one live tunnel of the caller's account. */
+static void
+api_tunnels_get(struct api_req *r)
+{
+	struct api_tunnel_find	 f = { 0, NULL };
+
+	if ((f.id = api_number_id(r, "tunnel")) == 0)
+		return;
+	registry_each(r->who->operator ? NULL : r->who->account, api_tunnel_find, &f);
+	if (f.found == NULL) {
+		api_problem(r->req, 404, "no live tunnel %llu%s%s", f.id,
+		    r->who->operator ? "" : " in account ", r->who->operator ? "" : r->who->account);
+		return;
+	}
+	api_ok(r->req, f.found);
+}
+
+/*
+ * DELETE tunnels/ID: close a live tunnel (its public port; open connections finish). One's
+ * own needs developer, anyone's in the account manager. 202: its worker closes it at once.
+ */
+static void
+api_tunnels_delete(struct api_req *r)
+{
+	unsigned long long	 id;
+	char			*account = NULL, *member = NULL, obj[32];
+	int			 own;
+
+	if ((id = api_number_id(r, "tunnel")) == 0)
+		return;
+	if (registry_owner(id, &account, &member) != 0 ||
+	    (!r->who->operator && strcmp(account, r->who->account) != 0)) {
+		api_problem(r->req, 404, "no live tunnel %llu%s%s", id,
+		    r->who->operator ? "" : " in account ", r->who->operator ? "" : r->who->account);
+		goto out;
+	}
+	own = !r->who->operator && member != NULL && strcmp(member, r->who->member) == 0;
+	if (api_need(r, own ? ROLE_DEVELOPER : ROLE_MANAGER, own ? "closing one's own tunnel" :
+	    "closing another member's tunnel") != 0)
+		goto out;
+	if (registry_request_close(id) != 0) {
+		api_problem(r->req, 404, "no live tunnel %llu", id);
+		goto out;
+	}
+	worker_close_tunnels();
+	snprintf(obj, sizeof obj, "tunnel %llu", id);
+	api_audit(r, "tunnel.close", account, obj);
+	api_send(r->req, 202, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status", "closing"),
+	    "application/json");
+out:
+	free(account);
+	free(member);
+}
+
+/* --- accounts ----------------------------------------------------------------------------- */
+
+/* An account as an API object. */
+static json_t *
+api_account_json(const struct store_account *a)
+{
+	return json_pack("{s:s, s:o, s:o, s:o, s:s, s:i, s:i, s:i, s:i, s:o}",
+	    "name", a->name, "max_tunnels", api_limit(a->max_tunnels),
+	    "max_addresses", api_limit(a->max_addresses),
+	    "max_connections", api_limit(a->max_connections),
+	    "create_raw_tunnel", a->create_raw_tunnel != NULL ? a->create_raw_tunnel : "manager",
+	    "members", (int)a->nmembers, "keys", (int)a->nkeys, "tokens", (int)a->ntokens,
+	    "addresses", (int)a->naddresses, "created", api_time(a->created));
+}
+
+/* Answer with account name as it is now, with code. */
+static void
+api_account_reply(struct api_req *r, const char *name, int code)
+{
+	struct store_account	*a = NULL;
+	char			*cause = NULL;
+
+	if (store_account_find(r->api->store, name, &a, &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	if (a == NULL) {
+		api_problem(r->req, 404, "unknown account '%s'", name);
+		return;
+	}
+	api_send(r->req, code, api_account_json(a), "application/json");
+	store_account_free(a);
+}
+
+/* GET accounts: the operator's, every account; a member's, its own. */
+static void
+api_accounts_list(struct api_req *r)
+{
+	struct store_account	**v, *a;
+	json_t			 *list = json_array();
+	char			 *cause = NULL;
+	size_t			  n, i;
+
+	if (r->who->operator) {
+		if (store_account_list(r->api->store, &v, &n, &cause) != 0) {
+			json_decref(list);
+			api_store_error(r, cause);
+			return;
+		}
+		for (i = 0; i < n; i++)
+			json_array_append_new(list, api_account_json(v[i]));
+		store_account_list_free(v, n);
+	} else {
+		if (store_account_find(r->api->store, r->who->account, &a, &cause) != 0) {
+			json_decref(list);
+			api_store_error(r, cause);
+			return;
+		}
+		if (a != NULL)
+			json_array_append_new(list, api_account_json(a));
+		store_account_free(a);
+	}
+	api_ok(r->req, json_pack("{s:o}", "accounts", list));
+}
+
+/* GET accounts/NAME: one account (a member: its own). */
+static void
+api_accounts_get(struct api_req *r)
+{
+	char	 q[LOG_QUOTE_SIZE];
+
+	if (!r->who->operator && strcmp(r->id, r->who->account) != 0) {
+		api_problem(r->req, 403, "member '%s' of account '%s' may not see account '%s'",
+		    r->who->member, r->who->account, log_quote(r->id, q));
+		return;
+	}
+	api_account_reply(r, r->id, HTTP_OK);
+}
+
+/* A limit field of an account's body: a number, or null for none. */
+static int
+api_account_limit(struct api_req *r, json_t *body, const char *name, int *out)
+{
+	json_t	*v = json_object_get(body, name);
+
+	if (v == NULL)
+		return 0;
+	if (json_is_null(v)) {
+		*out = -1;
+		return 0;
+	}
+	if (json_integer_value(v) < 0 ||
+	    json_integer_value(v) > STORE_MAX_LIMIT) {
+		api_problem(r->req, 422, "field '%s' must be an integer from 0 to %d, or null",
+		    name, STORE_MAX_LIMIT);
+		return -1;
+	}
+	*out = (int)json_integer_value(v);
+	return 0;
+}
+
+/* The limits of an account's body (null: none) and the role a raw tunnel needs ... */
+#define API_ACCOUNT_LIMITS \
+	{ "max_tunnels", API_LIMIT, 0 }, { "max_addresses", API_LIMIT, 0 }, \
+	{ "max_connections", API_LIMIT, 0 }, { "create_raw_tunnel", API_STRING, 0 }
+/* ... with the name when it is created. */
+static const struct api_field api_account_fields[] = {
+	API_ACCOUNT_LIMITS, { "name", API_STRING, 1 }, { NULL, API_STRING, 0 }
+};
+static const struct api_field api_account_update_fields[] = {
+	API_ACCOUNT_LIMITS, { NULL, API_STRING, 0 }
+};
+
+/* Apply a body's limits to account name. 0, or -1 when answered. */
+static int
+api_account_apply(struct api_req *r, const char *name, json_t *body)
+{
+	struct store_account_set set = { STORE_UNCHANGED, STORE_UNCHANGED, STORE_UNCHANGED,
+	    NULL };
+	char			*cause = NULL;
+
+	if (api_account_limit(r, body, "max_tunnels", &set.max_tunnels) != 0 ||
+	    api_account_limit(r, body, "max_addresses", &set.max_addresses) != 0 ||
+	    api_account_limit(r, body, "max_connections", &set.max_connections) != 0)
+		return -1;
+	if (set.max_tunnels > STORE_MAX_TUNNELS) {
+		api_problem(r->req, 422, "field 'max_tunnels' must be at most %d",
+		    STORE_MAX_TUNNELS);
+		return -1;
+	}
+	set.create_raw_tunnel = api_str(body, "create_raw_tunnel", NULL);
+	if (set.max_tunnels == STORE_UNCHANGED && set.max_addresses == STORE_UNCHANGED &&
+	    set.max_connections == STORE_UNCHANGED && set.create_raw_tunnel == NULL)
+		return 0;
+	if (store_account_set(r->api->store, name, &set, &cause) != 0) {
+		api_store_error(r, cause);
+		return -1;
+	}
+	return 0;
+}
+
+/* POST accounts {name, limits...}: create an account (the operator). */
+static void
+api_accounts_create(struct api_req *r)
+{
+	const char	*name;
+	json_t		*body;
+	char		*cause = NULL;
+
+	if (api_operator(r, "creating an account") != 0 ||
+	    (body = api_body(r, api_account_fields)) == NULL)
+		return;
+	name = api_str(body, "name", NULL);
+	if (store_account_add(r->api->store, name, -1, &cause) != 0)
+		api_store_error(r, cause);
+	else if (api_account_apply(r, name, body) == 0) {
+		api_audit(r, "account.create", name, NULL);
+		api_account_reply(r, name, 201);
+	}
+	json_decref(body);
+}
+
+/* PATCH accounts/NAME {limits...}: change an account's limits (the operator). */
+static void
+api_accounts_update(struct api_req *r)
+{
+	json_t	*body;
+
+	if (api_operator(r, "changing an account's limits") != 0 ||
+	    (body = api_body(r, api_account_update_fields)) == NULL)
+		return;
+	if (api_account_apply(r, r->id, body) == 0) {
+		api_audit(r, "account.update", r->id, NULL);
+		api_account_reply(r, r->id, HTTP_OK);
+	}
+	json_decref(body);
+}
+
+/* DELETE accounts/NAME: delete an account and all it holds (the operator). */
+static void
+api_accounts_delete(struct api_req *r)
+{
+	char	*cause = NULL;
+
+	if (api_operator(r, "deleting an account") != 0)
+		return;
+	if (store_account_del(r->api->store, r->id, &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	api_audit(r, "account.delete", r->id, NULL);
+	api_no_content(r);
+}
+
+/* --- members ------------------------------------------------------------------------------ */
+
+/* A member as an API object. */
+static json_t *
+api_member_json(const struct store_member *m)
+{
+	return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:o}", "account", m->account,
+	    "name", m->name, "role", m->role, "keys", (int)m->nkeys, "tokens", (int)m->ntokens,
+	    "apikeys", (int)m->napikeys, "created", api_time(m->created));
+}
+
+/* GET members: the members of the caller's account (the operator's: all, or ?account=). */
+static void
+api_members_list(struct api_req *r)
+{
+	struct store_member	**v;
+	const char		 *account;
+	json_t			 *list;
+	char			 *cause = NULL;
+	size_t			  n, i;
+
+	if ((account = api_account(r, NULL, 1)) == NULL)
+		return;
+	if (store_member_list(r->api->store, *account != '\0' ? account : NULL, &v, &n,
+	    &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	list = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(list, api_member_json(v[i]));
+	store_member_list_free(v, n);
+	api_ok(r->req, json_pack("{s:o}", "members", list));
+}
+
+/* Answer with member name of account as it is now, with code. */
+static void
+api_member_reply(struct api_req *r, const char *account, const char *name, int code)
+{
+	struct store_member	*m = NULL;
+	char			*cause = NULL;
+
+	if (store_member_find(r->api->store, account, name, &m, &cause) != 0 || m == NULL) {
+		if (m == NULL && cause == NULL)
+			xasprintf(&cause, "account '%s' has no member '%s'", account, name);
+		api_store_error(r, cause);
+		return;
+	}
+	api_send(r->req, code, api_member_json(m), "application/json");
+	store_member_free(m);
+}
+
+/* May the caller give role (by name) to someone: owner for owner, never above its own. */
+static int
+api_may_give(struct api_req *r, const char *role)
+{
+	enum role	 want;
+	char		 q[LOG_QUOTE_SIZE];
+
+	if (role_parse(role, &want) != 0) {
+		api_problem(r->req, 422, "unknown role '%s': one of viewer, developer, manager, "
+		    "owner", log_quote(role, q));
+		return -1;
+	}
+	if (r->who->operator || want <= r->who->role)
+		return 0;
+	api_problem(r->req, 403, "member '%s' has the role %s and may not give the role %s",
+	    r->who->member, role_label(r->who->role), role);
+	return -1;
+}
+
+/* POST members {account?, name, role}: add a member (manager; not above one's own role). */
+static void
+api_members_create(struct api_req *r)
+{
+	static const struct api_field spec[] = {
+		{ "account", API_STRING, 0 }, { "name", API_STRING, 1 }, { "role", API_STRING, 1 },
+		{ NULL, API_STRING, 0 }
+	};
+	const char	*account, *name, *role;
+	json_t		*body;
+	char		*cause = NULL;
+
+	if ((body = api_body(r, spec)) == NULL)
+		return;
+	name = api_str(body, "name", NULL);
+	role = api_str(body, "role", NULL);
+	if ((account = api_account(r, body, 0)) != NULL &&
+	    api_need(r, ROLE_MANAGER, "adding a member") == 0 && api_may_give(r, role) == 0) {
+		if (store_member_add(r->api->store, account, name, role, &cause) != 0)
+			api_store_error(r, cause);
+		else {
+			api_audit(r, "member.add", account, name);
+			api_member_reply(r, account, name, 201);
+		}
+	}
+	json_decref(body);
+}
+
+/* PATCH members/NAME {role} (?account= for the operator): give a member a role (owner). */
+static void
+api_members_update(struct api_req *r)
+{
+	static const struct api_field spec[] = {
+		{ "account", API_STRING, 0 }, { "role", API_STRING, 1 }, { NULL, API_STRING, 0 }
+	};
+	const char	*account, *role;
+	json_t		*body;
+	char		*cause = NULL, obj[128];
+
+	if ((body = api_body(r, spec)) == NULL)
+		return;
+	role = api_str(body, "role", NULL);
+	if ((account = api_account(r, body, 0)) != NULL &&
+	    api_need(r, ROLE_OWNER, "giving a member a role") == 0 && api_may_give(r, role) == 0) {
+		if (store_member_set_role(r->api->store, account, r->id, role, &cause) != 0)
+			api_store_error(r, cause);
+		else {
+			snprintf(obj, sizeof obj, "%s role %s", r->id, role);
+			api_audit(r, "member.role", account, obj);
+			api_member_reply(r, account, r->id, HTTP_OK);
+		}
+	}
+	json_decref(body);
+}
+
+/* DELETE members/NAME (?account= for the operator): delete a member (manager; not above). */
+static void
+api_members_delete(struct api_req *r)
+{
+	const char	*account;
+	char		*cause = NULL;
+
+	if ((account = api_account(r, NULL, 0)) == NULL ||
+	    api_need(r, ROLE_MANAGER, "deleting a member") != 0 ||
+	    api_for_member(r, account, r->id, ROLE_MANAGER, "deleting a member") != 0)
+		return;
+	if (store_member_del(r->api->store, account, r->id, &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	api_audit(r, "member.delete", account, r->id);
+	api_no_content(r);
+}
+
+/* --- tokens ------------------------------------------------------------------------------- */
+
+/* A token as an API object: never its secret. */
+static json_t *
+api_token_json(const struct store_token *t)
+{
+	return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)t->id,
+	    "account", t->account, "member", t->member != NULL ? json_string(t->member) :
+	    json_null(), "created", api_time(t->created), "expires", api_time(t->expires),
+	    "revoked", api_time(t->revoked), "last_used", api_time(t->last_used));
+}
+
+/* api_list_reply: a token. */
+static json_t *
+api_token_conv(struct api_req *r, const void *t)
+{
+	return api_token_json(t);
+}
+
+/* GET tokens: the tokens of the caller's account (the operator's: all, or ?account=). */
+static void
+api_tokens_list(struct api_req *r)
+{
+	struct store_token	**v;
+	const char		 *account;
+	char			 *cause = NULL;
+	size_t			  n;
+
+	if ((account = api_account(r, NULL, 1)) == NULL)
+		return;
+	if (store_token_list(r->api->store, &v, &n, &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	api_list_reply(r, "tokens", (void *const *)v, n, offsetof(struct store_token, account),
+	    account, api_token_conv);
+	store_token_list_free(v, n);
+}
+
+/*
+ * POST tokens {account?, member?, expires_days?}: a token for a member (default the caller,
+ * or "owner" for the operator), shown this once in "token".
+ */
+static void
+api_tokens_create(struct api_req *r)
+{
+	static const struct api_field spec[] = {
+		{ "account", API_STRING, 0 }, { "member", API_STRING, 0 },
+		{ "expires_days", API_INT, 0 }, { NULL, API_STRING, 0 }
+	};
+	const char	*account, *member;
+	json_int_t	 days;
+	json_t		*body;
+	int64_t		 id;
+	char		*cause = NULL, *token, obj[32];
+
+	if ((body = api_body(r, spec)) == NULL)
+		return;
+	days = api_int(body, "expires_days", 0);
+	member = api_str(body, "member", r->who->operator ? STORE_OWNER_MEMBER : r->who->member);
+	if ((account = api_account(r, body, 0)) == NULL ||
+	    api_for_member(r, account, member, ROLE_DEVELOPER, "creating a token") != 0)
+		goto out;
+	if (days < 0 || days > STORE_MAX_DAYS) {
+		api_problem(r->req, 422, "field 'expires_days' must be from 1 to %d (0 or none: "
+		    "no expiry)", STORE_MAX_DAYS);
+		goto out;
+	}
+	if (store_token_create(r->api->store, account, member, (int)days, &token, &id,
+	    &cause) != 0) {
+		api_store_error(r, cause);
+		goto out;
+	}
+	snprintf(obj, sizeof obj, "token %" PRId64, id);
+	api_audit(r, "token.create", account, obj);
+	api_created(r, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)id, "account",
+	    account, "member", member, "token", token));
+	strfreezero(token);
+out:
+	json_decref(body);
+}
+
+/* DELETE tokens/ID: revoke a token (one's own: developer; another member's: manager). */
+static void
+api_tokens_delete(struct api_req *r)
+{
+	struct store_member	*m = NULL;
+	unsigned long long	 id;
+	char			*cause = NULL, obj[32];
+
+	if ((id = api_number_id(r, "token")) == 0)
+		return;
+	if (store_member_of_token(r->api->store, (int64_t)id, &m, &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	if (m == NULL || (!r->who->operator && strcmp(m->account, r->who->account) != 0)) {
+		api_problem(r->req, 404, "no token with id %llu", id);
+		goto out;
+	}
+	if (api_for_member(r, m->account, m->name, ROLE_DEVELOPER, "revoking a token") != 0)
+		goto out;
+	if (store_token_revoke(r->api->store, (int64_t)id, &cause) != 0) {
+		api_store_error(r, cause);
+		goto out;
+	}
+	snprintf(obj, sizeof obj, "token %llu", id);
+	api_audit(r, "token.revoke", m->account, obj);
+	api_no_content(r);
+out:
+	store_member_free(m);
+}
+
+/* --- keys --------------------------------------------------------------------------------- */
+
+/* A key as an API object. */
+static json_t *
+api_key_json(const struct store_key *k)
+{
+	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:o}", "fingerprint",
+	    k->fingerprint, "account", k->account, "member", k->member != NULL ?
+	    json_string(k->member) : json_null(), "type", k->type, "key", k->key,
+	    "comment", k->comment != NULL ? json_string(k->comment) : json_null(),
+	    "added_by", k->added_by, "created", api_time(k->created));
+}
+
+/* api_list_reply: a key. */
+static json_t *
+api_key_conv(struct api_req *r, const void *k)
+{
+	return api_key_json(k);
+}
+
+/* GET keys: the keys of the caller's account (the operator's: all, or ?account=). */
+static void
+api_keys_list(struct api_req *r)
+{
+	struct store_key	**v;
+	const char		 *account;
+	char			 *cause = NULL;
+	size_t			  n;
+
+	if ((account = api_account(r, NULL, 1)) == NULL)
+		return;
+	if (store_key_list(r->api->store, &v, &n, &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	api_list_reply(r, "keys", (void *const *)v, n, offsetof(struct store_key, account),
+	    account, api_key_conv);
+	store_key_list_free(v, n);
+}
+
+/* POST keys {account?, member?, key}: add an SSH public key for a member. */
+static void
+api_keys_create(struct api_req *r)
+{
+	static const struct api_field spec[] = {
+		{ "account", API_STRING, 0 }, { "member", API_STRING, 0 }, { "key", API_STRING, 1 },
+		{ NULL, API_STRING, 0 }
+	};
+	struct store_key	*k = NULL;
+	const char		*account, *member;
+	json_t			*body;
+	char			*cause = NULL;
+
+	if ((body = api_body(r, spec)) == NULL)
+		return;
+	member = api_str(body, "member", r->who->operator ? STORE_OWNER_MEMBER : r->who->member);
+	if ((account = api_account(r, body, 0)) == NULL ||
+	    api_for_member(r, account, member, ROLE_DEVELOPER, "adding a key") != 0)
+		goto out;
+	if (store_key_add(r->api->store, account, member, api_str(body, "key", ""), "api", &k,
+	    &cause) != 0) {
+		api_store_error(r, cause);
+		goto out;
+	}
+	api_audit(r, "key.add", account, k->fingerprint);
+	api_created(r, api_key_json(k));
+	store_key_free(k);
+out:
+	json_decref(body);
+}
+
+/* DELETE keys/FINGERPRINT: delete a key (one's own: developer; another's: manager). */
+static void
+api_keys_delete(struct api_req *r)
+{
+	struct store_member	*m = NULL;
+	char			*cause = NULL, q[LOG_QUOTE_SIZE];
+
+	if (store_member_of_key(r->api->store, r->id, &m, &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	if (m == NULL || (!r->who->operator && strcmp(m->account, r->who->account) != 0)) {
+		api_problem(r->req, 404, "no key with fingerprint '%s'", log_quote(r->id, q));
+		goto out;
+	}
+	if (api_for_member(r, m->account, m->name, ROLE_DEVELOPER, "deleting a key") != 0)
+		goto out;
+	if (store_key_del(r->api->store, r->id, &cause) != 0) {
+		api_store_error(r, cause);
+		goto out;
+	}
+	api_audit(r, "key.delete", m->account, r->id);
+	api_no_content(r);
+out:
+	store_member_free(m);
+}
+
+/* --- API keys ----------------------------------------------------------------------------- */
+
+/* An API key as an API object: never its secret. */
+static json_t *
+api_apikey_json(const struct store_apikey *k)
+{
+	return json_pack("{s:I, s:o, s:o, s:s, s:o, s:o, s:o}", "id", (json_int_t)k->id,
+	    "account", k->account != NULL ? json_string(k->account) : json_null(),
+	    "member", k->member != NULL ? json_string(k->member) : json_null(),
+	    "role", k->account != NULL && k->role != NULL ? k->role : "operator",
+	    "created", api_time(k->created), "revoked", api_time(k->revoked),
+	    "last_used", api_time(k->last_used));
+}
+
+/* GET apikeys: the caller's account's API keys (the operator's: all, or ?account=). */
+static void
+api_apikeys_list(struct api_req *r)
+{
+	struct store_apikey	**v;
+	const char		 *account;
+	json_t			 *list;
+	char			 *cause = NULL;
+	size_t			  n, i;
+
+	if ((account = api_account(r, NULL, 1)) == NULL)
+		return;
+	if (store_apikey_list(r->api->store, *account != '\0' ? account : NULL, &v, &n,
+	    &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	list = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(list, api_apikey_json(v[i]));
+	store_apikey_list_free(v, n);
+	api_ok(r->req, json_pack("{s:o}", "apikeys", list));
+}
+
+/*
+ * POST apikeys {account?, member?} or {operator: true}: an API key for a member (default the
+ * caller; any member may make one for itself), or the operator's (the operator only); shown
+ * this once in "key".
+ */
+static void
+api_apikeys_create(struct api_req *r)
+{
+	static const struct api_field spec[] = {
+		{ "account", API_STRING, 0 }, { "member", API_STRING, 0 },
+		{ "operator", API_BOOL, 0 }, { NULL, API_STRING, 0 }
+	};
+	const char	*account = NULL, *member = NULL;
+	json_t		*body, *op;
+	int64_t		 id;
+	char		*cause = NULL, *secret, obj[32];
+
+	if ((body = api_body(r, spec)) == NULL)
+		return;
+	op = json_object_get(body, "operator");
+	if (op != NULL && json_is_true(op)) {
+		if (api_operator(r, "creating an operator API key") != 0)
+			goto out;
+		if (json_object_get(body, "account") != NULL ||
+		    json_object_get(body, "member") != NULL) {
+			api_problem(r->req, 422, "an operator API key has no account or member");
+			goto out;
+		}
+	} else {
+		member = api_str(body, "member", r->who->operator ? NULL : r->who->member);
+		if (member == NULL) {
+			api_problem(r->req, 422, "name the member (field 'member'), or ask for "
+			    "\"operator\": true");
+			goto out;
+		}
+		if ((account = api_account(r, body, 0)) == NULL ||
+		    api_for_member(r, account, member, ROLE_VIEWER, "creating an API key") != 0)
+			goto out;
+	}
+	if (store_apikey_create(r->api->store, account, member, &secret, &id, &cause) != 0) {
+		api_store_error(r, cause);
+		goto out;
+	}
+	snprintf(obj, sizeof obj, "apikey %" PRId64, id);
+	api_audit(r, "apikey.create", account, obj);
+	api_created(r, json_pack("{s:I, s:o, s:o, s:s}", "id", (json_int_t)id,
+	    "account", account != NULL ? json_string(account) : json_null(),
+	    "member", member != NULL ? json_string(member) : json_null(), "key", secret));
+	strfreezero(secret);
+out:
+	json_decref(body);
+}
+
+/* DELETE apikeys/ID: revoke an API key (one's own: anyone; another member's: manager). */
+static void
+api_apikeys_delete(struct api_req *r)
+{
+	struct store_apikey	**v;
+	unsigned long long	 id;
+	const struct store_apikey *k = NULL;
+	char			*cause = NULL, obj[32];
+	size_t			 n, i;
+
+	if ((id = api_number_id(r, "API key")) == 0)
+		return;
+	if (store_apikey_list(r->api->store, r->who->operator ? NULL : r->who->account, &v, &n,
+	    &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if ((unsigned long long)v[i]->id == id)
+			k = v[i];
+	}
+	if (k == NULL)
+		api_problem(r->req, 404, "no API key with id %llu", id);
+	else if ((k->account == NULL && api_operator(r, "revoking an operator API key") == 0) ||
+	    (k->account != NULL && api_for_member(r, k->account, k->member, ROLE_VIEWER,
+	    "revoking an API key") == 0)) {
+		if (store_apikey_revoke(r->api->store, (int64_t)id, &cause) != 0)
+			api_store_error(r, cause);
+		else {
+			snprintf(obj, sizeof obj, "apikey %llu", id);
+			api_audit(r, "apikey.revoke", k->account, obj);
+			api_no_content(r);
+		}
+	}
+	store_apikey_list_free(v, n);
+}
+
+/* --- reserved addresses ------------------------------------------------------------------- */
+
+/* A reserved address as an API object. */
+static json_t *
+api_address_json(struct api_req *r, const struct store_address *a)
+{
+	const char	*host = r->api->conf->public_host;
+	int		 v6 = strchr(host, ':') != NULL;
+	char		*url;
+	json_t		*doc;
+
+	xasprintf(&url, "tcp://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", a->port);
+	doc = json_pack("{s:s, s:i, s:s, s:o}", "public_endpoint", url, "port", a->port,
+	    "account", a->account, "created", api_time(a->created));
+	free(url);
+	return doc;
+}
+
+/* api_list_reply: an address. */
+static json_t *
+api_address_conv(struct api_req *r, const void *a)
+{
+	return api_address_json(r, a);
+}
+
+/* GET addresses: the caller's account's reserved addresses (the operator's: all). */
+static void
+api_addresses_list(struct api_req *r)
+{
+	struct store_address	**v;
+	const char		 *account;
+	char			 *cause = NULL;
+	size_t			  n;
+
+	if ((account = api_account(r, NULL, 1)) == NULL)
+		return;
+	if (store_address_list(r->api->store, &v, &n, &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	api_list_reply(r, "addresses", (void *const *)v, n,
+	    offsetof(struct store_address, account), account, api_address_conv);
+	store_address_list_free(v, n);
+}
+
+/* POST addresses {account?, port?}: reserve a port (manager). */
+static void
+api_addresses_create(struct api_req *r)
+{
+	static const struct api_field spec[] = {
+		{ "account", API_STRING, 0 }, { "port", API_INT, 0 }, { NULL, API_STRING, 0 }
+	};
+	struct store_address	 a;
+	const char		*account;
+	json_int_t		 want;
+	json_t			*body;
+	char			*cause = NULL, obj[16];
+	int			 port;
+
+	if ((body = api_body(r, spec)) == NULL)
+		return;
+	want = api_int(body, "port", 0);
+	if ((account = api_account(r, body, 0)) == NULL ||
+	    api_need(r, ROLE_MANAGER, "reserving an address") != 0)
+		goto out;
+	if (want < 0 || want > 65535) {
+		api_problem(r->req, 422, "field 'port' must be from 1 to 65535");
+		goto out;
+	}
+	if (store_address_reserve(r->api->store, account, (int)want, r->api->conf->port_min,
+	    r->api->conf->port_max, &port, &cause) != 0) {
+		api_store_error(r, cause);
+		goto out;
+	}
+	snprintf(obj, sizeof obj, "port %d", port);
+	api_audit(r, "address.reserve", account, obj);
+	a.port = port;
+	a.account = (char *)account;
+	a.created = (int64_t)time(NULL);
+	api_created(r, api_address_json(r, &a));
+out:
+	json_decref(body);
+}
+
+/* DELETE addresses/PORT: release a reserved port of the caller's account (manager). */
+static void
+api_addresses_delete(struct api_req *r)
+{
+	unsigned long long	 port;
+	char			*owner = NULL, *cause = NULL, obj[16];
+
+	if ((port = api_number_id(r, "reserved port")) == 0 || port > 65535) {
+		if (port > 65535)
+			api_problem(r->req, 404, "no reserved port %llu", port);
+		return;
+	}
+	if (store_address_owner(r->api->store, (int)port, &owner, &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	if (owner == NULL || (!r->who->operator && strcmp(owner, r->who->account) != 0))
+		api_problem(r->req, 404, "port %llu is not reserved%s%s", port,
+		    r->who->operator ? "" : " by account ", r->who->operator ? "" : r->who->account);
+	else if (api_need(r, ROLE_MANAGER, "releasing an address") == 0) {
+		if (store_address_release(r->api->store, (int)port, &cause) != 0)
+			api_store_error(r, cause);
+		else {
+			snprintf(obj, sizeof obj, "port %llu", port);
+			api_audit(r, "address.release", owner, obj);
+			api_no_content(r);
+		}
+	}
+	free(owner);
+}
+
+/* The resources; the server finds a request's by its name. */
+const struct api_route api_routes[] = {
+	{ "status", api_status, NULL, NULL, NULL, NULL },
+	{ "tunnels", api_tunnels_list, NULL, api_tunnels_get, NULL, api_tunnels_delete },
+	{ "accounts", api_accounts_list, api_accounts_create, api_accounts_get,
+	  api_accounts_update, api_accounts_delete },
+	{ "members", api_members_list, api_members_create, NULL, api_members_update,
+	  api_members_delete },
+	{ "tokens", api_tokens_list, api_tokens_create, NULL, NULL, api_tokens_delete },
+	{ "keys", api_keys_list, api_keys_create, NULL, NULL, api_keys_delete },
+	{ "apikeys", api_apikeys_list, api_apikeys_create, NULL, NULL, api_apikeys_delete },
+	{ "addresses", api_addresses_list, api_addresses_create, NULL, NULL,
+	  api_addresses_delete },
+};
+const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];
