@@ -143,6 +143,7 @@ struct grant {
 	enum grant_how	 how;
 	int		 account_max_tunnels;	/* the account's row; -1: none */
 	int		 account_max_connections;	/* the account's row; -1: none */
+	int		 token_port;	/* a token for one tunnel opens only this port; 0: any */
 	enum role	 role;		/* the member's, or the key line's role= */
 	enum role	 raw_tunnel_role;	/* what opening a TCP tunnel needs in this account */
 	struct keyopts	 key;		/* the key line's options; all "not set" without one */
@@ -156,6 +157,7 @@ struct grant_member {
 	enum role	 raw_tunnel_role;	/* 0: ROLE_RAW_TUNNEL_DEFAULT */
 	int		 max_tunnels;		/* -1: none */
 	int		 max_connections;	/* -1: none */
+	int		 token_port;		/* the login's token opens only this port; 0: any */
 };
 
 /* What a forward may do with the port it asked for. */

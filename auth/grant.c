@@ -178,6 +178,7 @@ grant_set_member(struct grant *g, const struct grant_member *m)
 	    ROLE_RAW_TUNNEL_DEFAULT;
 	g->account_max_tunnels = m->max_tunnels;
 	g->account_max_connections = m->max_connections;
+	g->token_port = m->token_port;
 }
 
 /* Parse a whole number option value within bounds. */
@@ -458,6 +459,11 @@ grant_forward(const struct grant *g, const char *address, int port, const char *
 		    role_label(g->raw_tunnel_role), g->member, role_label(g->role), g->account,
 		    g->member);
 		return REFUSAL_ROLE;
+	}
+	if (g->token_port != 0 && port != g->token_port) {
+		xasprintf(why, "this token opens only port %d: use -R %d:localhost:PORT",
+		    g->token_port, g->token_port);
+		return REFUSAL_PORT_NOT_ALLOWED;
 	}
 	if (port == 0) {
 		*how = GRANT_PORT_RANDOM;

@@ -14,7 +14,7 @@ set -eu
 BUILD="build-essential autoconf automake pkg-config
        libssh-dev libssl-dev libconfig-dev libsqlite3-dev libevent-dev libjansson-dev
        openssh-client"
-TEST="check openssl python3 haproxy sqlite3 curl
+TEST="check openssl python3 python3-jsonschema python3-yaml haproxy sqlite3 curl
       dropbear-bin putty-tools python3-paramiko python3-asyncssh"
 
 # --fuzz: clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for stack traces.

@@ -191,6 +191,7 @@ access_member(struct grant *g, long long token_id, const char *fp)
 {
 	struct store_member	*m = NULL;
 	struct store_account	*a = NULL;
+	struct store_token	*t = NULL;
 	struct grant_member	 gm;
 	enum role		 role, raw = 0;
 	char			*cause = NULL;
@@ -203,9 +204,11 @@ access_member(struct grant *g, long long token_id, const char *fp)
 	else
 		rc = store_member_of_key(access_store, fp, &m, &cause);
 	if (rc != 0 || (m != NULL && store_account_find(access_store, m->account, &a,
-	    &cause) != 0)) {
+	    &cause) != 0) || (g->how == GRANT_TOKEN &&
+	    store_token_find(access_store, token_id, &t, &cause) != 0)) {
 		access_db_error("member lookup", cause);
 		store_member_free(m);
+		store_account_free(a);
 		return -1;
 	}
 	rc = -1;
@@ -217,11 +220,13 @@ access_member(struct grant *g, long long token_id, const char *fp)
 		gm.raw_tunnel_role = raw;
 		gm.max_tunnels = a->max_tunnels;
 		gm.max_connections = a->max_connections;
+		gm.token_port = t != NULL ? t->port : 0;
 		grant_set_member(g, &gm);
 		rc = 0;
 	}
 	store_member_free(m);
 	store_account_free(a);
+	store_token_free(t);
 	return rc;
 }
 

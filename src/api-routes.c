@@ -244,6 +244,13 @@ api_status(struct api_req *r)
 static json_t *
 api_tunnel_json(const struct registry_view *v)
 {
+	if (v->awaiting)
+		return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o}",
+		    "id", (json_int_t)v->id, "protocol", "tcp", "status", "awaiting_connection",
+		    "public_endpoint", v->url, "account", v->account,
+		    "member", v->member != NULL ? json_string(v->member) : json_null(),
+		    "forward", v->target, "created", api_time(v->since),
+		    "expires", api_time(v->expires));
 	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:o, s:i, s:I, s:I}",
 	    "id", (json_int_t)v->id, "protocol", "tcp", "status", "online",
 	    "public_endpoint", v->url, "account", v->account,
@@ -254,11 +261,26 @@ api_tunnel_json(const struct registry_view *v)
 	    "bytes_in", (json_int_t)v->bytes_in, "bytes_out", (json_int_t)v->bytes_out);
 }
 
-/* registry_each: every tunnel onto an array. */
+/* What api_tunnel_each gathers: the tunnels, and awaiting ones whose token expired. */
+struct api_tunnel_list {
+	json_t			*list;
+	unsigned long long	 expired[64];
+	size_t			 nexpired;
+	time_t			 now;
+};
+
+/* registry_each: every tunnel onto an array, but awaiting ones whose token expired. */
 static void
 api_tunnel_each(const struct registry_view *v, void *arg)
 {
-	json_array_append_new(arg, api_tunnel_json(v));
+	struct api_tunnel_list	*l = arg;
+
+	if (v->awaiting && v->expires != 0 && v->expires <= l->now) {
+		if (l->nexpired < sizeof l->expired / sizeof l->expired[0])
+			l->expired[l->nexpired++] = v->id;
+		return;
+	}
+	json_array_append_new(l->list, api_tunnel_json(v));
 }
 
 /* What api_tunnel_find looks for, and what it found. */
@@ -281,14 +303,139 @@ api_tunnel_find(const struct registry_view *v, void *arg)
 static void
 api_tunnels_list(struct api_req *r)
 {
-	const char	*account;
-	json_t		*list;
+	struct api_tunnel_list	 l;
+	const char		*account;
+	char			*a, *url;
+	long long		 token;
+	size_t			 i;
 
 	if ((account = api_account(r, NULL, 1)) == NULL)
 		return;
-	list = json_array();
-	registry_each(*account != '\0' ? account : NULL, api_tunnel_each, list);
-	api_ok(r->req, json_pack("{s:o}", "tunnels", list));
+	memset(&l, 0, sizeof l);
+	l.list = json_array();
+	l.now = time(NULL);
+	registry_each(*account != '\0' ? account : NULL, api_tunnel_each, &l);
+	/* An awaiting tunnel whose token expired will never come: it goes. */
+	for (i = 0; i < l.nexpired; i++) {
+		if (registry_cancel_awaiting(l.expired[i], &a, &url, &token) == 0) {
+			free(a);
+			free(url);
+		}
+	}
+	api_ok(r->req, json_pack("{s:o}", "tunnels", l.list));
+}
+
+/* The ssh command line that brings an awaiting tunnel online, a new string. */
+static char *
+api_ssh_command(struct api_req *r, const char *token, int port, const char *local_host,
+    int local_port)
+{
+	const struct conf	*conf = r->api->conf;
+	const char		*host = conf->public_host, *listen, *colon;
+	char			*cmd, popt[32] = "";
+	int			 v6 = strchr(host, ':') != NULL;
+
+	/* The SSH port: the first listen address's, as users reach it. */
+	listen = conf->listen.n > 0 ? conf->listen.v[0] : "";
+	if ((colon = strrchr(listen, ':')) != NULL && strcmp(colon + 1, "22") != 0)
+		snprintf(popt, sizeof popt, "-p %s ", colon + 1);
+	xasprintf(&cmd, "ssh %s-R %d:%s:%d %s@%s%s%s tcp", popt, port, local_host, local_port,
+	    token, v6 ? "[" : "", host, v6 ? "]" : "");
+	return cmd;
+}
+
+/*
+ * POST tunnels {account?, member?, port?, local_host?, local_port?, expires_days?}: a tunnel
+ * that awaits its connection. It reserves the address (port, or a random one of the range;
+ * a port the account reserved already is used as it is), makes a token for one login that
+ * opens only that port, and answers with the ssh command line that brings it online. The
+ * caller (or the member it names) needs the account's create_raw_tunnel role.
+ */
+static void
+api_tunnels_create(struct api_req *r)
+{
+	static const struct api_field spec[] = {
+		{ "account", API_STRING, 0 }, { "member", API_STRING, 0 }, { "port", API_INT, 0 },
+		{ "local_host", API_STRING, 0 }, { "local_port", API_INT, 0 },
+		{ "expires_days", API_INT, 0 }, { NULL, API_STRING, 0 }
+	};
+	struct store_account	*a = NULL;
+	const char		*account, *member, *local_host;
+	json_int_t		 want, local_port, days;
+	enum role		 need = ROLE_RAW_TUNNEL_DEFAULT;
+	json_t			*body;
+	int64_t			 token_id;
+	unsigned long long	 id;
+	char			*cause = NULL, *owner = NULL, *token = NULL, *cmd, *url, *target;
+	char			 q[LOG_QUOTE_SIZE];
+	int			 port;
+
+	if ((body = api_body(r, spec)) == NULL)
+		return;
+	want = api_int(body, "port", 0);
+	local_port = api_int(body, "local_port", 80);
+	days = api_int(body, "expires_days", 1);
+	local_host = api_str(body, "local_host", "localhost");
+	member = api_str(body, "member", r->who->operator ? STORE_OWNER_MEMBER : r->who->member);
+	if ((account = api_account(r, body, 0)) == NULL)
+		goto out;
+	if (want < 0 || want > 65535 || local_port < 1 || local_port > 65535 || days < 1 ||
+	    days > STORE_MAX_DAYS || *local_host == '\0' || strlen(local_host) > 253 ||
+	    strspn(local_host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789.-:[]") != strlen(local_host)) {
+		api_problem(r->req, 422, "port must be 1-65535 (or absent: random), local_port "
+		    "1-65535, expires_days 1-%d, local_host a host name or address ('%s')",
+		    STORE_MAX_DAYS, log_quote(local_host, q));
+		goto out;
+	}
+	if (store_account_find(r->api->store, account, &a, &cause) != 0) {
+		api_store_error(r, cause);
+		goto out;
+	}
+	if (a == NULL) {
+		api_problem(r->req, 404, "unknown account '%s'", log_quote(account, q));
+		goto out;
+	}
+	if (a->create_raw_tunnel != NULL)
+		(void)role_parse(a->create_raw_tunnel, &need);
+	if (api_for_member(r, account, member, need, "opening a TCP tunnel") != 0)
+		goto out;
+	/* A port the account holds already is used as it is; any other is reserved now. */
+	port = (int)want;
+	if (port != 0 && store_address_owner(r->api->store, port, &owner, &cause) != 0) {
+		api_store_error(r, cause);
+		goto out;
+	}
+	if ((port == 0 || owner == NULL || strcmp(owner, account) != 0) &&
+	    store_address_reserve(r->api->store, account, port, r->api->conf->port_min,
+	    r->api->conf->port_max, &port, &cause) != 0) {
+		api_store_error(r, cause);
+		goto out;
+	}
+	if (store_token_create_once(r->api->store, account, member, port, (int)days, &token,
+	    &token_id, &cause) != 0) {
+		api_store_error(r, cause);
+		goto out;
+	}
+	/* As the tunnel's own (src/tunnel.c), which takes this one's place. */
+	xasprintf(&url, "tcp://%s:%d", r->api->conf->public_host, port);
+	xasprintf(&target, "localhost:%d", port);
+	id = registry_add_awaiting(account, member, url, target, token_id,
+	    time(NULL) + (time_t)days * 86400);
+	cmd = api_ssh_command(r, token, port, local_host, (int)local_port);
+	api_audit(r, "tunnel.create", account, url);
+	api_created(r, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id",
+	    (json_int_t)id, "protocol", "tcp", "public_endpoint", url, "status",
+	    "awaiting_connection", "ssh_command", cmd, "account", account, "member", member,
+	    "token_id", (json_int_t)token_id));
+	strfreezero(cmd);
+	strfreezero(token);
+	free(url);
+	free(target);
+out:
+	free(owner);
+	store_account_free(a);
+	json_decref(body);
 }
 
 /* GET tunnels/ID: one live tunnel of the caller's account. */
@@ -309,6 +456,47 @@ api_tunnels_get(struct api_req *r)
 }
 
 /*
+ * DELETE tunnels/ID of a tunnel awaiting its connection: cancel it and revoke its token (its
+ * address stays the account's: DELETE addresses/PORT releases it). 0 when it was one (and
+ * answered), -1 when no tunnel of that id awaits.
+ */
+static int
+api_tunnels_cancel(struct api_req *r, unsigned long long id)
+{
+	struct api_tunnel_find	 f = { 0, NULL };
+	const char		*account, *member;
+	char			*a = NULL, *url = NULL, *cause = NULL;
+	long long		 token;
+	int			 own;
+
+	f.id = id;
+	registry_each(r->who->operator ? NULL : r->who->account, api_tunnel_find, &f);
+	if (f.found == NULL || strcmp(json_string_value(json_object_get(f.found, "status")),
+	    "awaiting_connection") != 0) {
+		json_decref(f.found);
+		return -1;
+	}
+	account = json_string_value(json_object_get(f.found, "account"));
+	member = json_string_value(json_object_get(f.found, "member"));
+	own = !r->who->operator && member != NULL && strcmp(member, r->who->member) == 0;
+	if (api_need(r, own ? ROLE_DEVELOPER : ROLE_MANAGER, own ? "cancelling one's own "
+	    "tunnel" : "cancelling another member's tunnel") == 0) {
+		if (registry_cancel_awaiting(id, &a, &url, &token) != 0)
+			api_problem(r->req, 404, "no tunnel %llu", id);
+		else {
+			if (store_token_revoke(r->api->store, token, &cause) != 0)
+				free(cause);	/* used or revoked already: nothing to do */
+			api_audit(r, "tunnel.cancel", account, url);
+			api_no_content(r);
+		}
+	}
+	free(a);
+	free(url);
+	json_decref(f.found);
+	return 0;
+}
+
+/*
  * DELETE tunnels/ID: close a live tunnel (its public port; open connections finish). One's
  * own needs developer, anyone's in the account manager. 202: its worker closes it at once.
  */
@@ -320,6 +508,8 @@ api_tunnels_delete(struct api_req *r)
 	int			 own;
 
 	if ((id = api_number_id(r, "tunnel")) == 0)
+		return;
+	if (api_tunnels_cancel(r, id) == 0)
 		return;
 	if (registry_owner(id, &account, &member) != 0 ||
 	    (!r->who->operator && strcmp(account, r->who->account) != 0)) {
@@ -1141,7 +1331,8 @@ api_addresses_delete(struct api_req *r)
 /* The resources; the server finds a request's by its name. */
 const struct api_route api_routes[] = {
 	{ "status", api_status, NULL, NULL, NULL, NULL },
-	{ "tunnels", api_tunnels_list, NULL, api_tunnels_get, NULL, api_tunnels_delete },
+	{ "tunnels", api_tunnels_list, api_tunnels_create, api_tunnels_get, NULL,
+	  api_tunnels_delete },
 	{ "accounts", api_accounts_list, api_accounts_create, api_accounts_get,
 	  api_accounts_update, api_accounts_delete },
 	{ "members", api_members_list, api_members_create, NULL, api_members_update,

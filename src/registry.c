@@ -42,6 +42,9 @@ struct reg_tunnel {
 	char			*member;	/* NULL: a keys-file login */
 	char			*client;	/* the SSH client's address; NULL: not known */
 	atomic_int		 close_wanted;	/* asked to close (registry_request_close) */
+	int			 awaiting;	/* made by the API, before its session came */
+	long long		 token_id;	/* awaiting: the token that brings it online */
+	time_t			 expires;	/* awaiting: when that token expires */
 	char			*url;
 	char			*target;
 	unsigned long long	 session;
@@ -57,6 +60,10 @@ struct reg_tunnel {
 static pthread_mutex_t			registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static TAILQ_HEAD(, reg_tunnel)		registry_tunnels = TAILQ_HEAD_INITIALIZER(registry_tunnels);
 static LIST_HEAD(, reg_account)		registry_accounts[REGISTRY_ACCOUNT_BUCKETS];
+/* Tunnels the API made that wait for their SSH client (registry_add_awaiting): few. */
+static TAILQ_HEAD(, reg_tunnel)		registry_awaiting = TAILQ_HEAD_INITIALIZER(registry_awaiting);
+
+static void	registry_release_locked(struct reg_tunnel *);
 
 /* Under the lock: the entry of account, or NULL (create: a new one, never NULL). */
 static struct reg_account *
@@ -114,7 +121,7 @@ struct reg_tunnel *
 registry_add(const char *account, const char *url, const char *target, unsigned long long session,
     int limit)
 {
-	struct reg_tunnel	*t;
+	struct reg_tunnel	*t, *o;
 	struct reg_account	*a;
 
 	t = xcalloc(1, sizeof *t);
@@ -127,6 +134,19 @@ registry_add(const char *account, const char *url, const char *target, unsigned 
 	atomic_init(&t->refs, 1);
 	t->listed = 1;
 	pthread_mutex_lock(&registry_lock);
+	/* A tunnel the API made for this address: it comes online, and keeps its id. */
+	TAILQ_FOREACH(o, &registry_awaiting, entry) {
+		if (strcmp(o->url, url) == 0 && strcmp(o->account, account) == 0)
+			break;
+	}
+	if (o != NULL) {
+		TAILQ_REMOVE(&registry_awaiting, o, entry);
+		t->id = o->id;
+		t->member = o->member;
+		o->member = NULL;
+		o->listed = 0;
+		registry_release_locked(o);
+	}
 	a = registry_account_find(account, 1);
 	a->refs++;
 	t->acct = a;
@@ -172,21 +192,37 @@ registry_hold(struct reg_tunnel *t)
 	return t;
 }
 
-/* Drop a reference; the last one frees the entry. NULL is a no-op. */
-void
-registry_release(struct reg_tunnel *t)
+/* Free an entry nobody holds; under the lock or not, as locked says. */
+static void
+registry_free(struct reg_tunnel *t, int locked)
 {
-	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
-		return;
-	pthread_mutex_lock(&registry_lock);
+	if (!locked)
+		pthread_mutex_lock(&registry_lock);
 	registry_account_put(t->acct);
-	pthread_mutex_unlock(&registry_lock);
+	if (!locked)
+		pthread_mutex_unlock(&registry_lock);
 	free(t->account);
 	free(t->member);
 	free(t->client);
 	free(t->url);
 	free(t->target);
 	free(t);
+}
+
+/* Drop a reference; the last one frees the entry. NULL is a no-op. */
+void
+registry_release(struct reg_tunnel *t)
+{
+	if (t != NULL && atomic_fetch_sub(&t->refs, 1) == 1)
+		registry_free(t, 0);
+}
+
+/* registry_release, under the lock. */
+static void
+registry_release_locked(struct reg_tunnel *t)
+{
+	if (t != NULL && atomic_fetch_sub(&t->refs, 1) == 1)
+		registry_free(t, 1);
 }
 
 /* The tunnel closed: unlist it, and drop its own reference. NULL is a no-op. */
@@ -454,6 +490,23 @@ registry_each(const char *account, void (*fn)(const struct registry_view *, void
 		v.conns = atomic_load(&t->conns);
 		v.bytes_in = (unsigned long long)atomic_load(&t->bytes_in);
 		v.bytes_out = (unsigned long long)atomic_load(&t->bytes_out);
+		v.awaiting = 0;
+		v.expires = 0;
+		fn(&v, arg);
+		n++;
+	}
+	TAILQ_FOREACH(t, &registry_awaiting, entry) {
+		if (account != NULL && strcmp(t->account, account) != 0)
+			continue;
+		memset(&v, 0, sizeof v);
+		v.id = t->id;
+		v.account = t->account;
+		v.member = t->member;
+		v.url = t->url;
+		v.target = t->target;
+		v.since = t->since;
+		v.awaiting = 1;
+		v.expires = t->expires;
 		fn(&v, arg);
 		n++;
 	}
@@ -532,4 +585,58 @@ unsigned long long
 registry_id(const struct reg_tunnel *t)
 {
 	return t != NULL ? t->id : 0;
+}
+
+/*
+ * Record a tunnel the API made for account at url, for member, that waits for the SSH
+ * client the token token_id (valid until expires) brings: the tunnel this client opens at
+ * url takes its place and its id. Returns the id.
+ */
+unsigned long long
+registry_add_awaiting(const char *account, const char *member, const char *url,
+    const char *target, long long token_id, time_t expires)
+{
+	struct reg_tunnel	*t = xcalloc(1, sizeof *t);
+	unsigned long long	 id;
+
+	t->account = xstrdup(account);
+	t->member = member != NULL ? xstrdup(member) : NULL;
+	t->url = xstrdup(url);
+	t->target = xstrdup(target);
+	t->since = time(NULL);
+	t->id = id = atomic_fetch_add(&registry_next_id, 1);
+	t->awaiting = 1;
+	t->token_id = token_id;
+	t->expires = expires;
+	atomic_init(&t->refs, 1);
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_INSERT_TAIL(&registry_awaiting, t, entry);
+	pthread_mutex_unlock(&registry_lock);
+	return id;
+}
+
+/*
+ * Take awaiting tunnel id away (cancelled, or its token expired): 0 with its account, url
+ * and token id (new strings), or -1 when no tunnel awaits with that id.
+ */
+int
+registry_cancel_awaiting(unsigned long long id, char **account, char **url,
+    long long *token_id)
+{
+	struct reg_tunnel	*t;
+
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_FOREACH(t, &registry_awaiting, entry) {
+		if (t->id == id)
+			break;
+	}
+	if (t != NULL) {
+		TAILQ_REMOVE(&registry_awaiting, t, entry);
+		*account = xstrdup(t->account);
+		*url = xstrdup(t->url);
+		*token_id = t->token_id;
+		registry_release_locked(t);
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return t != NULL ? 0 : -1;
 }

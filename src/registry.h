@@ -31,6 +31,8 @@ struct registry_view {
 	int			 conns;
 	unsigned long long	 bytes_in;
 	unsigned long long	 bytes_out;
+	int			 awaiting;	/* made by the API, its SSH client not yet here */
+	time_t			 expires;	/* awaiting: when its token expires */
 };
 
 struct reg_tunnel *registry_add(const char *, const char *, const char *, unsigned long long,
@@ -52,6 +54,9 @@ int	 registry_owner(unsigned long long, char **, char **);
 int	 registry_request_close(unsigned long long);
 int	 registry_close_wanted(const struct reg_tunnel *);
 unsigned long long registry_id(const struct reg_tunnel *);
+unsigned long long registry_add_awaiting(const char *, const char *, const char *,
+	    const char *, long long, time_t);
+int	 registry_cancel_awaiting(unsigned long long, char **, char **, long long *);
 size_t	 registry_each(const char *, void (*)(const struct registry_view *, void *), void *);
 void	 registry_totals(struct registry_totals *);
 

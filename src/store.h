@@ -84,6 +84,8 @@ struct store_token {
 	int64_t		 revoked;
 	int64_t		 last_used;
 	char		*member;	/* NULL: none (a token nobody may use) */
+	int		 port;		/* the only port it may open; 0: any */
+	int		 once;		/* it logs in once */
 };
 
 /* A public key. */
@@ -169,6 +171,9 @@ void		 store_apikey_list_free(struct store_apikey **, size_t);
 /* Tokens: create (the secret is returned once), revoke, verify a secret, list. */
 int		 store_token_create(struct store *, const char *, const char *, int, char **,
 		     int64_t *, char **);
+int		 store_token_create_once(struct store *, const char *, const char *, int, int,
+		     char **, int64_t *, char **);
+int		 store_token_find(struct store *, int64_t, struct store_token **, char **);
 int		 store_token_revoke(struct store *, int64_t, char **);
 int		 store_token_wellformed(const char *);
 int		 store_token_verify(struct store *, const char *, char **, int64_t *, char **);

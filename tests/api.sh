@@ -63,7 +63,7 @@ problem 404 "an unknown resource: 404"
 TG_CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/")
 [ "$TG_CODE" = 404 ] || fail "/: $TG_CODE"
 ok "a path outside /api/v1/: 404"
-api tunnels "$op" -X POST
+api status "$op" -X POST
 problem 405 "POST on a resource that takes GET: 405"
 
 # A live tunnel is listed, with its counters; a member sees its own account only.
@@ -234,6 +234,53 @@ api "tunnels/$id2" "${rk[developer]}"
 problem 404 "the closed tunnel is gone from the list"
 api tunnels/abc "$op"
 problem 404 "a tunnel id that is no number: 404"
+
+# POST tunnels: a tunnel that awaits its connection; the ssh command it returns brings it
+# online under the same id.
+api tunnels "${rk[viewer]}" -X POST -H 'Content-Type: application/json' -d '{}'
+problem 403 "a viewer creating a tunnel: 403 (create_raw_tunnel is developer)"
+api tunnels "${rk[developer]}" -X POST -H 'Content-Type: application/json' -d "{\"local_port\":$svc}"
+[ "$TG_CODE" = 201 ] || fail "POST tunnels: $TG_CODE $TG_OUT"
+[ "$(jq_ 'j["status"]')" = awaiting_connection ] || fail "POST tunnels: $TG_OUT"
+aid=$(jq_ 'j["id"]')
+aurl=$(jq_ 'j["public_endpoint"]')
+aport=${aurl##*:}
+cmd=$(jq_ 'j["ssh_command"]')
+[[ "$cmd" =~ ^ssh\ -p\ $TG_SSH_PORT\ -R\ $aport:localhost:$svc\ tgw_[A-Za-z0-9_-]{43}@127\.0\.0\.1\ tcp$ ]] ||
+	fail "ssh_command: $cmd"
+ok "POST tunnels: 201, awaiting_connection, with the ssh command line"
+api "tunnels/$aid" "${rk[viewer]}"
+[ "$(jq_ 'j["status"]')" = awaiting_connection ] || fail "GET awaiting: $TG_OUT"
+ok "the awaiting tunnel is listed, with its status"
+port_closed "$aport" || fail "the awaiting port accepts connections"
+# The command as returned, with the test's client options (no key: the token logs in).
+NOKEY="-o PubkeyAuthentication=no -o PasswordAuthentication=no -o KbdInteractiveAuthentication=yes -o BatchMode=no $TG_SSH_OPTS"
+read -r -a words <<<"${cmd#ssh }"
+ssh $NOKEY "${words[@]}" >"$TG_TMP/aw.out" 2>"$TG_TMP/aw.err" </dev/null &
+TG_PIDS="$TG_PIDS $!"
+wait_for 10 grep -q "Forwarding  $aurl" "$TG_TMP/aw.out" "$TG_TMP/aw.err" || fail "awaiting tunnel: $(cat "$TG_TMP/aw.err")"
+$TG_PY stream "$aport" 100000 1 >/dev/null || fail "the awaiting tunnel carries no data"
+ok "the returned ssh command brings the tunnel online, and it carries data"
+api "tunnels/$aid" "${rk[viewer]}"
+[ "$(jq_ 'j["status"]')" = online ] && [ "$(jq_ 'j["member"]')" = developer ] || fail "online: $TG_OUT"
+ok "the tunnel keeps its id, now online, as the member that made it"
+tok=$(grep -o 'tgw_[A-Za-z0-9_-]*' <<<"$cmd")
+expect_status 255 ssh $NOKEY -p "$TG_SSH_PORT" "$tok@127.0.0.1" status
+contains "$TG_ERR" "was for one login, and it was used" "the token in the command logs in once"
+api tunnels "${rk[developer]}" -X POST -H 'Content-Type: application/json' -d '{}'
+bid=$(jq_ 'j["id"]')
+api "tunnels/$bid" "${rk[developer]}" -X DELETE
+[ "$TG_CODE" = 204 ] || fail "cancel: $TG_CODE $TG_OUT"
+api "tunnels/$bid" "${rk[developer]}"
+problem 404 "a cancelled awaiting tunnel is gone"
+
+# doc/api.yaml: valid, the same routes as the code, and every route answers as it says.
+python3 "$top_srcdir/tests/openapi.py" check "$top_srcdir/doc/api.yaml" "$top_srcdir/src/api-routes.c" \
+	>"$TG_TMP/oas.out" 2>&1 || fail "doc/api.yaml: $(cat "$TG_TMP/oas.out")"
+ok "doc/api.yaml is valid OpenAPI 3.1 with valid schemas, and describes exactly the routes the code serves: $(tail -1 "$TG_TMP/oas.out")"
+python3 "$top_srcdir/tests/openapi.py" walk "$top_srcdir/doc/api.yaml" "$U" "$op" \
+	>"$TG_TMP/walk.out" 2>&1 || fail "the route walk: $(grep -v '^ok' "$TG_TMP/walk.out")"
+ok "every route of doc/api.yaml answers with a documented status and schema: $(tail -1 "$TG_TMP/walk.out")"
 
 # Failed attempts are limited per source: after the burst, 429 without looking at the key.
 codes=""

@@ -272,7 +272,7 @@ START_TEST(test_members)
 	char			*path = db_path(), *cause = NULL, *t;
 	struct store		*st = open_ok(path, 1000);
 	struct store_member	**v, *m;
-	struct store_key	*k;
+	struct store_key	*k, *k2;
 	struct store_token	**tv;
 	int64_t			 id, seq, seq2;
 	size_t			 n;
@@ -340,8 +340,9 @@ START_TEST(test_members)
 	/* Deleting a member takes its keys and tokens with it. */
 	ck_assert_int_eq(store_member_set_role(st, "team", "owner", "owner", &cause), 0);
 	ck_assert_int_eq(store_member_del(st, "team", "dev1", &cause), 0);
-	ck_assert_int_eq(store_key_find(st, k->fingerprint, &k, &cause), 0);
-	ck_assert_ptr_null(k);
+	ck_assert_int_eq(store_key_find(st, ED25519_FP, &k2, &cause), 0);
+	ck_assert_ptr_null(k2);
+	store_key_free(k);
 	ck_assert_int_eq(store_token_active(st, id, &cause), 0);
 	ck_assert_int_eq(store_token_list(st, &tv, &n, &cause), 0);
 	ck_assert_uint_eq(n, 0);
@@ -441,6 +442,7 @@ START_TEST(test_apikeys)
 	cause = NULL;
 	ck_assert_int_eq(store_apikey_revoke(st, id1, &cause), 0);
 	ck_assert_int_eq(store_apikey_verify(st, s1, &k, &cause), 1);
+	strfreezero(s1);
 	ck_assert_ptr_null(k);
 	free(cause);
 	FAILED_WITH(store_apikey_revoke(st, id1, &cause),

@@ -27,6 +27,8 @@ struct store_match {
 	char		*account;
 	int64_t		 expires;
 	int64_t		 revoked;
+	int		 once;		/* a one-time token ... */
+	int64_t		 last_used;	/* ... is spent once used */
 };
 
 /* The type of a field of a record. */
@@ -105,7 +107,9 @@ struct store_backend {
 	 * -1.
 	 */
 	int		 (*token_add)(struct store *, const char *, const char *,
-			     const struct store_hash *, int64_t, int64_t, int64_t *, char **);
+			     const struct store_hash *, int64_t, int64_t, int, int, int64_t *,
+			     char **);
+	int		 (*token_find)(struct store *, int64_t, struct store_token **, char **);
 	int		 (*token_revoke)(struct store *, int64_t, char **);
 	int		 (*token_use)(struct store *, const struct store_hash *, int, char **,
 			     int64_t *, char **);

@@ -50,6 +50,8 @@ static const struct store_field store_token_fields[] = {
 	STORE_FIELD(STORE_INT64, store_token, revoked, 0),
 	STORE_FIELD(STORE_INT64, store_token, last_used, 0),
 	STORE_FIELD(STORE_TEXT, store_token, member, 0),
+	STORE_FIELD(STORE_INT, store_token, port, 0),
+	STORE_FIELD(STORE_INT, store_token, once, 0),
 };
 static const struct store_field store_key_fields[] = {
 	STORE_FIELD(STORE_TEXT, store_key, fingerprint, 0),

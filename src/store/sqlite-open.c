@@ -43,6 +43,7 @@ static const struct store_backend store_sqlite_backend = {
 	.apikey_use = store_sqlite_apikey_use,
 	.apikey_list = store_sqlite_apikey_list,
 	.token_add = store_sqlite_token_add,
+	.token_find = store_sqlite_token_find,
 	.token_revoke = store_sqlite_token_revoke,
 	.token_use = store_sqlite_token_use,
 	.token_active = store_sqlite_token_active,

@@ -81,7 +81,8 @@ static const char store_schema_2[] =
  * < manager < owner, auth/grant.c), and every key and token belongs to a member. Existing
  * accounts get a member "owner" with the role owner, and their keys and tokens go to it. An
  * account also gains the role that opening a raw tunnel needs (NULL: manager) and limits
- * on reserved addresses and open public connections (NULL: none). The member column of keys
+ * on reserved addresses and open public connections (NULL: none). A token may be bound to one
+ * port and to one login (the API's awaiting tunnels). The member column of keys
  * and tokens cannot be NOT NULL (SQLite adds columns with a NULL default); the code writes it
  * always and treats a key or token without a member as nobody's.
  */
@@ -102,6 +103,9 @@ static const char store_schema_3[] =
 	"  WHERE m.account = keys.account AND m.name = 'owner');"
 	"UPDATE tokens SET member = (SELECT m.id FROM members m"
 	"  WHERE m.account = tokens.account AND m.name = 'owner');"
+	/* A token for one tunnel (POST /api/v1/tunnels): it opens only port, and logs in once. */
+	"ALTER TABLE tokens ADD COLUMN port INTEGER CHECK (port IS NULL OR port BETWEEN 1 AND 65535);"
+	"ALTER TABLE tokens ADD COLUMN once INTEGER NOT NULL DEFAULT 0 CHECK (once IN (0, 1));"
 	"CREATE INDEX keys_member ON keys(member);"
 	"CREATE INDEX tokens_member ON tokens(member);"
 	"ALTER TABLE accounts ADD COLUMN create_raw_tunnel TEXT CHECK (create_raw_tunnel IS NULL"

@@ -20,10 +20,14 @@ store_sqlite_token_bind_time(sqlite3_stmt *stmt, int col, int64_t t)
 	return sqlite3_bind_int64(stmt, col, t);
 }
 
-/* Add a token of member of account by its hash; *id gets its number. */
+/*
+ * Add a token of member of account by its hash, bound to port (0: any) and to one login
+ * when once is set; *id gets its number.
+ */
 int
 store_sqlite_token_add(struct store *st, const char *account, const char *member,
-    const struct store_hash *h, int64_t created, int64_t expires, int64_t *id, char **cause)
+    const struct store_hash *h, int64_t created, int64_t expires, int port, int once,
+    int64_t *id, char **cause)
 {
 	sqlite3_stmt	*stmt;
 	int64_t		 mid;
@@ -32,9 +36,15 @@ store_sqlite_token_add(struct store *st, const char *account, const char *member
 		return -1;
 	if (store_sqlite_member_id(st, account, member, &mid, NULL, cause) != 0 ||
 	    store_sqlite_prepare(st, "INSERT INTO tokens (account, lookup, hash, created, "
-	    "expires, member) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &stmt, cause) != 0)
+	    "expires, member, port, once) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &stmt,
+	    cause) != 0)
 		return store_sqlite_abort(st);
 	sqlite3_bind_int64(stmt, 6, mid);
+	if (port != 0)
+		sqlite3_bind_int(stmt, 7, port);
+	else
+		sqlite3_bind_null(stmt, 7);
+	sqlite3_bind_int(stmt, 8, once != 0);
 	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 2, h->lookup);
 	sqlite3_bind_blob(stmt, 3, h->hash, sizeof h->hash, SQLITE_TRANSIENT);
@@ -95,8 +105,8 @@ store_sqlite_token_match(struct store *st, const struct store_hash *h, struct st
 	const void	*cand;
 	int		 rc;
 
-	if (store_sqlite_prepare(st, "SELECT id, account, hash, expires, revoked FROM tokens "
-	    "WHERE lookup = ?1 AND member IS NOT NULL", &stmt, cause) != 0)
+	if (store_sqlite_prepare(st, "SELECT id, account, hash, expires, revoked, once, last_used "
+	    "FROM tokens WHERE lookup = ?1 AND member IS NOT NULL", &stmt, cause) != 0)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, h->lookup);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -108,6 +118,8 @@ store_sqlite_token_match(struct store *st, const struct store_hash *h, struct st
 		m->account = store_sqlite_col_text(stmt, 1);
 		m->expires = store_sqlite_col_int(stmt, 3, 0);
 		m->revoked = store_sqlite_col_int(stmt, 4, 0);
+		m->once = (int)store_sqlite_col_int(stmt, 5, 0);
+		m->last_used = store_sqlite_col_int(stmt, 6, 0);
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE) {
@@ -142,7 +154,7 @@ int
 store_sqlite_token_use(struct store *st, const struct store_hash *h, int touch,
     char **account, int64_t *id, char **cause)
 {
-	struct store_match	 m = { 0, NULL, 0, 0 };
+	struct store_match	 m = { 0, NULL, 0, 0, 0, 0 };
 	int64_t			 now = store_now();
 	int			 rc = -1;
 
@@ -184,15 +196,34 @@ store_sqlite_token_active(struct store *st, int64_t id, char **cause)
 	return store_sqlite_exists(st, stmt, cause);
 }
 
+/* A token record, a column per field (store_token_kind). */
+#define STORE_TOKEN_SELECT \
+	"SELECT t.id, t.account, t.created, t.expires, t.revoked, t.last_used, m.name, t.port," \
+	" t.once FROM tokens t LEFT JOIN members m ON m.id = t.member"
+
+/* Find token id: *out gets it, or NULL when there is none. */
+int
+store_sqlite_token_find(struct store *st, int64_t id, struct store_token **out, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	void		*t;
+
+	if (store_sqlite_prepare(st, STORE_TOKEN_SELECT " WHERE t.id = ?1", &stmt, cause) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	if (store_sqlite_one(st, stmt, &store_token_kind, &t, cause) != 0)
+		return -1;
+	*out = t;
+	return 0;
+}
+
 /* List every token, by id. */
 int
 store_sqlite_token_list(struct store *st, struct store_token ***out, size_t *n, char **cause)
 {
 	sqlite3_stmt	*stmt;
 
-	if (store_sqlite_prepare(st, "SELECT t.id, t.account, t.created, t.expires, t.revoked, "
-	    "t.last_used, m.name FROM tokens t LEFT JOIN members m ON m.id = t.member "
-	    "ORDER BY t.id", &stmt, cause) != 0)
+	if (store_sqlite_prepare(st, STORE_TOKEN_SELECT " ORDER BY t.id", &stmt, cause) != 0)
 		return -1;
 	*out = store_sqlite_collect(st, stmt, &store_token_kind, n, cause);
 	return *out != NULL ? 0 : -1;

@@ -381,13 +381,12 @@ store_apikey_list_free(struct store_apikey **v, size_t n)
 /* --- tokens ------------------------------------------------------------------------------- */
 
 /*
- * Create a token for a member of account (NULL: the member "owner"), valid for days (0: no
- * expiry). *token gets the secret, the only copy there will ever be (wipe it with
- * strfreezero), *id its number.
+ * Make a token for a member of account, valid for days; port != 0 binds it to that port and
+ * to one login.
  */
-int
-store_token_create(struct store *st, const char *account, const char *member, int days,
-    char **token, int64_t *id, char **cause)
+static int
+store_token_make(struct store *st, const char *account, const char *member, int days,
+    int port, char **token, int64_t *id, char **cause)
 {
 	struct store_hash	 h;
 	int64_t			 now = store_now(), expires;
@@ -405,7 +404,8 @@ store_token_create(struct store *st, const char *account, const char *member, in
 		return -1;
 	expires = days == 0 ? 0 : now + (int64_t)days * 86400;
 	if (store_token_hash(secret, &h, cause) == 0)
-		rc = st->backend->token_add(st, account, member, &h, now, expires, id, cause);
+		rc = st->backend->token_add(st, account, member, &h, now, expires, port,
+		    port != 0, id, cause);
 	OPENSSL_cleanse(&h, sizeof h);
 	if (rc != 0) {
 		strfreezero(secret);
@@ -413,6 +413,42 @@ store_token_create(struct store *st, const char *account, const char *member, in
 	}
 	*token = secret;
 	return 0;
+}
+
+
+/*
+ * Create a token for a member of account (NULL: the member "owner"), valid for days (0: no
+ * expiry). *token gets the secret, the only copy there will ever be (wipe it with
+ * strfreezero), *id its number.
+ */
+int
+store_token_create(struct store *st, const char *account, const char *member, int days,
+    char **token, int64_t *id, char **cause)
+{
+	return store_token_make(st, account, member, days, 0, token, id, cause);
+}
+
+/*
+ * Create a token for one tunnel: it logs in once, and opens only port; valid for days. As
+ * store_token_create otherwise.
+ */
+int
+store_token_create_once(struct store *st, const char *account, const char *member, int port,
+    int days, char **token, int64_t *id, char **cause)
+{
+	if (port < 1 || port > 65535) {
+		xasprintf(cause, "a one-time token needs a port from 1 to 65535");
+		return -1;
+	}
+	return store_token_make(st, account, member, days, port, token, id, cause);
+}
+
+/* Find token id: *out gets it (never its secret), or NULL when there is none. */
+int
+store_token_find(struct store *st, int64_t id, struct store_token **out, char **cause)
+{
+	*out = NULL;
+	return st->backend->token_find(st, id, out, cause);
 }
 
 /* Revoke token id. */

@@ -128,6 +128,10 @@ store_token_hash(const char *token, struct store_hash *h, char **cause)
 int
 store_token_usable(const struct store_match *m, int64_t now, char **cause)
 {
+	if (m->account != NULL && m->once && m->last_used != 0 && m->revoked == 0) {
+		xasprintf(cause, "token %lld was for one login, and it was used", (long long)m->id);
+		return 1;
+	}
 	return grant_token_usable(m->account != NULL, m->id, m->revoked, m->expires, now,
 	    cause);
 }
