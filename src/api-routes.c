@@ -1328,6 +1328,112 @@ api_addresses_delete(struct api_req *r)
 	free(owner);
 }
 
+/* --- events ------------------------------------------------------------------------------- */
+
+#define API_EVENTS_LIMIT	100	/* events a page holds by default */
+#define API_EVENTS_MAX		1000	/* ... and at most */
+
+/* An event as an API object; its detail is a JSON object of the rest. */
+static json_t *
+api_event_json(const struct store_event *e)
+{
+	json_t	*detail = e->detail != NULL ? json_loads(e->detail, 0, NULL) : NULL;
+
+	return json_pack("{s:I, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	    "id", (json_int_t)e->id, "time", api_time(e->time), "event", e->event,
+	    "account", e->account != NULL ? json_string(e->account) : json_null(),
+	    "url", e->url != NULL ? json_string(e->url) : json_null(),
+	    "client", e->client != NULL ? json_string(e->client) : json_null(),
+	    "bytes_in", e->bytes_in >= 0 ? json_integer(e->bytes_in) : json_null(),
+	    "bytes_out", e->bytes_out >= 0 ? json_integer(e->bytes_out) : json_null(),
+	    "duration_ms", e->duration_ms >= 0 ? json_integer(e->duration_ms) : json_null(),
+	    "detail", detail != NULL ? detail : json_object());
+}
+
+/*
+ * A time parameter: Unix seconds, or RFC 3339 UTC ("2026-12-02T10:00:00Z"). 0 when absent;
+ * -1 after a 422.
+ */
+static int64_t
+api_time_param(struct api_req *r, const char *name)
+{
+	const char	*v = evhttp_find_header(&r->query, name);
+	struct tm	 tm;
+	char		*end, q[LOG_QUOTE_SIZE];
+	long long	 n;
+
+	if (v == NULL)
+		return 0;
+	if (*v >= '0' && *v <= '9') {
+		n = strtoll(v, &end, 10);
+		if (*end == '\0' && n > 0)
+			return n;
+	}
+	memset(&tm, 0, sizeof tm);
+	end = strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end != NULL && *end == '\0')
+		return (int64_t)timegm(&tm);
+	api_problem(r->req, 422, "parameter '%s' must be Unix seconds or a time such as "
+	    "2026-12-02T10:00:00Z, not '%s'", name, log_quote(v, q));
+	return -1;
+}
+
+/*
+ * GET events: the newest events of the caller's account (the operator's: all, or
+ * ?account=), newest first; ?type= (tunnel_opened, audit ...), ?since= and ?until= filter,
+ * ?limit= (1-1000, default 100) bounds a page, and ?cursor= (the last page's next_cursor)
+ * goes on where it ended.
+ */
+static void
+api_events_list(struct api_req *r)
+{
+	struct store_event_filter	 f;
+	struct store_event		**v;
+	const char			 *account, *s;
+	json_t				 *list;
+	char				 *cause = NULL, *end;
+	long long			  n64;
+	size_t				  n, i;
+
+	if ((account = api_account(r, NULL, 1)) == NULL)
+		return;
+	memset(&f, 0, sizeof f);
+	f.account = *account != '\0' ? account : NULL;
+	f.event = evhttp_find_header(&r->query, "type");
+	f.limit = API_EVENTS_LIMIT;
+	if ((f.since = api_time_param(r, "since")) < 0 ||
+	    (f.until = api_time_param(r, "until")) < 0)
+		return;
+	if ((s = evhttp_find_header(&r->query, "limit")) != NULL) {
+		n64 = strtoll(s, &end, 10);
+		if (*s < '0' || *s > '9' || *end != '\0' || n64 < 1 || n64 > API_EVENTS_MAX) {
+			api_problem(r->req, 422, "parameter 'limit' must be from 1 to %d",
+			    API_EVENTS_MAX);
+			return;
+		}
+		f.limit = (int)n64;
+	}
+	if ((s = evhttp_find_header(&r->query, "cursor")) != NULL) {
+		n64 = strtoll(s, &end, 10);
+		if (*s < '0' || *s > '9' || *end != '\0' || n64 < 1) {
+			api_problem(r->req, 422, "parameter 'cursor' must be the next_cursor of a "
+			    "page");
+			return;
+		}
+		f.before = n64;
+	}
+	if (store_event_query(r->api->store, &f, &v, &n, &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	list = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(list, api_event_json(v[i]));
+	api_ok(r->req, json_pack("{s:o, s:o}", "events", list, "next_cursor",
+	    n == (size_t)f.limit && n > 0 ? json_integer(v[n - 1]->id) : json_null()));
+	store_event_list_free(v, n);
+}
+
 /* The resources; the server finds a request's by its name. */
 const struct api_route api_routes[] = {
 	{ "status", api_status, NULL, NULL, NULL, NULL },
@@ -1342,5 +1448,6 @@ const struct api_route api_routes[] = {
 	{ "apikeys", api_apikeys_list, api_apikeys_create, NULL, NULL, api_apikeys_delete },
 	{ "addresses", api_addresses_list, api_addresses_create, NULL, NULL,
 	  api_addresses_delete },
+	{ "events", api_events_list, NULL, NULL, NULL, NULL },
 };
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

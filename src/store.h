@@ -121,6 +121,16 @@ struct store_event {
 	char		*detail;	/* a JSON object of the other fields */
 };
 
+/* Which events store_event_query lists: NULL and 0 mean "any". */
+struct store_event_filter {
+	const char	*account;
+	const char	*event;
+	int64_t		 since;		/* time >= since */
+	int64_t		 until;		/* time < until */
+	int64_t		 before;	/* id < before: the cursor of the page before */
+	int		 limit;
+};
+
 /* Opening, and the change counter the daemon polls. */
 struct store	*store_open(const char *, int, char **);
 void		 store_close(struct store *);
@@ -206,6 +216,8 @@ int		 store_event_add(struct store *, const struct store_event *, size_t, int64_
 		     int64_t, char **);
 int		 store_event_list(struct store *, const char *, int, struct store_event ***,
 		     size_t *, char **);
+int		 store_event_query(struct store *, const struct store_event_filter *,
+		     struct store_event ***, size_t *, char **);
 void		 store_event_free(struct store_event *);
 void		 store_event_list_free(struct store_event **, size_t);
 

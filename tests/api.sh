@@ -274,6 +274,30 @@ api "tunnels/$bid" "${rk[developer]}" -X DELETE
 api "tunnels/$bid" "${rk[developer]}"
 problem 404 "a cancelled awaiting tunnel is gone"
 
+# GET events: filters and pages.
+wait_for 5 sh -c "curl -s -H 'Authorization: Bearer $op' '$U/events?type=audit&limit=1' | grep -q audit" ||
+	fail "no audit event reached the database"
+api "events?type=audit&limit=2" "$op"
+[ "$TG_CODE" = 200 ] && [ "$(jq_ 'len(j["events"])')" = 2 ] || fail "events page 1: $TG_CODE $TG_OUT"
+[ "$(jq_ 'set(e["event"] for e in j["events"])')" = "{'audit'}" ] || fail "events type: $TG_OUT"
+[ "$(jq_ 'j["events"][0]["detail"]["actor"] != ""')" = True ] || fail "events detail: $TG_OUT"
+cur=$(jq_ 'j["next_cursor"]')
+last=$(jq_ 'j["events"][1]["id"]')
+[ "$cur" = "$last" ] || fail "next_cursor $cur, last id $last"
+api "events?type=audit&limit=2&cursor=$cur" "$op"
+[ "$(jq_ "all(e['id'] < $cur for e in j['events'])")" = True ] || fail "events page 2: $TG_OUT"
+ok "GET events: filtered by type, newest first, in pages that go on from next_cursor"
+api "events?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z" "$op"
+[ "$(jq_ 'len(j["events"])')" = 0 ] && [ "$(jq_ 'j["next_cursor"]')" = None ] || fail "events since/until: $TG_OUT"
+ok "GET events: since and until bound the time"
+api "events?since=yesterday" "$op"
+problem 422 "a time that is not one: 422"
+api "events?limit=5000" "$op"
+problem 422 "a page over 1000: 422"
+api events "${rk[viewer]}"
+[ "$(jq_ 'set(e["account"] for e in j["events"]) <= {"team"}')" = True ] || fail "viewer events: $TG_OUT"
+ok "a member sees only its account's events"
+
 # doc/api.yaml: valid, the same routes as the code, and every route answers as it says.
 python3 "$top_srcdir/tests/openapi.py" check "$top_srcdir/doc/api.yaml" "$top_srcdir/src/api-routes.c" \
 	>"$TG_TMP/oas.out" 2>&1 || fail "doc/api.yaml: $(cat "$TG_TMP/oas.out")"

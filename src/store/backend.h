@@ -130,8 +130,8 @@ struct store_backend {
 
 	int		 (*event_add)(struct store *, const struct store_event *, size_t, int64_t,
 			     int64_t, char **);
-	int		 (*event_list)(struct store *, const char *, int, struct store_event ***,
-			     size_t *, char **);
+	int		 (*event_list)(struct store *, const struct store_event_filter *,
+			     struct store_event ***, size_t *, char **);
 };
 
 /* record.c */

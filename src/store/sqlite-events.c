@@ -127,17 +127,22 @@ out:
 
 /* List the newest limit events, newest first; only account's when account is not NULL. */
 int
-store_sqlite_event_list(struct store *st, const char *account, int limit,
+store_sqlite_event_list(struct store *st, const struct store_event_filter *f,
     struct store_event ***out, size_t *n, char **cause)
 {
 	sqlite3_stmt	*stmt;
 
 	if (store_sqlite_prepare(st, "SELECT id, time, event, account, url, client, bytes_in, "
-	    "bytes_out, duration_ms, detail FROM events WHERE ?1 IS NULL OR account = ?1 "
-	    "ORDER BY id DESC LIMIT ?2", &stmt, cause) != 0)
+	    "bytes_out, duration_ms, detail FROM events WHERE (?1 IS NULL OR account = ?1) "
+	    "AND (?2 IS NULL OR event = ?2) AND (?3 = 0 OR time >= ?3) AND (?4 = 0 OR time < ?4) "
+	    "AND (?5 = 0 OR id < ?5) ORDER BY id DESC LIMIT ?6", &stmt, cause) != 0)
 		return -1;
-	store_sqlite_event_bind_text(stmt, 1, account);
-	sqlite3_bind_int(stmt, 2, limit);
+	store_sqlite_event_bind_text(stmt, 1, f->account);
+	store_sqlite_event_bind_text(stmt, 2, f->event);
+	sqlite3_bind_int64(stmt, 3, f->since);
+	sqlite3_bind_int64(stmt, 4, f->until);
+	sqlite3_bind_int64(stmt, 5, f->before);
+	sqlite3_bind_int(stmt, 6, f->limit);
 	*out = store_sqlite_collect(st, stmt, &store_event_kind, n, cause);
 	return *out != NULL ? 0 : -1;
 }

@@ -94,7 +94,7 @@ int		 store_sqlite_address_list(struct store *, struct store_address ***, size_t
 /* sqlite-events.c */
 int		 store_sqlite_event_add(struct store *, const struct store_event *, size_t,
 		     int64_t, int64_t, char **);
-int		 store_sqlite_event_list(struct store *, const char *, int,
+int		 store_sqlite_event_list(struct store *, const struct store_event_filter *,
 		     struct store_event ***, size_t *, char **);
 
 int		 store_sqlite_account_set(struct store *, const char *,

@@ -683,9 +683,22 @@ int
 store_event_list(struct store *st, const char *account, int limit, struct store_event ***out,
     size_t *n, char **cause)
 {
+	struct store_event_filter	 f = { account, NULL, 0, 0, 0, limit };
+
+	return store_event_query(st, &f, out, n, cause);
+}
+
+/*
+ * List the newest events that pass filter f, newest first, at most f->limit of them; the
+ * last one's id is the cursor (f->before) of the next page.
+ */
+int
+store_event_query(struct store *st, const struct store_event_filter *f,
+    struct store_event ***out, size_t *n, char **cause)
+{
 	*out = NULL;
 	*n = 0;
-	return st->backend->event_list(st, account, limit, out, n, cause);
+	return st->backend->event_list(st, f, out, n, cause);
 }
 
 /* Free an event; NULL is a no-op. */
