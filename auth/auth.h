@@ -186,6 +186,7 @@ int		 grant_max_tunnels(const struct grant *);
 enum refusal	 grant_forward(const struct grant *, const char *, int, const char *,
 		    enum grant_port *, char **);
 enum refusal	 grant_tunnel_limit(const struct grant *, char **);
+enum refusal	 grant_role_refusal(const struct grant *, char **);
 enum refusal	 grant_port_failed(int);
 int		 grant_port_holder(const struct grant *, int, const char *, unsigned long long,
 		    unsigned long long, long long, char **);

@@ -427,6 +427,28 @@ grant_requested(const struct grant *g, int port, char **why)
 }
 
 /*
+ * May the login open a TCP tunnel at all, by its role: REFUSAL_NONE, or REFUSAL_ROLE with
+ * *why (a new string) saying which role it has, which it needs and who can change it.
+ */
+enum refusal
+grant_role_refusal(const struct grant *g, char **why)
+{
+	if (g->role >= g->raw_tunnel_role)
+		return REFUSAL_NONE;
+	if (g->member == NULL)
+		xasprintf(why, "opening a TCP tunnel in account '%s' needs the role %s or above; "
+		    "this key has the role %s (the gateway's operator sets it: role= in the keys "
+		    "file)", g->account, role_label(g->raw_tunnel_role), role_label(g->role));
+	else
+		xasprintf(why, "opening a TCP tunnel in account '%s' needs the role %s or above; "
+		    "member '%s' has the role %s (an owner of the account can change it: "
+		    "tunnelgwctl member role %s %s ROLE)", g->account,
+		    role_label(g->raw_tunnel_role), g->member, role_label(g->role), g->account,
+		    g->member);
+	return REFUSAL_ROLE;
+}
+
+/*
  * May the login forward address:port, where owner is the account that reserved port (NULL:
  * none, or port 0). REFUSAL_NONE with *how (a random port, its reservation, the port it
  * named), else the refusal with *why (a new string) to tell the client.
@@ -446,20 +468,8 @@ grant_forward(const struct grant *g, const char *address, int port, const char *
 		xasprintf(why, "this key may not forward ports (no-port-forwarding or restrict)");
 		return REFUSAL_FORWARDING_DISABLED;
 	}
-	if (g->role < g->raw_tunnel_role && g->member == NULL) {
-		xasprintf(why, "opening a TCP tunnel in account '%s' needs the role %s or above; "
-		    "this key has the role %s (the gateway's operator sets it: role= in the keys "
-		    "file)", g->account, role_label(g->raw_tunnel_role), role_label(g->role));
+	if (grant_role_refusal(g, why) != REFUSAL_NONE)
 		return REFUSAL_ROLE;
-	}
-	if (g->role < g->raw_tunnel_role) {
-		xasprintf(why, "opening a TCP tunnel in account '%s' needs the role %s or above; "
-		    "member '%s' has the role %s (an owner of the account can change it: "
-		    "tunnelgwctl member role %s %s ROLE)", g->account,
-		    role_label(g->raw_tunnel_role), g->member, role_label(g->role), g->account,
-		    g->member);
-		return REFUSAL_ROLE;
-	}
 	if (g->token_port != 0 && port != g->token_port) {
 		xasprintf(why, "this token opens only port %d: use -R %d:localhost:PORT",
 		    g->token_port, g->token_port);

@@ -69,6 +69,7 @@ void		 api_send(struct evhttp_request *, int, json_t *, const char *);
 void		 api_problem(struct evhttp_request *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 void		 api_ok(struct evhttp_request *, json_t *);
+void		 api_send_text(struct evhttp_request *, int, char *, size_t);
 json_t		*api_time(int64_t);
 json_t		*api_limit(int64_t);
 json_t		*api_body(struct api_req *, const struct api_field *);

@@ -58,11 +58,11 @@
 #define API_FAIL_BURST		10	/* ... and at most this many in a row */
 #define API_FAIL_SOURCES	4096	/* sources the failure limit tracks */
 
-/* libevent: free a body handed to an evbuffer by reference once it is sent. */
-static void
-api_text_free(const void *data, size_t len, void *arg)
+/* jansson: append a piece of a document to the reply's buffer. */
+static int
+api_dump_piece(const char *buf, size_t len, void *arg)
 {
-	free((void *)data);
+	return evbuffer_add(arg, buf, len);
 }
 
 /* Send a JSON document (taken over) with code and content type. */
@@ -70,16 +70,42 @@ void
 api_send(struct evhttp_request *req, int code, json_t *doc, const char *type)
 {
 	struct evkeyvalq	*headers = evhttp_request_get_output_headers(req);
-	char			*text;
+	struct evbuffer		*body = evhttp_request_get_output_buffer(req);
+	int			 rc;
 
-	text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (doc == NULL)
+		fatal("out of memory making JSON");
+	/* Straight into the reply's buffer: a listing of 10,000 tunnels is megabytes. */
+	rc = json_dump_callback(doc, api_dump_piece, body, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(doc);
-	if (text == NULL)
-		fatal("out of memory writing JSON");
+	if (rc != 0) {
+		evbuffer_drain(body, evbuffer_get_length(body));
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
 	evhttp_add_header(headers, "Content-Type", type);
 	evhttp_add_header(headers, "Cache-Control", "no-store");
 	evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
-	if (evbuffer_add_reference(evhttp_request_get_output_buffer(req), text, strlen(text),
+	evhttp_send_reply(req, code, NULL, NULL);
+}
+
+/* libevent: free a body handed to an evbuffer by reference once it is sent. */
+static void
+api_text_free(const void *data, size_t len, void *arg)
+{
+	free((void *)data);
+}
+
+/* Send a JSON body made elsewhere (taken over, freed once sent) with code. */
+void
+api_send_text(struct evhttp_request *req, int code, char *text, size_t len)
+{
+	struct evkeyvalq	*headers = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(headers, "Content-Type", "application/json");
+	evhttp_add_header(headers, "Cache-Control", "no-store");
+	evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+	if (evbuffer_add_reference(evhttp_request_get_output_buffer(req), text, len,
 	    api_text_free, NULL) != 0) {
 		free(text);
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
@@ -135,6 +161,8 @@ api_ok(struct evhttp_request *req, json_t *doc)
 json_t *
 api_time(int64_t t)
 {
+	static json_t	*last;		/* the last time made, shared: the main thread's only */
+	static int64_t	 last_t;
 	struct tm	 tm;
 	time_t		 tt = (time_t)t;
 	char		 buf[32];
@@ -142,7 +170,12 @@ api_time(int64_t t)
 	if (t == 0 || gmtime_r(&tt, &tm) == NULL ||
 	    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		return json_null();
-	return json_string(buf);
+	if (last == NULL || last_t != t) {
+		json_decref(last);
+		last = json_string_nocheck(buf);
+		last_t = t;
+	}
+	return json_incref(last);
 }
 
 /* A count that may be "none" (negative), as a JSON number or null. */

@@ -126,6 +126,9 @@ worker_tcp(struct sshgw_session *s, char *const *argv, int argc, char **note, ch
 		*cause = xstrdup("not logged in");
 		return -1;
 	}
+	/* A login whose role may not open tunnels is told so at once, with who can change it. */
+	if (grant_role_refusal(c->grant, cause) != REFUSAL_NONE)
+		return -1;
 	if (grant_command(c->grant, argv, argc, cause) != 0)
 		return -1;
 	banner = tunnel_banner(c);
