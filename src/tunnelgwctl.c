@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -194,6 +196,39 @@ ctl_member_name(const char *name)
 	if (name != NULL && store_member_check_name(name, &cause) != 0)
 		return ctl_fail(cause);
 	return 0;
+}
+
+/*
+ * Record a change made here as an "audit" event in the database, as the daemon records the
+ * API's: who (tunnelgwctl, and the local user), from where (this host), what, to what. A
+ * failure to record is said on stderr; the change stands.
+ */
+static void
+ctl_audit(struct ctl *ctl, const char *action, const char *account, const char *object)
+{
+	struct store_event	 ev;
+	struct passwd		*pw = getpwuid(getuid());
+	json_t			*d;
+	char			*actor, *detail, *cause = NULL;
+
+	xasprintf(&actor, "tunnelgwctl (user %s)", pw != NULL ? pw->pw_name : "?");
+	memset(&ev, 0, sizeof ev);
+	ev.time = (int64_t)time(NULL);
+	ev.event = (char *)"audit";
+	ev.account = (char *)account;
+	ev.client = (char *)"local";
+	ev.bytes_in = ev.bytes_out = ev.duration_ms = -1;
+	d = json_pack("{s:s, s:s?, s:s}", "action", action, "object", object, "actor", actor);
+	detail = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(d);
+	ev.detail = detail;
+	if (detail == NULL || store_event_add(ctl->store, &ev, 1, 0, 0, &cause) != 0) {
+		fprintf(stderr, "tunnelgwctl: the change was made, but not recorded as an event: "
+		    "%s\n", cause != NULL ? cause : "out of memory");
+		free(cause);
+	}
+	free(detail);
+	free(actor);
 }
 
 /* Open the database the configuration names. */
@@ -428,6 +463,7 @@ ctl_account_add(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_account_add(ctl->store, name, (int)max, &cause) != 0)
 		return ctl_fail(cause);
+	ctl_audit(ctl, "account.create", name, NULL);
 	return ctl_done(ctl, "name", name, 0, "added");
 }
 
@@ -511,6 +547,7 @@ ctl_account_set(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_account_set(ctl->store, name, &set, &cause) != 0)
 		return ctl_fail(cause);
+	ctl_audit(ctl, "account.update", name, NULL);
 	return ctl_done(ctl, "name", name, 0, "changed");
 }
 
@@ -524,6 +561,7 @@ ctl_account_del(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_account_del(ctl->store, argv[0], &cause) != 0)
 		return ctl_fail(cause);
+	ctl_audit(ctl, "account.delete", argv[0], NULL);
 	return ctl_done(ctl, "name", argv[0], 0, "deleted");
 }
 
@@ -614,7 +652,7 @@ ctl_token_create(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const opts[] = { "expires", "member", NULL };
 	const char	*vals[2], *member;
-	char		*account, *cause, *token, *text;
+	char		*account, *cause, *token, *text, obj[32];
 	long long	 days = 0;
 	int64_t		 id;
 
@@ -632,6 +670,8 @@ ctl_token_create(struct ctl *ctl, int argc, char **argv)
 	strfreezero(token);
 	if (ctl_show_secret(ctl, text, store_token_revoke, id, "token") != 0)
 		return 1;
+	snprintf(obj, sizeof obj, "token %lld", (long long)id);
+	ctl_audit(ctl, "token.create", account, obj);
 	if (!ctl->json)
 		fprintf(stderr, "token %lld for account %s (member %s); it is shown only this "
 		    "once\n", (long long)id, account, member);
@@ -670,16 +710,24 @@ ctl_token_list(struct ctl *ctl, int argc, char **argv)
 static int
 ctl_token_revoke(struct ctl *ctl, int argc, char **argv)
 {
-	char		*cause, num[32];
+	struct store_token	*t = NULL;
+	char		*cause, num[32], obj[48];
 	long long	 id;
 
 	if (ctl_number(argv[0], 1, INT64_MAX / 2, "token id", &id) != 0)
 		return 1;
 	if (ctl_open(ctl) != 0)
 		return 1;
-	if (store_token_revoke(ctl->store, id, &cause) != 0)
+	if (store_token_find(ctl->store, id, &t, &cause) != 0)
 		return ctl_fail(cause);
+	if (store_token_revoke(ctl->store, id, &cause) != 0) {
+		store_token_free(t);
+		return ctl_fail(cause);
+	}
 	snprintf(num, sizeof num, "%lld", id);
+	snprintf(obj, sizeof obj, "token %lld", id);
+	ctl_audit(ctl, "token.revoke", t != NULL ? t->account : NULL, obj);
+	store_token_free(t);
 	return ctl_done(ctl, "id", num, 1, "revoked");
 }
 
@@ -724,6 +772,7 @@ ctl_key_add(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_key_add(ctl->store, pos[0], member, pos[1], "tunnelgwctl", &k, &cause) != 0)
 		return ctl_fail(cause);
+	ctl_audit(ctl, "key.add", k->account, k->fingerprint);
 	if (ctl->json) {
 		t = ctl_table_create(ctl_key_columns, CTL_NKEY_COLUMNS);
 		ctl_key_row(t, k);
@@ -760,12 +809,19 @@ ctl_key_list(struct ctl *ctl, int argc, char **argv)
 static int
 ctl_key_del(struct ctl *ctl, int argc, char **argv)
 {
-	char	*cause;
+	struct store_key	*k = NULL;
+	char			*cause;
 
 	if (ctl_open(ctl) != 0)
 		return 1;
-	if (store_key_del(ctl->store, argv[0], &cause) != 0)
+	if (store_key_find(ctl->store, argv[0], &k, &cause) != 0)
 		return ctl_fail(cause);
+	if (store_key_del(ctl->store, argv[0], &cause) != 0) {
+		store_key_free(k);
+		return ctl_fail(cause);
+	}
+	ctl_audit(ctl, "key.delete", k != NULL ? k->account : NULL, argv[0]);
+	store_key_free(k);
 	return ctl_done(ctl, "fingerprint", argv[0], 0, "deleted");
 }
 
@@ -795,6 +851,7 @@ ctl_member_add(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_member_add(ctl->store, pos[0], pos[1], role, &cause) != 0)
 		return ctl_fail(cause);
+	ctl_audit(ctl, "member.add", pos[0], pos[1]);
 	return ctl_done(ctl, "name", pos[1], 0, "added");
 }
 
@@ -836,6 +893,7 @@ ctl_member_del(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_member_del(ctl->store, argv[0], argv[1], &cause) != 0)
 		return ctl_fail(cause);
+	ctl_audit(ctl, "member.delete", argv[0], argv[1]);
 	return ctl_done(ctl, "name", argv[1], 0, "deleted");
 }
 
@@ -843,12 +901,14 @@ ctl_member_del(struct ctl *ctl, int argc, char **argv)
 static int
 ctl_member_role(struct ctl *ctl, int argc, char **argv)
 {
-	char	*cause;
+	char	*cause, obj[160];
 
 	if (ctl_open(ctl) != 0)
 		return 1;
 	if (store_member_set_role(ctl->store, argv[0], argv[1], argv[2], &cause) != 0)
 		return ctl_fail(cause);
+	snprintf(obj, sizeof obj, "%s role %s", argv[1], argv[2]);
+	ctl_audit(ctl, "member.role", argv[0], obj);
 	return ctl_done(ctl, "name", argv[1], 0, "changed");
 }
 
@@ -869,7 +929,7 @@ static int
 ctl_apikey_create(struct ctl *ctl, int argc, char **argv)
 {
 	const char	*account = NULL, *member = NULL;
-	char		*cause, *secret, *text;
+	char		*cause, *secret, *text, obj[32];
 	int64_t		 id;
 
 	if (argc == 1 && strcmp(argv[0], "--operator") == 0)
@@ -897,6 +957,8 @@ ctl_apikey_create(struct ctl *ctl, int argc, char **argv)
 	strfreezero(secret);
 	if (ctl_show_secret(ctl, text, store_apikey_revoke, id, "API key") != 0)
 		return 1;
+	snprintf(obj, sizeof obj, "apikey %lld", (long long)id);
+	ctl_audit(ctl, "apikey.create", account, obj);
 	if (!ctl->json && account == NULL)
 		fprintf(stderr, "API key %lld for the operator; it is shown only this once\n",
 		    (long long)id);
@@ -938,7 +1000,7 @@ ctl_apikey_list(struct ctl *ctl, int argc, char **argv)
 static int
 ctl_apikey_revoke(struct ctl *ctl, int argc, char **argv)
 {
-	char		*cause, num[32];
+	char		*cause, num[32], obj[48];
 	long long	 id;
 
 	if (ctl_number(argv[0], 1, INT64_MAX / 2, "API key id", &id) != 0)
@@ -948,6 +1010,8 @@ ctl_apikey_revoke(struct ctl *ctl, int argc, char **argv)
 	if (store_apikey_revoke(ctl->store, id, &cause) != 0)
 		return ctl_fail(cause);
 	snprintf(num, sizeof num, "%lld", id);
+	snprintf(obj, sizeof obj, "apikey %lld", id);
+	ctl_audit(ctl, "apikey.revoke", NULL, obj);
 	return ctl_done(ctl, "id", num, 1, "revoked");
 }
 
@@ -984,7 +1048,7 @@ static int
 ctl_address_reserve(struct ctl *ctl, int argc, char **argv)
 {
 	struct ctl_table	*t;
-	char			*cause;
+	char			*cause, obj[16];
 	long long		 want = 0;
 	int			 port;
 
@@ -995,6 +1059,8 @@ ctl_address_reserve(struct ctl *ctl, int argc, char **argv)
 	if (store_address_reserve(ctl->store, argv[0], (int)want, ctl->conf->port_min,
 	    ctl->conf->port_max, &port, &cause) != 0)
 		return ctl_fail(cause);
+	snprintf(obj, sizeof obj, "port %d", port);
+	ctl_audit(ctl, "address.reserve", argv[0], obj);
 	t = ctl_table_create(ctl_address_columns, 3);
 	ctl_address_row(ctl, t, port, argv[0], (int64_t)time(NULL));
 	if (ctl->json) {
@@ -1030,15 +1096,22 @@ ctl_address_list(struct ctl *ctl, int argc, char **argv)
 static int
 ctl_address_release(struct ctl *ctl, int argc, char **argv)
 {
-	char		*cause, *url;
+	char		*cause, *url, *owner = NULL, obj[32];
 	long long	 port;
 
 	if (ctl_number(argv[0], 1, 65535, "port", &port) != 0)
 		return 1;
 	if (ctl_open(ctl) != 0)
 		return 1;
-	if (store_address_release(ctl->store, (int)port, &cause) != 0)
+	if (store_address_owner(ctl->store, (int)port, &owner, &cause) != 0)
 		return ctl_fail(cause);
+	if (store_address_release(ctl->store, (int)port, &cause) != 0) {
+		free(owner);
+		return ctl_fail(cause);
+	}
+	snprintf(obj, sizeof obj, "port %lld", port);
+	ctl_audit(ctl, "address.release", owner, obj);
+	free(owner);
 	ctl_set_url(ctl, &url, (int)port);
 	ctl_done(ctl, "url", url, 0, "released");
 	free(url);

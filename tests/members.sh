@@ -134,4 +134,20 @@ contains "$TG_ERR" "API key 1 is already revoked" "revoking twice says so"
 expect_status 1 ctl apikey create team
 contains "$TG_ERR" "name an account and its member, or --operator" "apikey create needs a member"
 
+# Every change made with tunnelgwctl is an audit event: who, from where, what.
+expect_status 0 ctl --json events --limit 200
+python3 - "$TG_OUT" <<'PY' || fail "audit events: $TG_OUT"
+import json, sys
+ev = [e for e in json.loads(sys.argv[1]) if e["event"] == "audit"]
+acts = {(e["account"], e["detail"]["action"], e["detail"].get("object")) for e in ev}
+want = {("team", "member.add", "dev1"), ("team", "member.role", "dev1 role viewer"),
+        ("team", "member.delete", "ops"), ("team", "account.update", None),
+        ("team", "token.create", "token 1"), ("team", "apikey.create", "apikey 1")}
+missing = want - acts
+assert not missing, missing
+assert all(e["client"] == "local" and e["detail"]["actor"].startswith("tunnelgwctl (user ")
+           for e in ev), ev
+PY
+ok "tunnelgwctl's changes are audit events, with the action, the object and the local user"
+
 done_testing
