@@ -495,10 +495,19 @@ grant_forward(const struct grant *g, const char *address, int port, const char *
 enum refusal
 grant_tunnel_limit(const struct grant *g, char **why)
 {
-	int	 limit = grant_max_tunnels(g);
+	int		 limit = grant_max_tunnels(g);
+	const char	*which;
 
-	xasprintf(why, "account '%s' already has %d tunnel%s open, its limit", g->account,
-	    limit, limit == 1 ? "" : "s");
+	/* Which limit it is, and who can raise it: as grant_max_tunnels picks it. */
+	if (g->key.max_tunnels >= 0)
+		which = "the key's max-tunnels in the keys file; the gateway's operator can raise it";
+	else if (g->account_max_tunnels >= 0)
+		which = "the account's max-tunnels; the gateway's operator can raise it: "
+		    "tunnelgwctl account set";
+	else
+		which = "the gateway's max_tunnels; its operator can raise it in tunnelgw.conf";
+	xasprintf(why, "account '%s' already has %d tunnel%s open, its limit (%s)", g->account,
+	    limit, limit == 1 ? "" : "s", which);
 	return REFUSAL_TUNNEL_LIMIT;
 }
 

@@ -71,6 +71,7 @@ void		 api_problem(struct evhttp_request *, int, const char *, ...)
 void		 api_ok(struct evhttp_request *, json_t *);
 void		 api_send_text(struct evhttp_request *, int, char *, size_t);
 json_t		*api_time(int64_t);
+json_t		*api_text(const char *);
 json_t		*api_limit(int64_t);
 json_t		*api_body(struct api_req *, const struct api_field *);
 void		 api_audit(struct api_req *, const char *, const char *, const char *);

@@ -617,14 +617,14 @@ static void
 api_account_reply(struct api_req *r, const char *name, int code)
 {
 	struct store_account	*a = NULL;
-	char			*cause = NULL;
+	char			*cause = NULL, q[LOG_QUOTE_SIZE];
 
 	if (store_account_find(r->api->store, name, &a, &cause) != 0) {
 		api_store_error(r, cause);
 		return;
 	}
 	if (a == NULL) {
-		api_problem(r->req, 404, "unknown account '%s'", name);
+		api_problem(r->req, 404, "unknown account '%s'", log_quote(name, q));
 		return;
 	}
 	api_send(r->req, code, api_account_json(a), "application/json");
@@ -1058,7 +1058,7 @@ api_key_json(const struct store_key *k)
 	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:o}", "fingerprint",
 	    k->fingerprint, "account", k->account, "member", k->member != NULL ?
 	    json_string(k->member) : json_null(), "type", k->type, "key", k->key,
-	    "comment", k->comment != NULL ? json_string(k->comment) : json_null(),
+	    "comment", api_text(k->comment),
 	    "added_by", k->added_by, "created", api_time(k->created));
 }
 

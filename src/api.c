@@ -73,8 +73,12 @@ api_send(struct evhttp_request *req, int code, json_t *doc, const char *type)
 	struct evbuffer		*body = evhttp_request_get_output_buffer(req);
 	int			 rc;
 
-	if (doc == NULL)
-		fatal("out of memory making JSON");
+	if (doc == NULL) {
+		/* Not memory (xmalloc would have said): a value JSON cannot hold. */
+		log_warn("api: an answer could not be made into JSON");
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
 	/* Straight into the reply's buffer: a listing of 10,000 tunnels is megabytes. */
 	rc = json_dump_callback(doc, api_dump_piece, body, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(doc);
@@ -144,10 +148,35 @@ api_problem(struct evhttp_request *req, int code, const char *fmt, ...)
 	if (vasprintf(&detail, fmt, ap) == -1)
 		fatal("out of memory");
 	va_end(ap);
-	api_send(req, code, json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank",
-	    "title", api_title(code), "status", code, "detail", detail),
+	api_send(req, code, json_pack("{s:s, s:s, s:i, s:o}", "type", "about:blank",
+	    "title", api_title(code), "status", code, "detail", api_text(detail)),
 	    "application/problem+json");
 	free(detail);
+}
+
+/*
+ * A text as a JSON string. JSON holds only UTF-8: a text that is not (a path a client sent,
+ * a key's comment stored from the command line) has each byte that is not ASCII shown as
+ * '?', rather than failing the answer.
+ */
+json_t *
+api_text(const char *s)
+{
+	json_t	*j;
+	char	*copy, *p;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL)
+		return j;
+	copy = xstrdup(s);
+	for (p = copy; *p != '\0'; p++) {
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	}
+	j = json_string(copy);
+	free(copy);
+	return j != NULL ? j : json_string("?");
 }
 
 /* Send 200 with a JSON document (taken over). */
@@ -333,7 +362,7 @@ void
 api_audit(struct api_req *r, const char *action, const char *account, const char *object)
 {
 	struct events_audit	 a;
-	char			*actor = NULL;
+	char			*actor = NULL, qa[LOG_QUOTE_SIZE], qo[LOG_QUOTE_SIZE];
 
 	if (!r->who->operator)
 		xasprintf(&actor, "member %s", r->who->member);
@@ -346,8 +375,8 @@ api_audit(struct api_req *r, const char *action, const char *account, const char
 	events_audit(&a);
 	log_info("api: %s%s%s from %s: %s %s%s%s", a.actor, a.actor_account != NULL ? " of " : "",
 	    a.actor_account != NULL ? a.actor_account : "", a.source != NULL ? a.source : "?",
-	    action, account != NULL ? account : "", object != NULL ? " " : "",
-	    object != NULL ? object : "");
+	    action, account != NULL ? log_quote(account, qa) : "", object != NULL ? " " : "",
+	    object != NULL ? log_quote(object, qo) : "");
 	free(actor);
 }
 

@@ -161,6 +161,12 @@ grep -q "api: operator from 127.0.0.1:[0-9]*: member.add team dev1" "$TG_TMP/gw.
 	fail "no audit line in the log: $(grep 'api:' "$TG_TMP/gw.log")"
 ok "the log says who changed what from where"
 
+# A path that is not UTF-8 (found by fuzz/fuzz_api: the daemon exited making its 404).
+api "accounts/tea%F5s" "$op" -X PATCH
+problem 404 "an account name that is not UTF-8: 404, and its bytes shown as '?'"
+contains "$(jq_ 'j["detail"]')" "unknown account 'tea?s'" "the 404 names it safely"
+gw_alive "a path that is not UTF-8"
+
 # Bad bodies.
 api members "$op" -X POST -H 'Content-Type: application/json' -d '{"account":"team",'
 problem 400 "malformed JSON: 400"

@@ -386,12 +386,16 @@ static const struct {
 	int		 account_max;
 	const char	*why;
 } tunnel_limit_cases[] = {
-	{ NULL, 1, "account 'alice' already has 1 tunnel open, its limit" },
-	{ NULL, 2, "account 'alice' already has 2 tunnels open, its limit" },
-	{ NULL, 0, "account 'alice' already has 0 tunnels open, its limit" },
-	{ NULL, -1, "account 'alice' already has 32 tunnels open, its limit" },
-	{ "max-tunnels=1", 5, "account 'alice' already has 1 tunnel open, its limit" },
-	{ "max-tunnels=3", -1, "account 'alice' already has 3 tunnels open, its limit" },
+#define BY_ACCOUNT " (the account's max-tunnels; the gateway's operator can raise it: " \
+	"tunnelgwctl account set)"
+#define BY_KEY " (the key's max-tunnels in the keys file; the gateway's operator can raise it)"
+#define BY_GATEWAY " (the gateway's max_tunnels; its operator can raise it in tunnelgw.conf)"
+	{ NULL, 1, "account 'alice' already has 1 tunnel open, its limit" BY_ACCOUNT },
+	{ NULL, 2, "account 'alice' already has 2 tunnels open, its limit" BY_ACCOUNT },
+	{ NULL, 0, "account 'alice' already has 0 tunnels open, its limit" BY_ACCOUNT },
+	{ NULL, -1, "account 'alice' already has 32 tunnels open, its limit" BY_GATEWAY },
+	{ "max-tunnels=1", 5, "account 'alice' already has 1 tunnel open, its limit" BY_KEY },
+	{ "max-tunnels=3", -1, "account 'alice' already has 3 tunnels open, its limit" BY_KEY },
 };
 
 /* grant_tunnel_limit: the message names the account and its limit, singular or plural. */
