@@ -28,6 +28,7 @@
 #include "api-int.h"
 #include "conf.h"
 #include "log.h"
+#include "ports.h"
 #include "registry.h"
 #include "sshgw.h"
 #include "store.h"
@@ -387,6 +388,37 @@ api_tunnels_list(struct api_req *r)
 	api_send_text(r->req, HTTP_OK, l.text.buf, l.text.len);
 }
 
+#define API_RESERVE_TRIES	16	/* random ports drawn before giving up on a free one */
+
+/*
+ * Reserve port (0: a random one of the range) for account, into *out; a random port that a
+ * live tunnel holds now (not reserved: drawn at random by its session) is given back and
+ * another drawn, so the command line the caller gets can open it. 0, or -1 when answered.
+ */
+static int
+api_reserve(struct api_req *r, const char *account, int port, int *out)
+{
+	char	*cause = NULL;
+	int	 i;
+
+	for (i = 0; i < API_RESERVE_TRIES; i++) {
+		if (store_address_reserve(r->api->store, account, port, r->api->conf->port_min,
+		    r->api->conf->port_max, out, &cause) != 0) {
+			api_store_error(r, cause);
+			return -1;
+		}
+		if (port != 0 || !ports_in_use(*out))
+			return 0;
+		if (store_address_release(r->api->store, *out, &cause) != 0) {
+			api_store_error(r, cause);
+			return -1;
+		}
+	}
+	api_problem(r->req, 409, "no free port found in port_range %d-%d after %d tries",
+	    r->api->conf->port_min, r->api->conf->port_max, API_RESERVE_TRIES);
+	return -1;
+}
+
 /* The ssh command line that brings an awaiting tunnel online, a new string. */
 static char *
 api_ssh_command(struct api_req *r, const char *token, int port, const char *local_host,
@@ -469,11 +501,8 @@ api_tunnels_create(struct api_req *r)
 		goto out;
 	}
 	if ((port == 0 || owner == NULL || strcmp(owner, account) != 0) &&
-	    store_address_reserve(r->api->store, account, port, r->api->conf->port_min,
-	    r->api->conf->port_max, &port, &cause) != 0) {
-		api_store_error(r, cause);
+	    api_reserve(r, account, port, &port) != 0)
 		goto out;
-	}
 	if (store_token_create_once(r->api->store, account, member, port, (int)days, &token,
 	    &token_id, &cause) != 0) {
 		api_store_error(r, cause);
