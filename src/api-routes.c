@@ -44,12 +44,25 @@
 static void
 api_store_error(struct api_req *r, char *cause)
 {
+	char	*other, *said;
 	int	 code = 422;
 
+	/*
+	 * The store names who holds a port or a key, for the operator; a member learns only
+	 * that another account does.
+	 */
+	if (!r->who->operator && ((other = strstr(cause, " by account '")) != NULL ||
+	    (other = strstr(cause, " to account '")) != NULL)) {
+		xasprintf(&said, "%.*s by another account", (int)(other - cause), cause);
+		free(cause);
+		cause = said;
+	}
 	if (strncmp(cause, "DB: ", 4) == 0) {
 		log_warn("api: %s", cause);
 		code = 503;
-	} else if (strstr(cause, "unknown ") != NULL || strstr(cause, "has no member") != NULL ||
+	} else if (strncmp(cause, "unknown role", 12) == 0)
+		code = 422;
+	else if (strstr(cause, "unknown ") != NULL || strstr(cause, "has no member") != NULL ||
 	    strncmp(cause, "no ", 3) == 0 || strstr(cause, "is not reserved") != NULL)
 		code = 404;
 	else if (strstr(cause, "already") != NULL || strstr(cause, "only owner") != NULL ||
@@ -389,6 +402,29 @@ api_tunnels_list(struct api_req *r)
 }
 
 #define API_RESERVE_TRIES	16	/* random ports drawn before giving up on a free one */
+#define API_MAX_AWAITING	64	/* tunnels an account may have awaiting their connection */
+
+/* Does member name of account hold role need or above? 0, or -1 after a 403. */
+static int
+api_member_may(struct api_req *r, const char *account, const char *name, enum role need)
+{
+	struct store_member	*m = NULL;
+	enum role		 role = 0;
+	char			*cause = NULL;
+
+	if (store_member_find(r->api->store, account, name, &m, &cause) != 0) {
+		api_store_error(r, cause);
+		return -1;
+	}
+	if (m != NULL)
+		(void)role_parse(m->role, &role);
+	store_member_free(m);
+	if (role >= need)
+		return 0;
+	api_problem(r->req, 403, "opening a TCP tunnel in account '%s' needs the role %s or above; "
+	    "member '%s' has the role %s", account, role_label(need), name, role_label(role));
+	return -1;
+}
 
 /*
  * Reserve port (0: a random one of the range) for account, into *out; a random port that a
@@ -459,6 +495,7 @@ api_tunnels_create(struct api_req *r)
 	enum role		 need = ROLE_RAW_TUNNEL_DEFAULT;
 	json_t			*body;
 	int64_t			 token_id;
+	int			 made;
 	unsigned long long	 id;
 	char			*cause = NULL, *owner = NULL, *token = NULL, *cmd, *url, *target;
 	char			 q[LOG_QUOTE_SIZE];
@@ -492,24 +529,41 @@ api_tunnels_create(struct api_req *r)
 	}
 	if (a->create_raw_tunnel != NULL)
 		(void)role_parse(a->create_raw_tunnel, &need);
-	if (api_for_member(r, account, member, need, "opening a TCP tunnel") != 0)
+	/* Both the caller and the member the tunnel is for need the account's role. */
+	if (api_need(r, need, "opening a TCP tunnel") != 0 ||
+	    api_for_member(r, account, member, need, "opening a TCP tunnel") != 0 ||
+	    api_member_may(r, account, member, need) != 0)
 		goto out;
+	if (registry_awaiting_count(account) >= API_MAX_AWAITING) {
+		api_problem(r->req, 409, "account '%s' has %d tunnels awaiting their connection, "
+		    "the most it may (cancel one: DELETE tunnels/ID)", account, API_MAX_AWAITING);
+		goto out;
+	}
 	/* A port the account holds already is used as it is; any other is reserved now. */
 	port = (int)want;
 	if (port != 0 && store_address_owner(r->api->store, port, &owner, &cause) != 0) {
 		api_store_error(r, cause);
 		goto out;
 	}
-	if ((port == 0 || owner == NULL || strcmp(owner, account) != 0) &&
-	    api_reserve(r, account, port, &port) != 0)
+	made = port == 0 || owner == NULL || strcmp(owner, account) != 0;
+	if (made && api_reserve(r, account, port, &port) != 0)
 		goto out;
+	/* As the tunnel's own (src/tunnel.c), which takes this one's place. */
+	xasprintf(&url, "tcp://%s:%d", r->api->conf->public_host, port);
+	if (registry_awaiting_url(url)) {
+		api_problem(r->req, 409, "a tunnel at %s awaits its connection already", url);
+		free(url);
+		goto out;
+	}
 	if (store_token_create_once(r->api->store, account, member, port, (int)days, &token,
 	    &token_id, &cause) != 0) {
 		api_store_error(r, cause);
+		/* Nothing awaits it: a port reserved for it goes back. */
+		if (made && store_address_release(r->api->store, port, &cause) != 0)
+			free(cause);
+		free(url);
 		goto out;
 	}
-	/* As the tunnel's own (src/tunnel.c), which takes this one's place. */
-	xasprintf(&url, "tcp://%s:%d", r->api->conf->public_host, port);
 	xasprintf(&target, "localhost:%d", port);
 	id = registry_add_awaiting(account, member, url, target, token_id,
 	    time(NULL) + (time_t)days * 86400);
@@ -641,8 +695,8 @@ api_account_json(const struct store_account *a)
 	    "addresses", (int)a->naddresses, "created", api_time(a->created));
 }
 
-/* Answer with account name as it is now, with code. */
-static void
+/* Answer with account name as it is now, with code; 0, or -1 when there is none. */
+static int
 api_account_reply(struct api_req *r, const char *name, int code)
 {
 	struct store_account	*a = NULL;
@@ -650,14 +704,15 @@ api_account_reply(struct api_req *r, const char *name, int code)
 
 	if (store_account_find(r->api->store, name, &a, &cause) != 0) {
 		api_store_error(r, cause);
-		return;
+		return -1;
 	}
 	if (a == NULL) {
 		api_problem(r->req, 404, "unknown account '%s'", log_quote(name, q));
-		return;
+		return -1;
 	}
 	api_send(r->req, code, api_account_json(a), "application/json");
 	store_account_free(a);
+	return 0;
 }
 
 /* GET accounts: the operator's, every account; a member's, its own. */
@@ -702,7 +757,7 @@ api_accounts_get(struct api_req *r)
 		    r->who->member, r->who->account, log_quote(r->id, q));
 		return;
 	}
-	api_account_reply(r, r->id, HTTP_OK);
+	(void)api_account_reply(r, r->id, HTTP_OK);
 }
 
 /* A limit field of an account's body: a number, or null for none. */
@@ -771,19 +826,28 @@ api_account_apply(struct api_req *r, const char *name, json_t *body)
 static void
 api_accounts_create(struct api_req *r)
 {
-	const char	*name;
+	const char	*name, *role;
+	enum role	 want;
 	json_t		*body;
-	char		*cause = NULL;
+	char		*cause = NULL, q[LOG_QUOTE_SIZE];
 
 	if (api_operator(r, "creating an account") != 0 ||
 	    (body = api_body(r, api_account_fields)) == NULL)
 		return;
 	name = api_str(body, "name", NULL);
+	/* Check what needs no data first: the account is made whole or not at all. */
+	role = api_str(body, "create_raw_tunnel", "");
+	if (*role != '\0' && role_parse(role, &want) != 0) {
+		api_problem(r->req, 422, "unknown role '%s': one of viewer, developer, manager, "
+		    "owner", log_quote(role, q));
+		json_decref(body);
+		return;
+	}
 	if (store_account_add(r->api->store, name, -1, &cause) != 0)
 		api_store_error(r, cause);
 	else if (api_account_apply(r, name, body) == 0) {
 		api_audit(r, "account.create", name, NULL);
-		api_account_reply(r, name, 201);
+		(void)api_account_reply(r, name, 201);
 	}
 	json_decref(body);
 }
@@ -797,10 +861,9 @@ api_accounts_update(struct api_req *r)
 	if (api_operator(r, "changing an account's limits") != 0 ||
 	    (body = api_body(r, api_account_update_fields)) == NULL)
 		return;
-	if (api_account_apply(r, r->id, body) == 0) {
+	if (api_account_apply(r, r->id, body) == 0 &&
+	    api_account_reply(r, r->id, HTTP_OK) == 0)
 		api_audit(r, "account.update", r->id, NULL);
-		api_account_reply(r, r->id, HTTP_OK);
-	}
 	json_decref(body);
 }
 
@@ -1462,8 +1525,9 @@ api_time_param(struct api_req *r, const char *name)
 	}
 	memset(&tm, 0, sizeof tm);
 	end = strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end != NULL && *end == '\0')
-		return (int64_t)timegm(&tm);
+	/* Before 1970 is none of ours, and a negative time would read as "answered". */
+	if (end != NULL && *end == '\0' && (n = (long long)timegm(&tm)) > 0)
+		return n;
 	api_problem(r->req, 422, "parameter '%s' must be Unix seconds or a time such as "
 	    "2026-12-02T10:00:00Z, not '%s'", name, log_quote(v, q));
 	return -1;

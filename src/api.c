@@ -6,9 +6,10 @@
  *
  * Every request carries "Authorization: Bearer KEY", an API key of tunnelgwctl apikey
  * create: a member's, which acts with the member's role in its account, or the operator's,
- * which stands above every account. Failed attempts are limited per source address (IPv4
- * address or IPv6 prefix): beyond API_FAIL_BURST at API_FAIL_RATE a second, the source gets
- * 429 without its key being looked at. There are no cookies, so no cross-site requests to
+ * which stands above every account. Over HTTPS failed attempts are limited per source
+ * address (IPv4 address or IPv6 prefix): beyond API_FAIL_BURST at API_FAIL_RATE a second,
+ * the source gets 429 without its key being looked at (plain HTTP, on loopback behind a
+ * proxy, leaves that to the proxy). There are no cookies, so no cross-site requests to
  * forge. Errors are problem documents (RFC 9457, application/problem+json).
  *
  * The store is the main thread's connection (the daemon's): indexed reads in WAL mode that
@@ -232,6 +233,13 @@ api_authenticate(struct api_server *api, struct evhttp_request *req, struct api_
 	int				 rc;
 
 	memset(who, 0, sizeof *who);
+	/*
+	 * Plain HTTP is on loopback only, behind a reverse proxy: every client then comes from
+	 * the proxy's address, and limiting it would shut everyone out after one stranger's
+	 * tries. The proxy limits there; keys of 256 random bits do not fall to guessing.
+	 */
+	if (api->ssl == NULL)
+		sa = NULL;
 	if (sa != NULL && !ratelimit_would_allow(api->fails, sa, ratelimit_now())) {
 		api_problem(req, 429, "too many failed API key attempts from this address; try "
 		    "again later");

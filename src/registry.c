@@ -640,3 +640,35 @@ registry_cancel_awaiting(unsigned long long id, char **account, char **url,
 	pthread_mutex_unlock(&registry_lock);
 	return t != NULL ? 0 : -1;
 }
+
+/* How many tunnels of account await their connection. */
+int
+registry_awaiting_count(const char *account)
+{
+	struct reg_tunnel	*t;
+	int			 n = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_FOREACH(t, &registry_awaiting, entry) {
+		if (strcmp(t->account, account) == 0)
+			n++;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return n;
+}
+
+/* Does a tunnel at url await its connection? */
+int
+registry_awaiting_url(const char *url)
+{
+	struct reg_tunnel	*t;
+	int			 found = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	TAILQ_FOREACH(t, &registry_awaiting, entry) {
+		if (strcmp(t->url, url) == 0)
+			found = 1;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return found;
+}

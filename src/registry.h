@@ -57,6 +57,8 @@ unsigned long long registry_id(const struct reg_tunnel *);
 unsigned long long registry_add_awaiting(const char *, const char *, const char *,
 	    const char *, long long, time_t);
 int	 registry_cancel_awaiting(unsigned long long, char **, char **, long long *);
+int	 registry_awaiting_count(const char *);
+int	 registry_awaiting_url(const char *);
 size_t	 registry_each(const char *, void (*)(const struct registry_view *, void *), void *);
 void	 registry_totals(struct registry_totals *);
 
