@@ -5,6 +5,8 @@
 #   contrib/install-deps.sh --build   build dependencies only (contrib/quickstart.sh without check)
 #   contrib/install-deps.sh --bench   build and test, plus what bench/run needs
 #   contrib/install-deps.sh --fuzz    build and test, plus clang and libFuzzer
+#   contrib/install-deps.sh --browser build and test, plus chromium, its driver and selenium
+#                                     for the dashboard's browser scenarios (make check-dashboard)
 #   contrib/install-deps.sh --deb     build and test, plus the Debian packaging tools and
 #                                     debootstrap (dpkg-buildpackage, lintian, tests/package.sh)
 # As root it runs apt-get itself; otherwise through sudo, and without sudo it says so and exits 1.
@@ -20,6 +22,10 @@ TEST="check openssl python3 python3-jsonschema python3-yaml haproxy sqlite3 curl
 # --fuzz: clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for stack traces.
 FUZZ="clang libclang-rt-14-dev llvm"
 
+# --browser: Debian's chromium, driven headless by chromium-driver from python3-selenium
+# (tests/dashboard.sh). Heavy, so not part of the plain test list: CI runs it once.
+BROWSER="chromium chromium-driver python3-selenium"
+
 # --deb: dpkg-buildpackage with debhelper (debian/control's Build-Depends are the build and
 # test lists above), lintian, and debootstrap for the package scenario (tests/package.sh).
 DEB="debhelper devscripts lintian fakeroot dpkg-dev debootstrap"
@@ -29,9 +35,10 @@ case "${1:-}" in
 	--build) pkgs="$BUILD" ;;
 	--bench) pkgs="$pkgs openssh-server iperf3" ;;
 	--fuzz) pkgs="$pkgs $FUZZ" ;;
+	--browser) pkgs="$pkgs $BROWSER" ;;
 	--deb) pkgs="$pkgs $DEB" ;;
 	"") ;;
-	*) echo "usage: $0 [--build|--bench|--fuzz|--deb]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--build|--bench|--fuzz|--browser|--deb]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -97,6 +97,12 @@ fi
 
 mkdir -p "$demo"
 chmod 700 "$demo"
+# The dashboard and API on loopback, port 8443 for the demo on 2222 (PORT + 6221), plain
+# HTTP; left off when that port is taken.
+api_port=$((port + 6221))
+if [ "$api_port" -gt 65535 ] || listening "$api_port"; then
+	api_port=""
+fi
 cat >"$demo/tunnelgw.conf" <<CONF
 # Demo configuration written by contrib/quickstart.sh: loopback only.
 listen = [ "127.0.0.1:$port" ];
@@ -104,7 +110,26 @@ public_host = "localhost";
 public_bind = "127.0.0.1";
 authorized_keys = "authorized_keys";
 database = "tunnelgw.db";
+api_listen = "${api_port:+127.0.0.1:$api_port}";
 CONF
+
+# An operator API key for the dashboard, made once and kept (mode 600) in the demo folder.
+dashboard=""
+if [ -n "$api_port" ]; then
+	if [ ! -s "$demo/operator.apikey" ]; then
+		(umask 077 && "$(dirname "$tunnelgw")/tunnelgwctl" -f "$demo/tunnelgw.conf" \
+			apikey create --operator >"$demo/operator.apikey" 2>/dev/null) ||
+			rm -f "$demo/operator.apikey"
+	fi
+	if [ -s "$demo/operator.apikey" ]; then
+		dashboard="
+The dashboard is at http://127.0.0.1:$api_port/ ; sign in with the operator's API key
+in $demo/operator.apikey:
+
+    $(cat "$demo/operator.apikey")
+"
+	fi
+fi
 
 # Let in the keys of the user running this, or a demo key made here.
 identity=""
@@ -135,6 +160,7 @@ In another terminal, try:
     ssh -p $port$identity -o StrictHostKeyChecking=accept-new -R 0:localhost:$target v2@localhost tcp
 
 $note
+$dashboard
 Stop the gateway with Ctrl-C.
 
 MSG

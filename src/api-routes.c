@@ -239,8 +239,18 @@ api_status(struct api_req *r)
 {
 	struct registry_totals	 t;
 
+	json_t			*caller;
+
 	registry_totals(&t);
-	api_ok(r->req, json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
+	/* Who the key is, so that a client (the dashboard) offers what the role allows. */
+	if (r->who->operator)
+		caller = json_pack("{s:b, s:n, s:n, s:s}", "operator", 1, "account", "member",
+		    "role", "operator");
+	else
+		caller = json_pack("{s:b, s:o, s:o, s:s}", "operator", 0, "account",
+		    api_text(r->who->account), "member", api_text(r->who->member), "role",
+		    role_label(r->who->role));
+	api_ok(r->req, json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 	    "version", PACKAGE_VERSION,
 	    "uptime_s", (json_int_t)(time(NULL) - r->api->started),
 	    "started", api_time(r->api->started),
@@ -249,7 +259,8 @@ api_status(struct api_req *r)
 	    "connections", (json_int_t)t.conns,
 	    "connections_total", (json_int_t)t.conns_total,
 	    "bytes_in_total", (json_int_t)t.bytes_in,
-	    "bytes_out_total", (json_int_t)t.bytes_out));
+	    "bytes_out_total", (json_int_t)t.bytes_out,
+	    "caller", caller));
 }
 
 /* --- tunnels ------------------------------------------------------------------------------ */
@@ -1555,6 +1566,7 @@ api_events_list(struct api_req *r)
 	memset(&f, 0, sizeof f);
 	f.account = *account != '\0' ? account : NULL;
 	f.event = evhttp_find_header(&r->query, "type");
+	f.url = evhttp_find_header(&r->query, "url");
 	f.limit = API_EVENTS_LIMIT;
 	if ((f.since = api_time_param(r, "since")) < 0 ||
 	    (f.until = api_time_param(r, "until")) < 0)

@@ -49,6 +49,7 @@
 #include "registry.h"
 #include "sshgw.h"
 #include "store.h"
+#include "web.h"
 #include "xmalloc.h"
 
 #define API_BACKLOG		128
@@ -90,7 +91,7 @@ api_send(struct evhttp_request *req, int code, json_t *doc, const char *type)
 	}
 	evhttp_add_header(headers, "Content-Type", type);
 	evhttp_add_header(headers, "Cache-Control", "no-store");
-	evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+	web_headers(req);
 	evhttp_send_reply(req, code, NULL, NULL);
 }
 
@@ -109,7 +110,7 @@ api_send_text(struct evhttp_request *req, int code, char *text, size_t len)
 
 	evhttp_add_header(headers, "Content-Type", "application/json");
 	evhttp_add_header(headers, "Cache-Control", "no-store");
-	evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+	web_headers(req);
 	if (evbuffer_add_reference(evhttp_request_get_output_buffer(req), text, len,
 	    api_text_free, NULL) != 0) {
 		free(text);
@@ -465,7 +466,10 @@ api_on_request(struct evhttp_request *req, void *arg)
 
 	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	if (path == NULL || strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0) {
-		api_problem(req, 404, "not found: the API is under " API_PREFIX);
+		/* The dashboard's files, which need no key: what they show comes from the API. */
+		if (path == NULL || !web_serve(req, *path != '\0' ? path : "/"))
+			api_problem(req, 404, "not found: the dashboard is at /, the API under "
+			    API_PREFIX);
 		return;
 	}
 	path += strlen(API_PREFIX);

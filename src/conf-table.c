@@ -81,7 +81,8 @@ const struct conf_option conf_table[] = {
 		  "such as \"127.0.0.1:9100\"; keep it on a loopback address. \"\" turns it off." },
 	{ .name = "api_listen", .type = CONF_STRING, .offset = OFF(api_listen),
 	  .def_str = "", .check = conf_check_endpoint_or_off,
-	  .help = "Where the HTTP API (/api/v1/) is served, \"ADDRESS:PORT\" such as "
+	  .help = "Where the HTTP API (/api/v1/) and the web dashboard (/) are served, "
+		  "\"ADDRESS:PORT\" such as "
 		  "\"127.0.0.1:8443\". Without api_tls_cert and api_tls_key it speaks plain HTTP, "
 		  "and only on a loopback address (for a reverse proxy in front). \"\" turns it off." },
 	{ .name = "api_tls_cert", .type = CONF_PATH, .offset = OFF(api_tls_cert),

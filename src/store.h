@@ -125,6 +125,7 @@ struct store_event {
 struct store_event_filter {
 	const char	*account;
 	const char	*event;
+	const char	*url;		/* a tunnel's public endpoint */
 	int64_t		 since;		/* time >= since */
 	int64_t		 until;		/* time < until */
 	int64_t		 before;	/* id < before: the cursor of the page before */

@@ -58,11 +58,33 @@ api status "$op"
 	fail "status version: $TG_OUT"
 grep -qi '^content-type: application/json' <<<"$TG_HDR" || fail "status content type: $TG_HDR"
 ok "GET status with the operator's key: 200, JSON with the version"
+[ "$(jq_ 'j["caller"]')" = "{'operator': True, 'account': None, 'member': None, 'role': 'operator'}" ] ||
+	fail "status caller, operator: $TG_OUT"
+api status "$vk"
+[ "$(jq_ 'j["caller"]')" = "{'operator': False, 'account': 'team', 'member': 'viewer1', 'role': 'viewer'}" ] ||
+	fail "status caller, member: $TG_OUT"
+ok "GET status says who the key is: the operator, or member, account and role"
 api nothing "$op"
 problem 404 "an unknown resource: 404"
-TG_CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/")
-[ "$TG_CODE" = 404 ] || fail "/: $TG_CODE"
-ok "a path outside /api/v1/: 404"
+TG_CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/nothing")
+[ "$TG_CODE" = 404 ] || fail "/nothing: $TG_CODE"
+ok "a path outside /api/v1/ that is no dashboard file: 404"
+TG_CODE=$(curl -s -o "$TG_TMP/index.html" -D "$TG_TMP/index.hdr" -w '%{http_code}' "http://127.0.0.1:$API_PORT/")
+[ "$TG_CODE" = 200 ] || fail "/: $TG_CODE"
+grep -qi '^content-type: text/html' "$TG_TMP/index.hdr" || fail "/: $(cat "$TG_TMP/index.hdr")"
+grep -qi "^content-security-policy: default-src 'none'; script-src 'self'; style-src 'self'" "$TG_TMP/index.hdr" ||
+	fail "/: no strict CSP: $(cat "$TG_TMP/index.hdr")"
+grep -q '<script type="module" src="app.js"></script>' "$TG_TMP/index.html" || fail "/: not the dashboard"
+! grep -q '<script>' "$TG_TMP/index.html" || fail "/: inline script"
+etag=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^[:space:]]*\).*/\1/p' "$TG_TMP/index.hdr")
+TG_CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "http://127.0.0.1:$API_PORT/")
+[ "$TG_CODE" = 304 ] || fail "/ with its ETag: $TG_CODE"
+TG_CODE=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$API_PORT/app.js")
+[ "$TG_CODE" = 405 ] || fail "POST /app.js: $TG_CODE"
+for f in app.js api.js dom.js app.css icon.svg; do
+	curl -sf "http://127.0.0.1:$API_PORT/$f" | cmp -s - "$top_srcdir/web/$f" || fail "/$f is not web/$f"
+done
+ok "/ serves the dashboard without a key: its files as built, a strict CSP, ETag revalidation"
 api status "$op" -X POST
 problem 405 "POST on a resource that takes GET: 405"
 
@@ -296,6 +318,12 @@ ok "GET events: filtered by type, newest first, in pages that go on from next_cu
 api "events?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z" "$op"
 [ "$(jq_ 'len(j["events"])')" = 0 ] && [ "$(jq_ 'j["next_cursor"]')" = None ] || fail "events since/until: $TG_OUT"
 ok "GET events: since and until bound the time"
+api "events?type=tcp_connection_closed&url=tcp://127.0.0.1:$tport" "$op"
+[ "$TG_CODE" = 200 ] && [ "$(jq_ 'len(j["events"]) >= 1')" = True ] || fail "events by url: $TG_CODE $TG_OUT"
+[ "$(jq_ "set(e['url'] for e in j['events'])")" = "{'tcp://127.0.0.1:$tport'}" ] || fail "events by url: $TG_OUT"
+api "events?url=tcp://127.0.0.1:1" "$op"
+[ "$(jq_ 'len(j["events"])')" = 0 ] || fail "events of no tunnel: $TG_OUT"
+ok "GET events: url picks one tunnel's events"
 api "events?since=yesterday" "$op"
 problem 422 "a time that is not one: 422"
 api "events?limit=5000" "$op"

@@ -30,6 +30,9 @@ banner() {
 # --- the demo and its ssh line ---------------------------------------------------------------
 
 qs_port=$(free_port)
+while [ "$qs_port" -gt 59000 ]; do	# the dashboard goes on qs_port + 6221
+	qs_port=$(free_port)
+done
 demo=$src/demo-$qs_port
 quickstart qs1 TG_PORT="$qs_port"
 wait_for 10 grep -q ': ready' "$TG_TMP/qs1.err" || {
@@ -72,6 +75,17 @@ if [ "$target" = 22 ]; then
 else
 	ok "the printed ssh line works: public port $public answers with the gateway's SSH banner"
 fi
+
+# The dashboard line: its address serves the dashboard, and the key printed signs in.
+dash=$(sed -n 's|^The dashboard is at \(http://127.0.0.1:[0-9]*/\) .*|\1|p' "$TG_TMP/qs1.out")
+[ "$dash" = "http://127.0.0.1:$((qs_port + 6221))/" ] || fail "no dashboard line in: $(cat "$TG_TMP/qs1.out")"
+key=$(grep -o 'tgwk_[A-Za-z0-9_-]*' "$TG_TMP/qs1.out")
+[ "$key" = "$(cat "$demo/operator.apikey")" ] && [ "$(stat -c %a "$demo/operator.apikey")" = 600 ] ||
+	fail "the printed key is not the one kept in $demo/operator.apikey, mode 600"
+curl -sf "$dash" | grep -q 'app.js' || fail "$dash does not serve the dashboard"
+curl -sf -H "Authorization: Bearer $key" "${dash}api/v1/status" | grep -q '"role":"operator"' ||
+	fail "the printed key does not sign in as the operator"
+ok "the quick start prints the dashboard's address and an operator API key that signs in"
 
 # --- a second run -------------------------------------------------------------------------------
 

@@ -135,7 +135,8 @@ store_sqlite_event_list(struct store *st, const struct store_event_filter *f,
 	if (store_sqlite_prepare(st, "SELECT id, time, event, account, url, client, bytes_in, "
 	    "bytes_out, duration_ms, detail FROM events WHERE (?1 IS NULL OR account = ?1) "
 	    "AND (?2 IS NULL OR event = ?2) AND (?3 = 0 OR time >= ?3) AND (?4 = 0 OR time < ?4) "
-	    "AND (?5 = 0 OR id < ?5) ORDER BY id DESC LIMIT ?6", &stmt, cause) != 0)
+	    "AND (?5 = 0 OR id < ?5) AND (?7 IS NULL OR url = ?7) ORDER BY id DESC LIMIT ?6",
+	    &stmt, cause) != 0)
 		return -1;
 	store_sqlite_event_bind_text(stmt, 1, f->account);
 	store_sqlite_event_bind_text(stmt, 2, f->event);
@@ -143,6 +144,7 @@ store_sqlite_event_list(struct store *st, const struct store_event_filter *f,
 	sqlite3_bind_int64(stmt, 4, f->until);
 	sqlite3_bind_int64(stmt, 5, f->before);
 	sqlite3_bind_int(stmt, 6, f->limit);
+	store_sqlite_event_bind_text(stmt, 7, f->url);
 	*out = store_sqlite_collect(st, stmt, &store_event_kind, n, cause);
 	return *out != NULL ? 0 : -1;
 }

@@ -683,7 +683,7 @@ int
 store_event_list(struct store *st, const char *account, int limit, struct store_event ***out,
     size_t *n, char **cause)
 {
-	struct store_event_filter	 f = { account, NULL, 0, 0, 0, limit };
+	struct store_event_filter	 f = { account, NULL, NULL, 0, 0, 0, limit };
 
 	return store_event_query(st, &f, out, n, cause);
 }
