@@ -2,7 +2,8 @@
 # tunnelgw quick start.
 #   contrib/quickstart.sh         install the build dependencies, build, and run a gateway on
 #                                 loopback port 2222 (or $TG_PORT) with a demo configuration in
-#                                 ./demo (./demo-PORT for another port)
+#                                 ./demo (./demo-PORT for another port), and the web
+#                                 dashboard on port 8443 (or $TG_API_PORT)
 #   contrib/quickstart.sh check   install the build and test dependencies, build, and run the
 #                                 whole test suite
 # For the tests: TG_TUNNELGW=FILE runs that tunnelgw binary, without installing dependencies or
@@ -97,10 +98,14 @@ fi
 
 mkdir -p "$demo"
 chmod 700 "$demo"
-# The dashboard and API on loopback, port 8443 for the demo on 2222 (PORT + 6221), plain
-# HTTP; left off when that port is taken.
-api_port=$((port + 6221))
+# The dashboard and API on loopback, plain HTTP: port $TG_API_PORT, by default 8443 for the
+# demo on 2222 (PORT + 6221); left off when that port is taken.
+api_port=${TG_API_PORT:-$((port + 6221))}
+case "$api_port" in
+'' | *[!0-9]*) echo "quickstart: TG_API_PORT must be a port number, not '$api_port'" >&2; exit 2 ;;
+esac
 if [ "$api_port" -gt 65535 ] || listening "$api_port"; then
+	echo "quickstart: port $api_port is taken, so the dashboard stays off (TG_API_PORT=PORT picks another)" >&2
 	api_port=""
 fi
 cat >"$demo/tunnelgw.conf" <<CONF

@@ -32,6 +32,7 @@
 #include "registry.h"
 #include "sshgw.h"
 #include "store.h"
+#include "web.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -82,6 +83,7 @@ api_created(struct api_req *r, json_t *doc)
 static void
 api_no_content(struct api_req *r)
 {
+	web_headers(r->req);
 	evhttp_send_reply(r->req, 204, "No Content", NULL);
 }
 

@@ -20,9 +20,9 @@ extern const struct web_asset	web_assets[];
 extern const size_t		web_nassets;
 
 /* The Content-Security-Policy of every answer: no inline script or style, nothing foreign. */
-#define WEB_CSP	"default-src 'none'; script-src 'self'; style-src 'self'; " \
-		"img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; " \
-		"frame-ancestors 'none'"
+#define WEB_CSP	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " \
+		"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; " \
+		"require-trusted-types-for 'script'; trusted-types 'none'"
 
 int	web_serve(struct evhttp_request *, const char *);
 void	web_headers(struct evhttp_request *);

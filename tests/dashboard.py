@@ -234,6 +234,16 @@ def main():
     if not cell(tr, "Client").text.startswith("127.0.0.1:"):
         fail(f"client: {cell(tr, 'Client').text}")
     ok("the row has the TCP badge, online, the member and the client address")
+    driver.execute_cdp_cmd("Browser.grantPermissions", {
+        "origin": URL.rstrip("/"), "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    copy = cell(tr, "Endpoint").find_element(By.TAG_NAME, "button")
+    copy.click()
+    wait(lambda: copy.text == "Copied", what="the copy button's answer")
+    pasted = driver.execute_async_script(
+        "navigator.clipboard.readText().then(arguments[0], (e) => arguments[0]('error: ' + e))")
+    if pasted != endpoint:
+        fail(f"the clipboard holds {pasted!r}, not {endpoint!r}")
+    ok("the endpoint's copy button puts it on the clipboard")
     shot("tunnels")
 
     # --- its counters rise while traffic flows ------------------------------------------
@@ -249,7 +259,7 @@ def main():
         fail("the traffic stopped before the counters rose")
     ok("bytes in and out rise while a connection carries traffic, with 1 open connection shown")
     wait(lambda: any(float(p.split(",")[1]) < 22 for p in
-                     q(f'tr[data-id] td[data-label="Traffic"] polyline')[0]
+                     q('tr[data-id] td[data-label="Traffic"] polyline')[0]
                      .get_attribute("points").split()), timeout=5, what="the sparkline")
     ok("the sparkline shows the traffic")
     shot("traffic")
@@ -326,14 +336,18 @@ def main():
     # --- a member demoted to viewer: the API's reason, then no buttons -----------------------
     sign_in(KEYS["manager"])
     wait(lambda: row(endpoint), what="alice's tunnel, for the manager")
-    close = button("Close", f'tr[data-id] td[data-label="Actions"]')
+    close = button("Close", 'tr[data-id] td[data-label="Actions"]')
     if close is None:
         fail("a manager sees no Close button")
     code_, _ = api("PATCH", "members/dev", KEYS["operator"], {"account": "team", "role": "viewer"})
     if code_ != 200:
         fail(f"demotion: {code_}")
-    close.click()
-    button("Confirm", 'td[data-label="Actions"]').click()
+    # By keyboard: Enter arms the button, and Enter again, on the same button, confirms.
+    close.send_keys(Keys.ENTER)
+    wait(lambda: close.text == "Confirm", what="the armed Close button")
+    if driver.switch_to.active_element != close:
+        fail("the focus left the Close button when it was armed")
+    close.send_keys(Keys.ENTER)
     wait(lambda: "Forbidden" in text("#alert"), what="the refusal")
     reason = text("#alert")
     if "has the role viewer" not in reason:
@@ -362,6 +376,18 @@ def main():
     name.send_keys(XSS)
     button("Create account").click()
     wait(lambda: XSS in text("#alert"), what="the refusal of the name")
+    # ... and changes an account's limits.
+    form = driver.find_element(By.XPATH, "//form[h2[text()=\"Change an account's limits\"]]")
+    Select(form.find_element(By.TAG_NAME, "select")).select_by_visible_text("team")
+    maxt = form.find_element(By.XPATH, ".//label[text()='Max tunnels']/following-sibling::input")
+    maxt.clear()
+    maxt.send_keys("7")
+    button("Save limits").click()
+    wait(lambda: "Account team changed" in text("main"), what="the limits saved")
+    _, acc = api("GET", "accounts/team", KEYS["operator"])
+    if acc.get("max_tunnels") != 7:
+        fail(f"account team: {acc}")
+    ok("the operator changes an account's limits from the accounts page")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", XSS, "-f",
                     os.path.join(TMP, "xss")], check=True)
     with open(os.path.join(TMP, "xss.pub"), encoding="utf-8") as f:
@@ -383,6 +409,32 @@ def main():
     ok("markup typed as an account name and stored as a key comment shows as text; no script runs")
     shot("xss")
 
+    # --- the operator gives a role; events filtered by type ----------------------------------
+    go("#/members")
+    role = wait(lambda: q('select[aria-label="Role of dev"]'), what="dev's role")[0]
+    Select(role).select_by_visible_text("developer")
+    driver.find_element(By.CSS_SELECTOR, 'button[aria-label="Save the role of dev"]').click()
+    wait(lambda: "dev is now developer" in text("main"), what="the role change")
+    _, doc = api("GET", "members?account=team", KEYS["operator"])
+    if {m["name"]: m["role"] for m in doc["members"]}.get("dev") != "developer":
+        fail(f"members: {doc}")
+    ok("the operator gives a member a role from the members page")
+    go("#/events")
+    Select(driver.find_element(By.XPATH, "//label[text()='Type']/following-sibling::select")
+           ).select_by_value("audit")
+    end = time.monotonic() + 10	# the daemon writes events to the database in batches
+    while True:
+        button("Show").click()
+        time.sleep(0.5)
+        if any("member.role" in td.text for td in q('main td[data-label="Detail"]')):
+            break
+        if time.monotonic() > end:
+            fail("the role change is not among the audit events")
+    if not all(td.text == "audit" for td in q('main td[data-label="Event"]')):
+        fail("the events page shows other events than audit")
+    ok("the events page filters by type: the role change is an audit event")
+    shot("events")
+
     # --- 360 px -------------------------------------------------------------------------------
     driver.set_window_size(360, 800)
     go("#/tunnels")
@@ -401,6 +453,14 @@ def main():
     if bad:
         fail(f"the browser logged errors: {bad}")
     ok("the browser logged no error: no CSP violation, no script error")
+
+    # --- the policy holds: markup written as HTML is refused by the browser ------------------
+    refused = driver.execute_script("""
+        try { document.querySelector('main').innerHTML = '<img src=x>'; return 'written'; }
+        catch (e) { return String(e); }""")
+    if "TrustedHTML" not in refused or q('img[src="x"]'):
+        fail(f"innerHTML was not refused: {refused}")
+    ok("the Content-Security-Policy is enforced: innerHTML with markup is refused (Trusted Types)")
 
 
 driver = make_driver()

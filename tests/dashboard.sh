@@ -41,7 +41,7 @@ grep -q '^all browser scenarios passed' "$TG_TMP/dash.out" || {
 }
 n=$(grep -c '^ok ' "$TG_TMP/dash.out")
 ok "the browser scenarios: $n checks, screenshots in $shots"
-for f in signin tunnels traffic tunnel token new-awaiting new-online viewer xss narrow; do
+for f in signin tunnels traffic tunnel token new-awaiting new-online viewer xss events narrow; do
 	[ -s "$shots/$f.png" ] || fail "no screenshot $f.png"
 done
 ok "every scenario saved its screenshot"

@@ -26,21 +26,31 @@ function isMine(member) { return !state.me.operator && member === state.me.membe
 
 // --- messages --------------------------------------------------------------------------
 
-function showError(e) {
+// The alert region stays in the page (a live region that is hidden is not read when it
+// appears); empty, it takes no room. It is rewritten only when its text changes, so a
+// failure repeated by a poller is announced once.
+let alertFromPoll = false;
+
+function showMessage(title, detail, fromPoll) {
   const box = $('#alert');
-  if (e instanceof ApiError) {
-    fill(box, h('strong', null, `${e.title}: `), e.detail || `HTTP ${e.status}`);
-    if (e.status === 401 && state.me) { signOut('Your API key is no longer valid.'); return; }
-  } else {
-    fill(box, String(e && e.message ? e.message : e));
+  if (box.textContent !== `${title}${detail}`) {
+    fill(box, title ? h('strong', null, title) : null, detail);
   }
-  box.hidden = false;
+  alertFromPoll = Boolean(fromPoll);
+}
+
+function showError(e, fromPoll) {
+  if (e instanceof ApiError) {
+    if (e.status === 401 && state.me) { signOut('Your API key is no longer valid.'); return; }
+    showMessage(`${e.title}: `, e.detail || `HTTP ${e.status}`, fromPoll);
+  } else {
+    showMessage('', String(e && e.message ? e.message : e), fromPoll);
+  }
 }
 
 function clearError() {
-  const box = $('#alert');
-  box.hidden = true;
-  box.replaceChildren();
+  $('#alert').replaceChildren();
+  alertFromPoll = false;
 }
 
 // Run an action from a button or form: errors go to the alert region.
@@ -60,36 +70,40 @@ function confirmButton(label, confirmLabel, onConfirm, attrs) {
   const b = h('button.danger', { type: 'button', ...attrs }, label);
   let armed = null;
   b.addEventListener('click', async () => {
+    const name = attrs && attrs['aria-label'];
+    const disarm = () => {
+      armed = null;
+      b.textContent = label;
+      b.classList.remove('armed');
+      if (name) b.setAttribute('aria-label', name);
+    };
     if (!armed) {
       b.textContent = confirmLabel;
       b.classList.add('armed');
-      armed = setTimeout(() => {
-        armed = null; b.textContent = label; b.classList.remove('armed');
-      }, 5000);
+      if (name) b.setAttribute('aria-label', `${confirmLabel}: ${name}`);
+      armed = setTimeout(disarm, 5000);
       return;
     }
     clearTimeout(armed);
-    armed = null;
+    disarm();
     b.disabled = true;
     await act(onConfirm);
     b.disabled = false;
-    b.textContent = label;
-    b.classList.remove('armed');
   });
   return b;
 }
 
 // Poll fn every POLL_MS (never two at once) until the view stops; slower when hidden.
+// An answer that arrives after the view stopped is dropped, its error too.
 function poller(fn) {
   let timer = null;
   let stopped = false;
   const run = async () => {
     try {
       await fn();
-      if ($('#alert').dataset.poll) clearError();
+      if (!stopped && alertFromPoll) clearError();
     } catch (e) {
-      showError(e);
-      $('#alert').dataset.poll = '1';
+      if (!stopped) showError(e, true);
     }
     if (!stopped) timer = setTimeout(run, document.hidden ? POLL_MS * 5 : POLL_MS);
   };
@@ -128,19 +142,21 @@ function renderSignIn(message) {
     setKey(key.value.trim());
     key.value = '';
     const ok = await act(loadMe);
-    if (ok) { route(); } else { clearKey(); }
+    if (ok) route();
+    else clearKey();
   });
   fill($('#main'), form);
-  if (message) fill($('#alert'), message), ($('#alert').hidden = false);
+  if (message) showMessage('', message);
   key.focus();
 }
 
 // Who the key is: the status's caller, and the member's account (its create_raw_tunnel).
 async function loadMe() {
   const st = await api('GET', 'status');
+  const account = st.caller.operator ? null
+    : await api('GET', `accounts/${seg(st.caller.account)}`);
   state.me = st.caller;
-  state.account = null;
-  if (!state.me.operator) state.account = await api('GET', `accounts/${seg(state.me.account)}`);
+  state.account = account;
   renderChrome();
   return true;
 }
@@ -300,35 +316,60 @@ function viewTunnels(main) {
   return { stop };
 }
 
-function dl(pairs) {
-  return h('dl.props', null, pairs.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+// A tunnel's properties: a list whose values are updated in place, so that focus (on its
+// copy button) stays where it is.
+function propList(names) {
+  const dd = {};
+  const list = h('dl.props', null, names.map(([k, label]) => {
+    dd[k] = h('dd');
+    return [h('dt', null, label), dd[k]];
+  }));
+  return { list, dd };
 }
 
 function viewTunnel(main, tid) {
-  const props = h('div');
+  const props = propList([['status', 'Status'], ['endpoint', 'Public endpoint'],
+    ['account', 'Account'], ['member', 'Member'], ['client', 'Client'], ['forward', 'Forward'],
+    ['started', 'Started'], ['conns', 'Open connections'], ['bin', 'Bytes in'],
+    ['bout', 'Bytes out']]);
   const spark = sparkline([], 480, 80, 'no traffic yet');
   const conns = h('tbody');
   const actions = h('div.actions');
   const title = h('h1', null, `Tunnel ${tid}`);
-  fill(main, h('p', null, h('a', { href: '#/tunnels' }, '← Tunnels')), title, actions, props,
-    h('h2', null, 'Traffic'), h('div.bigspark', null, spark),
+  fill(main, h('p', null, h('a', { href: '#/tunnels' }, '← Tunnels')), title, actions,
+    props.list, h('h2', null, 'Traffic'), h('div.bigspark', null, spark),
     h('h2', null, 'Recent connections'),
     h('div.scroll', null, h('table.list', null, h('thead', null, h('tr', null,
       ['Closed', 'Client', 'In', 'Out', 'Duration'].map((x) => h('th', { scope: 'col' }, x)))),
     conns)));
   let tunnel = null;
   let ticks = 0;
-  const stop = poller(async () => {
+  let stop = null;
+  const loadConnections = async (t) => {
+    const ev = await api('GET', `events${query({
+      type: 'tcp_connection_closed', url: t.public_endpoint, since: t.started, limit: 50,
+      account: state.me.operator ? t.account : undefined,
+    })}`);
+    fill(conns, ev.events.length === 0
+      ? h('tr', null, h('td', { colspan: 5 }, 'No connection has closed yet.'))
+      : ev.events.map((e) => h('tr', null, td('Closed', when(e.time)),
+        td('Client', e.client || ''), td('In', bytes(e.bytes_in)), td('Out', bytes(e.bytes_out)),
+        td('Duration', e.duration_ms === null ? '' : `${(e.duration_ms / 1000).toFixed(1)} s`))));
+  };
+  stop = poller(async () => {
     let t;
     try {
       t = await api('GET', `tunnels/${seg(tid)}`);
     } catch (e) {
-      if (e instanceof ApiError && e.status === 404) {
-        setText(title, `Tunnel ${tid}: closed`);
-        actions.replaceChildren();
-        return;
-      }
-      throw e;
+      if (!(e instanceof ApiError) || e.status !== 404) throw e;
+      // Closed: say so, stop asking, keep what was shown.
+      setText(title, tunnel ? `Tunnel ${tunnel.public_endpoint}: closed` : `Tunnel ${tid}: not found`);
+      actions.replaceChildren();
+      fill(props.dd.status, badge('closed', 'plain'));
+      state.history.delete(Number(tid));
+      if (tunnel && tunnel.status === 'online') await loadConnections(tunnel);
+      stop();
+      return;
     }
     const now = Date.now();
     const hs = sample(t, now);
@@ -338,33 +379,24 @@ function viewTunnel(main, tid) {
         fill(actions, confirmButton(t.status === 'online' ? 'Close tunnel' : 'Cancel tunnel',
           'Confirm: close it', async () => { await closeTunnel(t); }));
       }
+      fill(props.dd.endpoint, t.public_endpoint, ' ', copyButton(t.public_endpoint, 'endpoint'));
+      setText(props.dd.account, t.account);
+      setText(props.dd.member, t.member || '(keys file)');
     }
+    if (!tunnel || tunnel.status !== t.status) fill(props.dd.status, statusBadge(t));
     tunnel = t;
-    fill(props, dl([
-      ['Status', statusBadge(t)],
-      ['Public endpoint', [t.public_endpoint, ' ', copyButton(t.public_endpoint, 'endpoint')]],
-      ['Account', t.account], ['Member', t.member || '(keys file)'],
-      ['Client', t.client || ''], ['Forward', t.forward || ''],
-      ['Started', t.started ? `${when(t.started)} (${age(t.started, now)} ago)` : ''],
-      ['Open connections', t.status === 'online' ? String(t.connections) : ''],
-      ['Bytes in', bytes(t.bytes_in)], ['Bytes out', bytes(t.bytes_out)],
-    ]));
+    setText(props.dd.client, t.client || '');
+    setText(props.dd.forward, t.forward || '');
+    setText(props.dd.started, t.started ? `${when(t.started)} (${age(t.started, now)} ago)` : '');
+    setText(props.dd.conns, t.status === 'online' ? String(t.connections) : '');
+    setText(props.dd.bin, bytes(t.bytes_in));
+    setText(props.dd.bout, bytes(t.bytes_out));
     updateSparkline(spark, hs.rates,
       `traffic now ${rate(hs.rates.length ? hs.rates[hs.rates.length - 1] : 0)}`);
-    if (ticks % 3 === 0 && t.status === 'online') {
-      const ev = await api('GET', `events${query({
-        type: 'tcp_connection_closed', url: t.public_endpoint, since: t.started, limit: 50,
-        account: state.me.operator ? t.account : undefined,
-      })}`);
-      fill(conns, ev.events.length === 0
-        ? h('tr', null, h('td', { colspan: 5 }, 'No connection has closed yet.'))
-        : ev.events.map((e) => h('tr', null, td('Closed', when(e.time)),
-          td('Client', e.client || ''), td('In', bytes(e.bytes_in)), td('Out', bytes(e.bytes_out)),
-          td('Duration', e.duration_ms === null ? '' : `${(e.duration_ms / 1000).toFixed(1)} s`))));
-    }
+    if (ticks % 3 === 0 && t.status === 'online') await loadConnections(t);
     ticks += 1;
   });
-  return { stop };
+  return { stop() { stop(); } };
 }
 
 // --- new tunnel ------------------------------------------------------------------------
@@ -415,11 +447,12 @@ function viewNew(main) {
       });
       if (kindReserved.checked && reserved.value) body.port = Number(reserved.value);
       const t = await api('POST', 'tunnels', body);
-      showAwaiting(result, t);
+      if (!stopped) showAwaiting(result, t);
     });
   });
   fill(main, h('div.newtunnel', null, form, result));
   let stopWatch = () => {};
+  let stopped = false;
   function showAwaiting(box, t) {
     stopWatch();
     const st = h('span', null, statusBadge(t));
@@ -453,7 +486,7 @@ function viewNew(main) {
     });
   }
   act(loadReserved);
-  return { stop() { stopWatch(); } };
+  return { stop() { stopped = true; stopWatch(); } };
 }
 
 // --- lists with forms ------------------------------------------------------------------
@@ -468,8 +501,8 @@ function table(cols, rows, empty) {
 
 // A secret shown once (a token, an API key) with its copy button.
 function secretBox(what, secret, extra) {
-  return h('div.secret', { role: 'status' },
-    h('p', null, h('strong', null, `Your new ${what}, shown once:`), ' copy it now; ',
+  return h('div.secret', null,
+    h('p', { role: 'status' }, h('strong', null, `Your new ${what}, shown once:`), ' copy it now; ',
       'only its hash is kept.'),
     h('div.cmd', null, h('code', { 'data-secret': what }, secret), ' ', copyButton(secret, what)),
     extra || null);
@@ -497,10 +530,10 @@ function viewAccounts(main) {
   return page(main, 'Accounts', async (body, flash, reload) => {
     const doc = await api('GET', 'accounts');
     const name = h('input', { required: true, autocomplete: 'off' });
-    const lim = (label) => h('input', { type: 'number', min: 0, placeholder: 'no limit', 'aria-label': label });
-    const maxT = lim('Max tunnels');
-    const maxC = lim('Max connections');
-    const maxA = lim('Max addresses');
+    const lim = () => h('input', { type: 'number', min: 0, placeholder: 'no limit' });
+    const maxT = lim();
+    const maxC = lim();
+    const maxA = lim();
     const raw = select(ROLES.map((r) => [r, r]), 'manager');
     const form = h('form.card.inline', null, h('h2', null, 'Create an account'),
       field('Name', name), field('Max tunnels', maxT), field('Max connections', maxC),
@@ -519,6 +552,33 @@ function viewAccounts(main) {
         reload();
       });
     });
+    // Change an account's limits: the form shows the chosen account's; empty is no limit.
+    const limits = [['max_tunnels', 'Max tunnels'], ['max_connections', 'Max connections'],
+      ['max_addresses', 'Max reserved addresses']];
+    const which = select(doc.accounts.map((a) => [a.name, a.name]), state.scope || '');
+    const edits = Object.fromEntries(limits.map(([k]) => [k, lim()]));
+    const editRaw = select(ROLES.map((r) => [r, r]), 'manager');
+    const show = () => {
+      const a = doc.accounts.find((x) => x.name === which.value);
+      if (!a) return;
+      for (const [k] of limits) edits[k].value = a[k] === null ? '' : String(a[k]);
+      editRaw.value = a.create_raw_tunnel;
+    };
+    which.addEventListener('change', show);
+    show();
+    const edit = h('form.card.inline', null, h('h2', null, 'Change an account\'s limits'),
+      field('Account', which), limits.map(([k, label]) => field(label, edits[k])),
+      field('Opening tunnels needs', editRaw), h('button', { type: 'submit' }, 'Save limits'));
+    edit.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      act(async () => {
+        const b = { create_raw_tunnel: editRaw.value };
+        for (const [k] of limits) b[k] = edits[k].value === '' ? null : Number(edits[k].value);
+        await api('PATCH', `accounts/${seg(which.value)}`, b);
+        fill(flash, h('p.ok', null, `Account ${which.value} changed.`));
+        reload();
+      });
+    });
     const lim2 = (v) => (v === null ? '—' : String(v));
     fill(body, table([
       ['Name', (a) => h('a', { href: '#/members', onclick: () => { state.scope = a.name; renderChrome(); } }, a.name)],
@@ -532,7 +592,7 @@ function viewAccounts(main) {
         renderChrome();
         reload();
       }, { 'aria-label': `Delete account ${a.name}` })],
-    ], doc.accounts, 'No accounts yet.'), form);
+    ], doc.accounts, 'No accounts yet.'), form, doc.accounts.length ? edit : null);
   });
 }
 
@@ -540,21 +600,30 @@ function viewMembers(main) {
   return page(main, 'Members and roles', async (body, flash, reload) => {
     if (needAccount(body)) return;
     const doc = await api('GET', `members${query({ account: acct() })}`);
+    const roles = new Map(doc.members.map((m) => [m.name, m.role]));
+    // A role is given with its own button: a select's change event fires on each arrow key.
     const roleCell = (m) => {
-      if (!atLeast('owner') || isMine(m.name)) return m.role;
+      if (!atLeast('owner') || isMine(m.name) || RANK[m.role] > RANK[state.me.role]) return m.role;
       const sel = select(ROLES.filter((r) => RANK[r] <= RANK[state.me.role]).map((r) => [r, r]), m.role,
         { 'aria-label': `Role of ${m.name}` });
-      sel.addEventListener('change', () => act(async () => {
-        await api('PATCH', `members/${seg(m.name)}`, withAccount({ role: sel.value }));
+      const save = h('button', { type: 'button', 'aria-label': `Save the role of ${m.name}` }, 'Save');
+      save.addEventListener('click', () => act(async () => {
+        try {
+          await api('PATCH', `members/${seg(m.name)}`, withAccount({ role: sel.value }));
+        } catch (e) {
+          sel.value = m.role;
+          throw e;
+        }
+        m.role = sel.value;
         fill(flash, h('p.ok', null, `${m.name} is now ${sel.value}.`));
       }));
-      return sel;
+      return h('span.rolepick', null, sel, ' ', save);
     };
     const cols = [['Name', (m) => m.name], ['Role', roleCell], ['SSH keys', (m) => String(m.keys)],
       ['Tokens', (m) => String(m.tokens)], ['API keys', (m) => String(m.apikeys)],
       ['Added', (m) => when(m.created)]];
     if (atLeast('manager')) {
-      cols.push(['', (m) => (isMine(m.name) ? '' : confirmButton('Remove', 'Confirm remove', async () => {
+      cols.push(['', (m) => (isMine(m.name) || !mayActFor(m.name, 'owner', roles) ? '' : confirmButton('Remove', 'Confirm remove', async () => {
         await api('DELETE', `members/${seg(m.name)}${query({ account: state.me.operator ? acct() : undefined })}`);
         reload();
       }, { 'aria-label': `Remove member ${m.name}` }))]);
@@ -579,19 +648,35 @@ function viewMembers(main) {
   });
 }
 
-// Members' names of the account, for "for whom" pickers (managers and above).
-async function memberPicker() {
-  if (!atLeast('manager')) return null;
+// The roles of the account's members, by name.
+async function memberRoles() {
   const doc = await api('GET', `members${query({ account: acct() })}`);
-  const me = state.me.operator ? '' : state.me.member;
-  return select(doc.members.map((m) => [m.name, m.name]), me);
+  return new Map(doc.members.map((m) => [m.name, m.role]));
+}
+
+// May the caller act for member name (its keys, tokens, API keys), as the API decides:
+// itself at role self, another at manager, never one whose role is above its own.
+function mayActFor(name, self, roles) {
+  if (state.me.operator) return true;
+  if (name === state.me.member) return atLeast(self);
+  if (!atLeast('manager')) return false;
+  const r = roles.get(name);
+  return !r || RANK[r] <= RANK[state.me.role];
+}
+
+// A "for whom" picker of the members the caller may act for (managers and above).
+function memberPicker(roles) {
+  if (!atLeast('manager')) return null;
+  const names = [...roles.keys()].filter((n) => mayActFor(n, 'viewer', roles));
+  return select(names.map((n) => [n, n]), state.me.operator ? '' : state.me.member);
 }
 
 function viewTokens(main) {
   return page(main, 'Tokens', async (body, flash, reload) => {
     if (needAccount(body)) return;
     const doc = await api('GET', `tokens${query({ account: acct() })}`);
-    const mayRevoke = (t) => atLeast('manager') || (isMine(t.member) && atLeast('developer'));
+    const roles = await memberRoles();
+    const mayRevoke = (t) => mayActFor(t.member, 'developer', roles);
     const parts = [table([
       ['ID', (t) => String(t.id)], ['Member', (t) => t.member || ''],
       ['Created', (t) => when(t.created)], ['Expires', (t) => when(t.expires) || 'never'],
@@ -603,7 +688,7 @@ function viewTokens(main) {
       }, { 'aria-label': `Revoke token ${t.id}` }) : '')],
     ], doc.tokens, 'No tokens.')];
     if (atLeast('developer')) {
-      const who = await memberPicker();
+      const who = memberPicker(roles);
       const days = h('input', { type: 'number', min: 1, max: 3650, value: 30 });
       const form = h('form.card.inline', null, h('h2', null, 'Create a token'),
         who ? field('For member', who) : null, field('Valid for (days)', days),
@@ -616,8 +701,8 @@ function viewTokens(main) {
           const t = await api('POST', 'tokens', b);
           await reload();
           fill(flash, secretBox('token', t.token,
-            h('p', null, 'Log in with it as the SSH user: ',
-              h('code', null, `ssh -R 0:localhost:3000 ${t.token}@${location.hostname} tcp`))));
+            h('p', null, 'It logs in to the gateway as the SSH user name (or the password) of ',
+              h('code', null, 'ssh -R'), '.')));
         });
       });
       parts.push(form);
@@ -629,7 +714,9 @@ function viewTokens(main) {
 function viewApikeys(main) {
   return page(main, 'API keys', async (body, flash, reload) => {
     const doc = await api('GET', `apikeys${query({ account: acct() || undefined })}`);
-    const mayRevoke = (k) => state.me.operator || atLeast('manager') || isMine(k.member);
+    const roles = acct() ? await memberRoles() : new Map();
+    const mayRevoke = (k) => (k.account === null ? state.me.operator
+      : mayActFor(k.member, 'viewer', roles));
     const parts = [table([
       ['ID', (k) => String(k.id)], ['Account', (k) => k.account || '(operator)'],
       ['Member', (k) => k.member || ''], ['Role', (k) => k.role],
@@ -640,17 +727,31 @@ function viewApikeys(main) {
         reload();
       }, { 'aria-label': `Revoke API key ${k.id}` }) : '')],
     ], doc.apikeys, 'No API keys.')];
-    const opKey = state.me.operator ? h('input', { type: 'checkbox' }) : null;
-    const who = state.me.operator && !state.scope ? null : await memberPicker();
+    // The operator makes an operator key only when it says so; a member's key needs an
+    // account chosen first.
+    const opKey = state.me.operator ? h('input', { type: 'checkbox', id: 'opkey' }) : null;
+    const who = acct() ? memberPicker(roles) : null;
+    const submit = h('button', { type: 'submit' }, 'Create API key');
+    const note = h('small.hint', { id: 'apikey-note' });
+    const sync = () => {
+      const none = state.me.operator && !opKey.checked && !state.scope;
+      submit.disabled = none;
+      setText(note, none ? 'Choose an account at the top, or make an operator key.' : '');
+      if (who) who.disabled = Boolean(opKey && opKey.checked);
+    };
     const form = h('form.card.inline', null, h('h2', null, 'Create an API key'),
       who ? field('For member', who) : null,
-      opKey ? h('div.radio', null, opKey, h('label', { for: (opKey.id = 'opkey') }, 'An operator key (above every account)')) : null,
-      h('button', { type: 'submit' }, 'Create API key'));
+      opKey ? h('div.radio', null, opKey, h('label', { for: 'opkey' }, 'An operator key (above every account)')) : null,
+      submit, note);
+    if (opKey) {
+      opKey.addEventListener('change', sync);
+      sync();
+    }
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       act(async () => {
-        let b = {};
-        if (opKey && (opKey.checked || !state.scope)) b = { operator: true };
+        let b;
+        if (opKey && opKey.checked) b = { operator: true };
         else {
           b = withAccount({});
           if (who && who.value) b.member = who.value;
@@ -669,7 +770,8 @@ function viewKeys(main) {
   return page(main, 'SSH keys', async (body, flash, reload) => {
     if (needAccount(body)) return;
     const doc = await api('GET', `keys${query({ account: acct() })}`);
-    const mayDelete = (k) => atLeast('manager') || (isMine(k.member) && atLeast('developer'));
+    const roles = await memberRoles();
+    const mayDelete = (k) => mayActFor(k.member, 'developer', roles);
     const parts = [table([
       ['Fingerprint', (k) => h('code', null, k.fingerprint)], ['Type', (k) => k.type],
       ['Comment', (k) => k.comment || ''], ['Member', (k) => k.member || '(keys file)'],
@@ -680,7 +782,7 @@ function viewKeys(main) {
       }, { 'aria-label': `Delete key ${k.fingerprint}` }) : '')],
     ], doc.keys, 'No SSH keys.')];
     if (atLeast('developer')) {
-      const who = await memberPicker();
+      const who = memberPicker(roles);
       const key = h('textarea', { rows: 3, required: true, spellcheck: 'false', placeholder: 'ssh-ed25519 AAAA… comment' });
       const form = h('form.card.inline', null, h('h2', null, 'Add an SSH key'),
         who ? field('For member', who) : null,
@@ -752,11 +854,25 @@ function viewEvents(main) {
     h('button', { type: 'submit' }, 'Show'));
   const tbody = h('tbody');
   let cursor = null;
+  let filters = null;	// those of the first page: "older" goes on with them
+  let busy = false;
   const load = async (reset) => {
-    const doc = await api('GET', `events${query({
-      type: type.value, url: url.value.trim(), since: utc(since.value), until: utc(until.value),
-      limit: 100, cursor: reset ? undefined : cursor, account: acct() || undefined,
-    })}`);
+    if (busy) return;
+    if (reset) {
+      filters = {
+        type: type.value, url: url.value.trim(), since: utc(since.value),
+        until: utc(until.value), limit: 100, account: acct() || undefined,
+      };
+    }
+    busy = true;
+    more.disabled = true;
+    let doc;
+    try {
+      doc = await api('GET', `events${query({ ...filters, cursor: reset ? undefined : cursor })}`);
+    } finally {
+      busy = false;
+      more.disabled = false;
+    }
     if (reset) tbody.replaceChildren();
     for (const e of doc.events) {
       tbody.appendChild(h('tr', null, td('Time', when(e.time)), td('Event', e.event),
@@ -790,10 +906,9 @@ function route() {
   if (state.view) state.view.stop();
   state.view = null;
   clearError();
-  delete $('#alert').dataset.poll;
   const parts = location.hash.replace(/^#\/?/, '').split('/');
   let name = parts[0] || 'tunnels';
-  if (!ROUTES[name] || (name === 'accounts' && !state.me.operator)) name = 'tunnels';
+  if (!Object.hasOwn(ROUTES, name) || (name === 'accounts' && !state.me.operator)) name = 'tunnels';
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.nav === `#/${name}`) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -802,14 +917,14 @@ function route() {
   state.view = name === 'tunnels' && parts[1] ? viewTunnel(main, parts[1]) : ROUTES[name](main);
   document.title = `tunnelgw · ${name}`;
   // Keyboard and screen-reader users start at the new page's content, not the old link.
-  if (document.activeElement && document.activeElement.closest('#nav')) main.focus({ preventScroll: true });
+  main.focus({ preventScroll: true });
 }
 
 async function start() {
   window.addEventListener('hashchange', route);
   if (!getKey()) { renderSignIn(); return; }
   if (await act(loadMe)) route();
-  else if (!state.me) renderSignIn();
+  else renderSignIn();
 }
 
 start();
