@@ -15,7 +15,7 @@ ok "the example configuration is beside it"
 [ -z "$(find "$root" -name tunnelgw.conf -not -path '*/tunnelgw/tunnelgw.conf')" ] ||
 	fail "a tunnelgw.conf outside a tunnelgw folder was installed"
 ok "nothing is installed as a bare \$(sysconfdir)/tunnelgw.conf"
-for f in tunnelgw tunnelgwctl tunnelgw.8 tunnelgw.conf.5 tunnelgwctl.8; do
+for f in tunnelgw tunnelgwctl tunnelgw-udp tunnelgw.8 tunnelgw.conf.5 tunnelgwctl.8 tunnelgw-udp.1; do
 	[ -n "$(find "$root" -name "$f" -type f)" ] || fail "$f is not installed"
 done
 ok "the programs and man pages are installed"

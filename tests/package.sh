@@ -275,7 +275,8 @@ fi
 rm -f "$root/tmp/$(basename "$deb")"
 ok "apt installs the package and its dependencies"
 
-for f in /usr/sbin/tunnelgw /usr/bin/tunnelgwctl /usr/share/man/man8/tunnelgw.8.gz \
+for f in /usr/sbin/tunnelgw /usr/bin/tunnelgwctl /usr/bin/tunnelgw-udp \
+	/usr/share/man/man8/tunnelgw.8.gz /usr/share/man/man1/tunnelgw-udp.1.gz \
 	/usr/share/man/man8/tunnelgwctl.8.gz /usr/share/man/man5/tunnelgw.conf.5.gz \
 	/lib/systemd/system/tunnelgw.service /etc/logrotate.d/tunnelgw \
 	/etc/tunnelgw/tunnelgw.conf /etc/tunnelgw/tunnelgw.conf.example; do
@@ -407,7 +408,8 @@ in_root apt-get purge -y -q tunnelgw >"$work/purge.log" 2>&1 || { cat "$work/pur
 in_root apt-get autoremove --purge -y -q >>"$work/purge.log" 2>&1 || { cat "$work/purge.log" >&2; fail "apt-get autoremove"; }
 ok "apt-get purge -y tunnelgw, and apt-get autoremove --purge -y"
 for f in /etc/tunnelgw /var/lib/tunnelgw /var/log/tunnelgw /run/tunnelgw /usr/sbin/tunnelgw \
-	/usr/bin/tunnelgwctl /usr/share/man/man8/tunnelgw.8.gz /usr/share/man/man8/tunnelgwctl.8.gz \
+	/usr/bin/tunnelgwctl /usr/bin/tunnelgw-udp /usr/share/man/man1/tunnelgw-udp.1.gz \
+	/usr/share/man/man8/tunnelgw.8.gz /usr/share/man/man8/tunnelgwctl.8.gz \
 	/usr/share/man/man5/tunnelgw.conf.5.gz /lib/systemd/system/tunnelgw.service \
 	/etc/logrotate.d/tunnelgw /usr/share/doc/tunnelgw; do
 	if [ -e "$root$f" ] || [ -L "$root$f" ]; then
