@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * tunnelgw: libFuzzer target of the PROXY protocol encoder, as a round trip. The input
- * chooses the version, both addresses (IPv4, IPv6, IPv4-mapped IPv6 or another family), the
- * ports, the authority and unique id TLVs and the buffer size; proxyproto_build() encodes,
+ * chooses the version (v2 over TCP or UDP), both addresses (IPv4, IPv6, IPv4-mapped IPv6 or
+ * another family), the ports, the authority and unique id TLVs and the buffer size;
+ * proxyproto_build() (or proxyproto_v2_dgram()) encodes,
  * and the decoders here (v1 text, v2 binary, written from the specification) must read back
  * exactly what was chosen, or the encoder must have refused for a stated reason.
  */
@@ -41,6 +42,7 @@ struct fuzz_pp_end {
 /* Everything the input chose. */
 struct fuzz_pp_case {
 	int			 version;
+	int			 dgram;		/* v2 for a UDP flow (proxyproto_v2_dgram) */
 	struct fuzz_pp_end	 src, dst;
 	char			*authority;	/* NULL or a string */
 	char			*unique_id;
@@ -135,6 +137,7 @@ fuzz_pp_case_take(struct fuzz_pp_case *c, const uint8_t *data, size_t size)
 	fuzz_input_init(&in, data, size);
 	b = fuzz_input_byte(&in);
 	c->version = (int)(b & 3);
+	c->dgram = (b & 8) != 0;
 	c->size = PROXYPROTO_MAX;
 	if (b & 4) {
 		c->size = fuzz_input_byte(&in) << 8;
@@ -228,8 +231,9 @@ fuzz_pp_v2_check(const struct fuzz_pp_case *c, const uint8_t *buf, size_t n)
 
 	if (n < 16 || memcmp(buf, fuzz_pp_signature, 12) != 0 || buf[12] != 0x21)
 		fuzz_fail("v2: no signature, or not version 2 PROXY");
-	if (buf[13] != (v4 ? 0x11 : 0x21))
-		fuzz_fail("v2: family 0x%02x for %s ends", buf[13], v4 ? "IPv4" : "mixed or IPv6");
+	if (buf[13] != ((v4 ? 0x10 : 0x20) | (c->dgram ? 0x02 : 0x01)))
+		fuzz_fail("v2: family 0x%02x for %s ends over %s", buf[13], v4 ? "IPv4" :
+		    "mixed or IPv6", c->dgram ? "UDP" : "TCP");
 	if (((size_t)buf[14] << 8 | buf[15]) != n - 16 || n < 16 + 2 * alen + 4)
 		fuzz_fail("v2: length field %u for %zu bytes", buf[14] << 8 | buf[15], n);
 	off = 16 + 2 * alen;
@@ -260,6 +264,9 @@ static ssize_t
 fuzz_pp_build(const struct fuzz_pp_case *c, size_t size, uint8_t **out)
 {
 	*out = xmalloc(size == 0 ? 1 : size);
+	if (c->version == 2 && c->dgram)
+		return proxyproto_v2_dgram((char *)*out, size, (struct sockaddr *)&c->src.ss,
+		    (struct sockaddr *)&c->dst.ss, c->authority, c->unique_id);
 	return proxyproto_build(c->version, (char *)*out, size, (struct sockaddr *)&c->src.ss,
 	    (struct sockaddr *)&c->dst.ss, c->authority, c->unique_id);
 }

@@ -19,8 +19,10 @@
 #include "proxyproto.h"
 
 #define PP2_VERSION_PROXY	0x21	/* version 2, command PROXY */
-#define PP2_AF_INET_STREAM	0x11
-#define PP2_AF_INET6_STREAM	0x21
+#define PP2_AF_INET		0x10	/* family, high nibble ... */
+#define PP2_AF_INET6		0x20
+#define PP2_STREAM		0x01	/* ... and transport, low nibble: TCP */
+#define PP2_DGRAM		0x02	/* UDP */
 #define PP2_TYPE_AUTHORITY	0x02
 #define PP2_TYPE_UNIQUE_ID	0x05
 #define PP2_UNIQUE_ID_MAX	128	/* the specification's limit */
@@ -111,13 +113,13 @@ pp2_tlv(unsigned char *buf, size_t size, size_t off, unsigned char type, const c
 }
 
 /*
- * Build a v2 header with the PROXY command, TCP over IPv4 or IPv6, and the TLVs
- * PP2_TYPE_AUTHORITY (authority, skipped when NULL or empty) and PP2_TYPE_UNIQUE_ID
+ * Build a v2 header with the PROXY command, TCP (or, with dgram, UDP) over IPv4 or IPv6, and
+ * the TLVs PP2_TYPE_AUTHORITY (authority, skipped when NULL or empty) and PP2_TYPE_UNIQUE_ID
  * (unique_id, likewise; at most 128 bytes); returns its length, or -1.
  */
-ssize_t
-proxyproto_v2(char *out, size_t size, const struct sockaddr *src, const struct sockaddr *dst,
-    const char *authority, const char *unique_id)
+static ssize_t
+pp2_build(char *out, size_t size, const struct sockaddr *src, const struct sockaddr *dst,
+    const char *authority, const char *unique_id, int dgram)
 {
 	unsigned char	*buf = (unsigned char *)out;
 	struct pp_end	 s, d;
@@ -133,12 +135,12 @@ proxyproto_v2(char *out, size_t size, const struct sockaddr *src, const struct s
 	buf[12] = PP2_VERSION_PROXY;
 	off = 16;
 	if (s.v4 && d.v4) {
-		buf[13] = PP2_AF_INET_STREAM;
+		buf[13] = PP2_AF_INET | (dgram ? PP2_DGRAM : PP2_STREAM);
 		memcpy(buf + off, s.a4, 4);
 		memcpy(buf + off + 4, d.a4, 4);
 		off += 8;
 	} else {
-		buf[13] = PP2_AF_INET6_STREAM;
+		buf[13] = PP2_AF_INET6 | (dgram ? PP2_DGRAM : PP2_STREAM);
 		memcpy(buf + off, s.a6, 16);
 		memcpy(buf + off + 16, d.a6, 16);
 		off += 32;
@@ -156,6 +158,25 @@ proxyproto_v2(char *out, size_t size, const struct sockaddr *src, const struct s
 	buf[14] = (unsigned char)((off - 16) >> 8);
 	buf[15] = (unsigned char)((off - 16) & 0xff);
 	return off;
+}
+
+/* A v2 header for a TCP connection (see pp2_build); its length, or -1. */
+ssize_t
+proxyproto_v2(char *out, size_t size, const struct sockaddr *src, const struct sockaddr *dst,
+    const char *authority, const char *unique_id)
+{
+	return pp2_build(out, size, src, dst, authority, unique_id, 0);
+}
+
+/*
+ * A v2 header for a UDP flow (transport DGRAM), which goes in front of the flow's first
+ * datagram (doc/udp.md); its length, or -1. v1 has no way to say UDP.
+ */
+ssize_t
+proxyproto_v2_dgram(char *out, size_t size, const struct sockaddr *src,
+    const struct sockaddr *dst, const char *authority, const char *unique_id)
+{
+	return pp2_build(out, size, src, dst, authority, unique_id, 1);
 }
 
 /* Build the header of the given version (1 or 2) into buf; returns its length, or -1. */

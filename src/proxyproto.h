@@ -13,6 +13,8 @@
 ssize_t	 proxyproto_v1(char *, size_t, const struct sockaddr *, const struct sockaddr *);
 ssize_t	 proxyproto_v2(char *, size_t, const struct sockaddr *, const struct sockaddr *,
 	    const char *, const char *);
+ssize_t	 proxyproto_v2_dgram(char *, size_t, const struct sockaddr *, const struct sockaddr *,
+	    const char *, const char *);
 ssize_t	 proxyproto_build(int, char *, size_t, const struct sockaddr *, const struct sockaddr *,
 	    const char *, const char *);
 

@@ -159,6 +159,28 @@ START_TEST(test_v2_mapped)
 END_TEST
 
 /* What cannot be encoded is refused, never truncated. */
+/* v2 for a UDP flow: the same header with the DGRAM transport, 0x12 over IPv4, 0x22 IPv6. */
+START_TEST(test_v2_dgram)
+{
+	struct sockaddr_storage	 s, d;
+	unsigned char		 b[PROXYPROTO_MAX], t[PROXYPROTO_MAX];
+	ssize_t			 n, m;
+
+	n = proxyproto_v2_dgram((char *)b, sizeof b, addr(&s, "192.168.0.1", 5353),
+	    addr(&d, "192.168.0.11", 53), NULL, NULL);
+	ck_assert_int_eq(n, 16 + 12);
+	check_v2_head(b, 0x12, (size_t)n);
+	m = proxyproto_v2((char *)t, sizeof t, (struct sockaddr *)&s, (struct sockaddr *)&d,
+	    NULL, NULL);
+	ck_assert_int_eq(m, n);
+	ck_assert_int_eq(memcmp(b + 14, t + 14, (size_t)n - 14), 0);
+	n = proxyproto_v2_dgram((char *)b, sizeof b, addr(&s, "2001:db8::1", 1),
+	    addr(&d, "192.168.0.11", 53), "gw.example.com", NULL);
+	ck_assert_int_eq(n, 16 + 36 + 3 + 14);
+	check_v2_head(b, 0x22, (size_t)n);
+}
+END_TEST
+
 START_TEST(test_refusals)
 {
 	struct sockaddr_storage	 s, d;
@@ -199,6 +221,7 @@ proxyproto_suite(void)
 	tcase_add_test(tc, test_v2_ipv4);
 	tcase_add_test(tc, test_v2_ipv6);
 	tcase_add_test(tc, test_v2_mapped);
+	tcase_add_test(tc, test_v2_dgram);
 	tcase_add_test(tc, test_refusals);
 	suite_add_tcase(s, tc);
 	return s;
