@@ -435,10 +435,32 @@ def main():
     ok("the events page filters by type: the role change is an audit event")
     shot("events")
 
+    # --- closing a tunnel from its page: the port closes, the SSH client is told ---------------
+    go("#/tunnels")
+    wait(lambda: row(endpoint), what="the tunnel, for the operator")
+    row(endpoint).find_element(By.LINK_TEXT, endpoint).click()
+    close = wait(lambda: button("Close tunnel"), what="the Close tunnel button")
+    close.click()
+    button("Confirm: close it").click()
+    wait(lambda: "closed" in text("main h1"), what="the tunnel's page saying it closed")
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            time.sleep(0.1)
+        except OSError:
+            break
+    else:
+        fail(f"port {port} still takes connections after the close")
+    told = os.path.join(TMP, "t1.err")
+    wait(lambda: "closed through the API" in open(told, encoding="utf-8", errors="replace").read(),
+         timeout=5, what="the SSH client being told")
+    ok("closing a tunnel from its page: the page says so, the port closes, the SSH client is told")
+
     # --- 360 px -------------------------------------------------------------------------------
     driver.set_window_size(360, 800)
     go("#/tunnels")
-    wait(lambda: row(endpoint), what="the list at 360 px")
+    wait(lambda: q("table.tunnels tbody tr"), what="the list at 360 px")
     time.sleep(0.5)
     wide = driver.execute_script("return document.documentElement.scrollWidth")
     if wide > 360 + 1:
