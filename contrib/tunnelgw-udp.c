@@ -616,12 +616,14 @@ main(int argc, char **argv)
 	spec = strdup(argv[1]);
 	if (spec == NULL || split_hostport(spec, &host, &port) != 0) {
 		say("'%s' is not HOST:UDP_PORT (an IPv6 address in brackets: [::1]:53)", argv[1]);
+		free(spec);
 		return 2;
 	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_DGRAM;
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
 		say("%s: %s", argv[1], gai_strerror(rc));
+		free(spec);
 		return 1;
 	}
 	memcpy(&target, res->ai_addr, res->ai_addrlen);
