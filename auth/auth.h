@@ -101,6 +101,10 @@ struct policy {
 	int		 port_min;
 	int		 port_max;
 	int		 allow_requested_ports;
+	const char	*udp_port_range;	/* the same for UDP tunnels */
+	int		 udp_port_min;
+	int		 udp_port_max;
+	int		 udp_flow_timeout;	/* seconds */
 	int		 max_tunnels;	/* 0: no limit */
 	int		 proxy_protocol;
 	int		 idle_timeout;	/* seconds; 0: never */
@@ -160,6 +164,12 @@ struct grant_member {
 	int		 token_port;		/* the login's token opens only this port; 0: any */
 };
 
+/* What a tunnel carries: TCP connections, or UDP datagrams (the `udp` command). */
+enum grant_proto {
+	GRANT_TCP,
+	GRANT_UDP,
+};
+
 /* What a forward may do with the port it asked for. */
 enum grant_port {
 	GRANT_PORT_RANDOM,	/* port 0: any free port of the range */
@@ -182,9 +192,10 @@ int		 grant_token_usable(int, long long, long long, long long, long long, char *
 int		 grant_login_from(const struct keyopts *, const struct sockaddr *);
 int		 grant_proxy_proto(const struct grant *);
 int		 grant_idle_timeout(const struct grant *);
+int		 grant_flow_timeout(const struct grant *);
 int		 grant_max_tunnels(const struct grant *);
-enum refusal	 grant_forward(const struct grant *, const char *, int, const char *,
-		    enum grant_port *, char **);
+enum refusal	 grant_forward(const struct grant *, enum grant_proto, const char *, int,
+		    const char *, enum grant_port *, char **);
 enum refusal	 grant_tunnel_limit(const struct grant *, char **);
 enum refusal	 grant_role_refusal(const struct grant *, char **);
 enum refusal	 grant_port_failed(int);

@@ -401,9 +401,12 @@ grant_permitted(const struct keyopts *key, int port)
 
 /* A port the account did not reserve: the rules for naming a port of the range. */
 static enum refusal
-grant_requested(const struct grant *g, int port, char **why)
+grant_requested(const struct grant *g, enum grant_proto proto, int port, char **why)
 {
 	const struct policy	*pol = g->pol;
+	const char		*range = proto == GRANT_UDP ? pol->udp_port_range : pol->port_range;
+	int			 lo = proto == GRANT_UDP ? pol->udp_port_min : pol->port_min;
+	int			 hi = proto == GRANT_UDP ? pol->udp_port_max : pol->port_max;
 
 	if (port < 1024) {
 		xasprintf(why, "port %d is privileged; ask for port 0 to get a free one", port);
@@ -418,9 +421,9 @@ grant_requested(const struct grant *g, int port, char **why)
 		    "hand out requested ports; ask for port 0 to get a free one", port);
 		return REFUSAL_PORT_NOT_ALLOWED;
 	}
-	if (port < pol->port_min || port > pol->port_max) {
-		xasprintf(why, "port %d is outside the gateway's port range %s", port,
-		    pol->port_range);
+	if (port < lo || port > hi) {
+		xasprintf(why, "port %d is outside the gateway's %s %s", port,
+		    proto == GRANT_UDP ? "udp_port_range" : "port range", range);
 		return REFUSAL_PORT_NOT_ALLOWED;
 	}
 	return REFUSAL_NONE;
@@ -448,14 +451,22 @@ grant_role_refusal(const struct grant *g, char **why)
 	return REFUSAL_ROLE;
 }
 
+/* Seconds a UDP flow may stay silent: the command's --idle-timeout, or udp_flow_timeout. */
+int
+grant_flow_timeout(const struct grant *g)
+{
+	return g->cmd.idle_timeout >= 0 ? g->cmd.idle_timeout : g->pol->udp_flow_timeout;
+}
+
 /*
- * May the login forward address:port, where owner is the account that reserved port (NULL:
- * none, or port 0). REFUSAL_NONE with *how (a random port, its reservation, the port it
- * named), else the refusal with *why (a new string) to tell the client.
+ * May the login forward address:port as a tunnel of proto, where owner is the account that
+ * reserved port for proto (NULL: none, or port 0). REFUSAL_NONE with *how (a random port,
+ * its reservation, the port it named), else the refusal with *why (a new string) to tell
+ * the client.
  */
 enum refusal
-grant_forward(const struct grant *g, const char *address, int port, const char *owner,
-    enum grant_port *how, char **why)
+grant_forward(const struct grant *g, enum grant_proto proto, const char *address, int port,
+    const char *owner, enum grant_port *how, char **why)
 {
 	char	 q[LOG_QUOTE_SIZE];
 
@@ -470,6 +481,11 @@ grant_forward(const struct grant *g, const char *address, int port, const char *
 	}
 	if (grant_role_refusal(g, why) != REFUSAL_NONE)
 		return REFUSAL_ROLE;
+	if (g->token_port != 0 && proto != GRANT_TCP) {
+		xasprintf(why, "this token opens only TCP port %d: use the tcp command",
+		    g->token_port);
+		return REFUSAL_PORT_NOT_ALLOWED;
+	}
 	if (g->token_port != 0 && port != g->token_port) {
 		xasprintf(why, "this token opens only port %d: use -R %d:localhost:PORT",
 		    g->token_port, g->token_port);
@@ -488,7 +504,7 @@ grant_forward(const struct grant *g, const char *address, int port, const char *
 		return REFUSAL_NONE;
 	}
 	*how = GRANT_PORT_REQUESTED;
-	return grant_requested(g, port, why);
+	return grant_requested(g, proto, port, why);
 }
 
 /* The account holds as many tunnels as grant_max_tunnels() allows: say so in *why. */

@@ -3,7 +3,8 @@
 # The README and .ci/run both call this script, so the lists live here only.
 #   contrib/install-deps.sh           build and test dependencies (make check, CI)
 #   contrib/install-deps.sh --build   build dependencies only (contrib/quickstart.sh without check)
-#   contrib/install-deps.sh --bench   build and test, plus what bench/run needs
+#   contrib/install-deps.sh --bench   build and test, plus what bench/run needs (sshd, iperf3,
+#                                     and socat for the UDP comparison)
 #   contrib/install-deps.sh --fuzz    build and test, plus clang and libFuzzer
 #   contrib/install-deps.sh --browser build and test, plus chromium, its driver and selenium
 #                                     for the dashboard's browser scenarios (make check-dashboard)
@@ -16,8 +17,10 @@ set -eu
 BUILD="build-essential autoconf automake pkg-config
        libssh-dev libssl-dev libconfig-dev libsqlite3-dev libevent-dev libjansson-dev
        openssh-client"
+# dnsmasq-base and bind9-dnsutils: a DNS server (the binary, no system service) and dig, for
+# the UDP tunnel scenarios (tests/udp.sh).
 TEST="check openssl python3 python3-jsonschema python3-yaml haproxy sqlite3 curl
-      dropbear-bin putty-tools python3-paramiko python3-asyncssh"
+      dropbear-bin putty-tools python3-paramiko python3-asyncssh dnsmasq-base bind9-dnsutils"
 
 # --fuzz: clang with libFuzzer and the sanitizer runtimes, and llvm-symbolizer for stack traces.
 FUZZ="clang libclang-rt-14-dev llvm"
@@ -33,7 +36,7 @@ DEB="debhelper devscripts lintian fakeroot dpkg-dev debootstrap"
 pkgs="$BUILD $TEST"
 case "${1:-}" in
 	--build) pkgs="$BUILD" ;;
-	--bench) pkgs="$pkgs openssh-server iperf3" ;;
+	--bench) pkgs="$pkgs openssh-server iperf3 socat" ;;
 	--fuzz) pkgs="$pkgs $FUZZ" ;;
 	--browser) pkgs="$pkgs $BROWSER" ;;
 	--deb) pkgs="$pkgs $DEB" ;;

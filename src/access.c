@@ -230,14 +230,14 @@ access_member(struct grant *g, long long token_id, const char *fp)
 	return rc;
 }
 
-/* The account that reserved port, as a new string, or NULL when none did. */
+/* The account that reserved port for proto, as a new string, or NULL when none did. */
 char *
-access_port_owner(int port)
+access_port_owner(enum grant_proto proto, int port)
 {
 	char	*account = NULL, *cause = NULL;
 
-	if (access_store == NULL)
-		return NULL;
+	if (access_store == NULL || proto != GRANT_TCP)
+		return NULL;	/* reservations are of TCP ports */
 	if (store_address_owner(access_store, port, &account, &cause) != 0) {
 		access_db_error("reserved port lookup", cause);
 		return NULL;
@@ -247,15 +247,15 @@ access_port_owner(int port)
 
 /* Mark every reserved port in a 65536-bit map; 0, or -1 when the store cannot say. */
 int
-access_reserved_ports(uint8_t *bits)
+access_reserved_ports(enum grant_proto proto, uint8_t *bits)
 {
 	struct store_address	**a = NULL;
 	size_t			  n = 0, i;
 	char			 *cause = NULL;
 
 	memset(bits, 0, 65536 / 8);
-	if (access_store == NULL)
-		return 0;
+	if (access_store == NULL || proto != GRANT_TCP)
+		return 0;	/* reservations are of TCP ports */
 	if (store_address_list(access_store, &a, &n, &cause) != 0) {
 		access_db_error("reserved ports", cause);
 		return -1;

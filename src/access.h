@@ -7,6 +7,8 @@
 
 #include <libssh/libssh.h>
 
+#include "auth.h"
+
 struct client;
 struct keyfile;
 struct policy;
@@ -21,8 +23,8 @@ void	 access_thread_keys(const struct keyfile *);
 int	 access_login(struct sshgw_session *, const struct sshgw_login *,
 	    struct sshgw_verdict *);
 int	 access_register_key(struct sshgw_session *, char **);
-char	*access_port_owner(int);
-int	 access_reserved_ports(uint8_t *);
+char	*access_port_owner(enum grant_proto, int);
+int	 access_reserved_ports(enum grant_proto, uint8_t *);
 const char *access_still_allowed(const struct client *);
 const char *access_rekey(struct client *, const struct keyfile *);
 

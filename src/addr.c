@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <string.h>
 
 #include "addr.h"
 #include "xmalloc.h"
@@ -16,8 +17,20 @@
 char *
 addr_format(const struct sockaddr *sa, socklen_t len)
 {
-	char	 host[INET6_ADDRSTRLEN], port[8], *s;
+	const struct sockaddr_in6	*s6 = (const struct sockaddr_in6 *)sa;
+	struct sockaddr_in		 s4;
+	char				 host[INET6_ADDRSTRLEN], port[8], *s;
 
+	/* An IPv4 client of a dual-stack ("::") socket is shown as the IPv4 address it is. */
+	if (sa->sa_family == AF_INET6 && len >= sizeof *s6 &&
+	    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memset(&s4, 0, sizeof s4);
+		s4.sin_family = AF_INET;
+		s4.sin_port = s6->sin6_port;
+		memcpy(&s4.sin_addr, s6->sin6_addr.s6_addr + 12, 4);
+		sa = (const struct sockaddr *)&s4;
+		len = sizeof s4;
+	}
 	if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
 	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		return xstrdup("?");

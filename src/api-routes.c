@@ -283,7 +283,8 @@ static void
 api_tunnel_fill(json_t *o, const struct registry_view *v)
 {
 	json_object_set_new_nocheck(o, "id", json_integer((json_int_t)v->id));
-	json_object_set_new_nocheck(o, "protocol", json_string_nocheck("tcp"));
+	json_object_set_new_nocheck(o, "protocol", json_string_nocheck(
+	    strncmp(v->url, "udp://", 6) == 0 ? "udp" : "tcp"));
 	json_object_set_new_nocheck(o, "status", json_string_nocheck(v->awaiting ?
 	    "awaiting_connection" : "online"));
 	json_object_set_new_nocheck(o, "public_endpoint", api_ascii(v->url));
@@ -456,7 +457,7 @@ api_reserve(struct api_req *r, const char *account, int port, int *out)
 			api_store_error(r, cause);
 			return -1;
 		}
-		if (port != 0 || !ports_in_use(*out))
+		if (port != 0 || !ports_in_use(GRANT_TCP, *out))
 			return 0;
 		if (store_address_release(r->api->store, *out, &cause) != 0) {
 			api_store_error(r, cause);

@@ -32,6 +32,7 @@ struct client {
 	char			*fingerprint;	/* the key that logged in, or NULL */
 	ssh_key			 key;		/* that key (for `register` and reloads), or NULL */
 
+	int			 udp;		/* ran `udp`: its forwards are UDP tunnels */
 	TAILQ_HEAD(, tunnel)	 tunnels;	/* its forwards, oldest first (src/tunnel.c) */
 	unsigned int		 ntunnels;
 	TAILQ_ENTRY(client)	 entry;		/* its worker's list */

@@ -44,7 +44,17 @@ const struct conf_option conf_table[] = {
 	  .help = "Random public ports are drawn from this range, \"LOW-HIGH\", 1024 or above." },
 	{ .name = "allow_requested_ports", .type = CONF_BOOL, .offset = OFF(allow_requested_ports),
 	  .def_num = 0,
-	  .help = "May a client ask for a port in port_range that it has not reserved." },
+	  .help = "May a client ask for a port in port_range (udp_port_range for UDP) that it has "
+		  "not reserved." },
+	{ .name = "udp_port_range", .type = CONF_STRING, .offset = OFF(udp_port_range),
+	  .def_str = "10000-60000", .check = conf_check_port_range,
+	  .help = "Random public ports of UDP tunnels (the `udp` command) are drawn from this "
+		  "range, \"LOW-HIGH\", 1024 or above. UDP ports are apart from TCP ones: the two "
+		  "ranges may overlap." },
+	{ .name = "udp_flow_timeout", .type = CONF_INT, .offset = OFF(udp_flow_timeout),
+	  .def_num = 60, .min = 1, .max = 86400,
+	  .help = "Seconds without a datagram either way before a UDP flow (a public source "
+		  "address and port) ends; `udp --idle-timeout=SECONDS` sets it per tunnel." },
 	{ .name = "authorized_keys", .type = CONF_PATH, .offset = OFF(authorized_keys),
 	  .def_str = "authorized_keys",
 	  .help = "authorized_keys-style file of the keys that may log in, with their options." },
@@ -175,7 +185,9 @@ const struct conf_option conf_table[] = {
 	{ .name = "conn_rate", .type = CONF_INT, .offset = OFF(conn_rate),
 	  .def_num = 100, .min = 0, .max = 1000000,
 	  .help = "New public connections a second allowed from one source to one tunnel, on "
-		  "average; 0 sets no limit. Beyond it connections are closed at once." },
+		  "average; 0 sets no limit. Beyond it connections are closed at once. For a UDP "
+		  "tunnel it counts new flows (a DNS client makes one per query), whose datagrams "
+		  "are dropped beyond it." },
 	{ .name = "conn_burst", .type = CONF_INT, .offset = OFF(conn_burst),
 	  .def_num = 200, .min = 1, .max = 1000000,
 	  .help = "New public connections one source may make to one tunnel at once before "

@@ -100,7 +100,8 @@ conf_create(void)
 	c = xcalloc(1, sizeof *c);
 	for (i = 0; i < conf_table_size; i++)
 		conf_set_default(c, &conf_table[i]);
-	if (conf_parse_port_range(c->port_range, &c->port_min, &c->port_max) != 0)
+	if (conf_parse_port_range(c->port_range, &c->port_min, &c->port_max) != 0 ||
+	    conf_parse_port_range(c->udp_port_range, &c->udp_port_min, &c->udp_port_max) != 0)
 		abort();
 	return c;
 }
@@ -909,6 +910,10 @@ conf_finish(struct conf *c, char **cause)
 	}
 	if (conf_parse_port_range(c->port_range, &c->port_min, &c->port_max) != 0) {
 		xasprintf(cause, "invalid port_range '%s'", c->port_range);
+		return -1;
+	}
+	if (conf_parse_port_range(c->udp_port_range, &c->udp_port_min, &c->udp_port_max) != 0) {
+		xasprintf(cause, "invalid udp_port_range '%s'", c->udp_port_range);
 		return -1;
 	}
 	c->max_buffered = (size_t)c->max_buffered_mib << 20;

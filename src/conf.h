@@ -32,6 +32,8 @@ struct conf {
 	char		*public_bind;
 	char		*port_range;
 	int		 allow_requested_ports;
+	char		*udp_port_range;
+	int		 udp_flow_timeout;
 	char		*authorized_keys;
 	char		*database;
 	int		 proxy_protocol;
@@ -73,6 +75,8 @@ struct conf {
 	/* Derived by conf_finish(). */
 	int		 port_min;
 	int		 port_max;
+	int		 udp_port_min;		/* udp_port_range */
+	int		 udp_port_max;
 	size_t		 max_buffered;		/* max_buffered_mib in bytes */
 	char		*path;			/* the file loaded, absolute; NULL for defaults */
 	char		*dir;			/* its folder: relative paths resolve here */

@@ -382,6 +382,48 @@ events_connection_closed(const struct events_connection *c)
 	events_emit(&line, &detail, &ev);
 }
 
+/*
+ * A UDP flow ended: account, url, client, datagrams, bytes and drops each way, duration_ms,
+ * reason. The row keeps the bytes and the duration; its detail the rest.
+ */
+void
+events_udp_flow_closed(const struct events_udp_flow *f)
+{
+	struct events_line	 line, detail;
+	struct store_event	 ev;
+	int64_t			 ms = f->duration_ms > 0 ? f->duration_ms : 0;
+
+	if (!events_on())
+		return;
+	events_begin(&line, &ev, "udp_flow_closed");
+	events_add_string(&line, "account", f->account);
+	events_add_string(&line, "url", f->url);
+	events_add_string(&line, "client", f->client);
+	events_add_number(&line, "packets_in", f->packets_in);
+	events_add_number(&line, "packets_out", f->packets_out);
+	events_add_number(&line, "bytes_in", f->bytes_in);
+	events_add_number(&line, "bytes_out", f->bytes_out);
+	events_add_number(&line, "drops_in", f->drops_in);
+	events_add_number(&line, "drops_out", f->drops_out);
+	events_add_number(&line, "duration_ms", (unsigned long long)ms);
+	events_add_string(&line, "reason", f->reason);
+	events_object(&detail);
+	events_add_number(&detail, "packets_in", f->packets_in);
+	events_add_number(&detail, "packets_out", f->packets_out);
+	events_add_number(&detail, "drops_in", f->drops_in);
+	events_add_number(&detail, "drops_out", f->drops_out);
+	events_add_string(&detail, "reason", f->reason);
+	if (events_keep) {
+		ev.account = events_text(f->account);
+		ev.url = events_text(f->url);
+		ev.client = events_text(f->client);
+		ev.bytes_in = events_count(f->bytes_in);
+		ev.bytes_out = events_count(f->bytes_out);
+		ev.duration_ms = ms;
+	}
+	events_emit(&line, &detail, &ev);
+}
+
 /* Open the events log for appending, mode 0640 when it is created; its folder must exist. */
 static int
 events_open_file(const char *path, char **cause)

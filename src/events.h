@@ -58,7 +58,23 @@ void	 events_close(struct store *);
 int64_t	 events_clock_ms(void);
 void	 events_tunnel_opened(const struct events_tunnel *);
 void	 events_tunnel_closed(const struct events_tunnel *);
+/* A UDP flow that ended. */
+struct events_udp_flow {
+	const char		*account;
+	const char		*url;
+	const char		*client;	/* "IP:PORT" of the public client */
+	const char		*reason;	/* why it ended */
+	unsigned long long	 packets_in;	/* datagrams public client -> service */
+	unsigned long long	 packets_out;
+	unsigned long long	 bytes_in;
+	unsigned long long	 bytes_out;
+	unsigned long long	 drops_in;	/* datagrams dropped on the way in */
+	unsigned long long	 drops_out;
+	int64_t			 duration_ms;
+};
+
 void	 events_connection_closed(const struct events_connection *);
+void	 events_udp_flow_closed(const struct events_udp_flow *);
 void	 events_audit(const struct events_audit *);
 void	 events_counts(unsigned long long *, unsigned long long *);
 

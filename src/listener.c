@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* tunnelgw: listening TCP sockets, opened by us so the backlog and options are ours. */
+/* tunnelgw: listening TCP sockets and UDP sockets, opened by us so their options are ours. */
 #include "config.h"
 
 #include <sys/types.h>
@@ -22,19 +22,34 @@
 #include "xmalloc.h"
 
 /*
- * Open a non-blocking listening socket on numeric address and port (0 = any free port);
- * returns the descriptor, or -1 with *cause set.
+ * Let a UDP socket hold a burst of datagrams (LISTENER_DGRAM_BUFFER) between two reads: the
+ * system's default (net.core.rmem_default, often 208 KiB) drops most of a burst of a few
+ * hundred small datagrams, whose kernel overhead dwarfs their size. SO_RCVBUFFORCE passes
+ * net.core.rmem_max where the process may (CAP_NET_ADMIN); else SO_RCVBUF is capped by it.
  */
-int
-listener_open(const char *address, int port, int backlog, char **cause)
+static void
+listener_dgram_buffer(int fd)
+{
+	int	 size = LISTENER_DGRAM_BUFFER;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+}
+
+/*
+ * Open a non-blocking socket of type (SOCK_STREAM, SOCK_DGRAM) bound to numeric address and
+ * port (0 = any free port); returns the descriptor, or -1 with *cause set and errno kept.
+ */
+static int
+listener_bind(const char *address, int port, int type, char **cause)
 {
 	struct addrinfo	 hints, *ai = NULL;
 	char		 service[16];
-	int		 fd = -1, on = 1, rc;
+	int		 fd = -1, on = 1, rc, err;
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_socktype = type;
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
 	snprintf(service, sizeof service, "%d", port);
 	if ((rc = getaddrinfo(address, service, &hints, &ai)) != 0) {
@@ -44,25 +59,67 @@ listener_open(const char *address, int port, int backlog, char **cause)
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
+	if (type == SOCK_STREAM &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1)
 		goto fail;
 	/* "::" should take IPv4 too only if asked for; a v6 address stays v6. */
 	if (ai->ai_family == AF_INET6 && strcmp(address, "::") != 0 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) == -1)
 		goto fail;
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+	/* A datagram says which of our addresses it reached: replies leave from that one. */
+	if (type == SOCK_DGRAM && ai->ai_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) == -1)
 		goto fail;
-	if (listen(fd, backlog) == -1)
+	if (type == SOCK_DGRAM && (ai->ai_family == AF_INET || strcmp(address, "::") == 0) &&
+	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) == -1)
+		goto fail;
+	if (type == SOCK_DGRAM)
+		listener_dgram_buffer(fd);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 		goto fail;
 	freeaddrinfo(ai);
 	return fd;
 fail:
-	xasprintf(cause, "cannot listen on %s%s%s port %d: %s", ai->ai_family == AF_INET6 ? "[" : "",
-	    address, ai->ai_family == AF_INET6 ? "]" : "", port, strerror(errno));
+	err = errno;
+	xasprintf(cause, "cannot %s on %s%s%s port %d: %s", type == SOCK_DGRAM ? "bind UDP" :
+	    "listen", ai->ai_family == AF_INET6 ? "[" : "", address,
+	    ai->ai_family == AF_INET6 ? "]" : "", port, strerror(err));
 	if (fd != -1)
 		close(fd);
 	freeaddrinfo(ai);
+	errno = err;
 	return -1;
+}
+
+/*
+ * Open a non-blocking listening socket on numeric address and port (0 = any free port);
+ * returns the descriptor, or -1 with *cause set.
+ */
+int
+listener_open(const char *address, int port, int backlog, char **cause)
+{
+	int	 fd, err;
+
+	if ((fd = listener_bind(address, port, SOCK_STREAM, cause)) == -1)
+		return -1;
+	if (listen(fd, backlog) == -1) {
+		err = errno;
+		xasprintf(cause, "cannot listen on %s port %d: %s", address, port, strerror(err));
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Open a non-blocking UDP socket on numeric address and port that reports each datagram's
+ * destination address (IP_PKTINFO, IPV6_RECVPKTINFO); the descriptor, or -1 with *cause.
+ */
+int
+listener_open_udp(const char *address, int port, char **cause)
+{
+	return listener_bind(address, port, SOCK_DGRAM, cause);
 }
 
 /* Open a listening socket on "ADDRESS:PORT". */

@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "registry.h"
 #include "sshgw.h"
+#include "udp.h"
 #include "xmalloc.h"
 
 #define METRICS_BACKLOG		64
@@ -81,6 +82,7 @@ char *
 metrics_format(void)
 {
 	struct registry_totals	 t;
+	struct udp_totals	 u;
 	char			*out = NULL;
 	size_t			 len, i;
 	FILE			*fp;
@@ -106,6 +108,21 @@ metrics_format(void)
 	    "Bytes from public clients toward the users' services since the start.", t.bytes_in);
 	metrics_put(fp, "tunnelgw_bytes_out_total", "counter",
 	    "Bytes from the users' services toward public clients since the start.", t.bytes_out);
+	udp_totals(&u);
+	metrics_put(fp, "tunnelgw_udp_flows", "gauge",
+	    "UDP flows (public source addresses and ports) open now.", u.flows);
+	metrics_put(fp, "tunnelgw_udp_flows_total", "counter",
+	    "UDP flows since the start.", u.flows_total);
+	fputs("# HELP tunnelgw_udp_datagrams_total UDP datagrams carried since the start, by "
+	    "direction (in: public client to service).\n"
+	    "# TYPE tunnelgw_udp_datagrams_total counter\n", fp);
+	fprintf(fp, "tunnelgw_udp_datagrams_total{direction=\"in\"} %llu\n"
+	    "tunnelgw_udp_datagrams_total{direction=\"out\"} %llu\n", u.dgrams_in, u.dgrams_out);
+	fputs("# HELP tunnelgw_udp_drops_total UDP datagrams dropped since the start (a full "
+	    "stream, a full socket), by direction.\n"
+	    "# TYPE tunnelgw_udp_drops_total counter\n", fp);
+	fprintf(fp, "tunnelgw_udp_drops_total{direction=\"in\"} %llu\n"
+	    "tunnelgw_udp_drops_total{direction=\"out\"} %llu\n", u.drops_in, u.drops_out);
 	metrics_put(fp, "tunnelgw_auth_failures_total", "counter",
 	    "Refused SSH authentication attempts since the start.", sshgw_login_failures());
 	fputs("# HELP tunnelgw_refusals_total Requests refused since the start, by reason.\n"

@@ -5,12 +5,15 @@
 
 #include <stdint.h>
 
+#include "auth.h"
+
 struct conf;
 
-int	 ports_open_random(const struct conf *, int (*)(uint8_t *), int *, char **);
-int	 ports_open(const struct conf *, int, char **);
-void	 ports_release(int);
-int	 ports_in_use(int);
+int	 ports_open_random(const struct conf *, enum grant_proto,
+	    int (*)(enum grant_proto, uint8_t *), int *, char **);
+int	 ports_open(const struct conf *, enum grant_proto, int, char **);
+void	 ports_release(enum grant_proto, int);
+int	 ports_in_use(enum grant_proto, int);
 int	 ports_count(void);
 
 #endif

@@ -2,8 +2,9 @@
 /*
  * tunnelgw: tunnels. A granted tcpip-forward becomes a listening socket on a public port,
  * in the worker that owns the SSH session; each connection accepted there becomes a bridge
- * through a forwarded-tcpip channel. Which ports and connections are allowed is the client's
- * grant's to say (auth/grant.c); this file opens, counts and closes.
+ * through a forwarded-tcpip channel. In a `udp` session it becomes a public UDP socket whose
+ * datagrams a relay carries (src/udp.c). Which ports and connections are allowed is the
+ * client's grant's to say (auth/grant.c); this file opens, counts and closes.
  */
 #include "config.h"
 
@@ -35,6 +36,7 @@
 #include "registry.h"
 #include "sshgw.h"
 #include "tunnel.h"
+#include "udp.h"
 #include "xmalloc.h"
 
 #define TUNNEL_ACCEPT_BURST	64	/* connections accepted per wake-up */
@@ -43,11 +45,14 @@
 /* A granted tcpip-forward: what the client asked for, and the public port it got. */
 struct tunnel {
 	struct client		*c;		/* owns the tunnel */
+	enum grant_proto	 proto;
 	char			*address;	/* the bind address, exactly as the client sent it */
 	int			 requested;	/* the port it asked for (0: any) */
-	int			 port;
-	int			 fd;
-	struct event		*ev;
+	int			 chan_port;	/* the port the client knows it by (channels name it) */
+	int			 port;		/* the public port */
+	int			 fd;		/* TCP: the listener (UDP: the relay's) */
+	struct event		*ev;		/* TCP: accepting */
+	struct udp_relay	*udp;		/* UDP: the flows and their stream */
 	struct event		*pause;		/* while out of descriptors: made when needed */
 	struct ratelimit	*rate;		/* conn_rate per source address */
 	char			*url;
@@ -140,7 +145,7 @@ tunnel_bridge(struct tunnel *t, int fd, const struct sockaddr *sa, socklen_t len
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 	info.address = t->address;
-	info.port = t->port;
+	info.port = t->chan_port;
 	info.url = t->url;
 	info.public_host = t->c->grant->pol->public_host;
 	info.reg = t->reg;
@@ -187,13 +192,13 @@ tunnel_accept(evutil_socket_t lfd, short what, void *arg)
  * same account holds it, the grant explains, and that session is probed at once.
  */
 static void
-tunnel_port_busy(struct client *c, int port, char **reason)
+tunnel_port_busy(struct client *c, enum grant_proto proto, int port, char **reason)
 {
 	char			*url, *holder = NULL, *why = NULL;
 	unsigned long long	 session = 0;
 	time_t			 since = 0;
 
-	xasprintf(&url, "tcp://%s:%d", c->grant->pol->public_host, port);
+	xasprintf(&url, "%s://%s:%d", tunnel_scheme(proto), c->grant->pol->public_host, port);
 	if (registry_holder(url, &holder, &session, &since) != 0) {
 		free(holder);
 		holder = NULL;
@@ -209,26 +214,30 @@ tunnel_port_busy(struct client *c, int port, char **reason)
 	free(holder);
 }
 
-/* Open the public port a forward asks for, as the grant allows; fd, or -1 with *reason. */
+/*
+ * Open the public port (TCP or UDP) a forward asks for, as the grant allows; fd, or -1 with
+ * *reason.
+ */
 static int
-tunnel_open_port(struct client *c, const char *address, int port, int *bound, char **reason)
+tunnel_open_port(struct client *c, enum grant_proto proto, const char *address, int port,
+    int *bound, char **reason)
 {
 	enum grant_port	 how;
 	enum refusal	 r;
 	char		*owner;
 	int		 fd;
 
-	owner = port != 0 ? access_port_owner(port) : NULL;
-	r = grant_forward(c->grant, address, port, owner, &how, reason);
+	owner = port != 0 ? access_port_owner(proto, port) : NULL;
+	r = grant_forward(c->grant, proto, address, port, owner, &how, reason);
 	free(owner);
 	if (r != REFUSAL_NONE) {
 		metrics_count_refusal(r);
 		return -1;
 	}
 	if (how == GRANT_PORT_RANDOM)
-		fd = ports_open_random(tunnel_conf, access_reserved_ports, bound, reason);
-	else if ((fd = ports_open(tunnel_conf, port, reason)) == -1)
-		tunnel_port_busy(c, port, reason);
+		fd = ports_open_random(tunnel_conf, proto, access_reserved_ports, bound, reason);
+	else if ((fd = ports_open(tunnel_conf, proto, port, reason)) == -1)
+		tunnel_port_busy(c, proto, port, reason);
 	else
 		*bound = port;
 	if (fd == -1) {
@@ -255,7 +264,7 @@ tunnel_event(const struct tunnel *t, int closed)
 		return;
 	}
 	ev.duration_ms = events_clock_ms() - t->opened_ms;
-	ev.connections = t->nconns;
+	ev.connections = t->udp != NULL ? udp_relay_flows_total(t->udp) : t->nconns;
 	events_tunnel_closed(&ev);
 }
 
@@ -267,38 +276,54 @@ tunnel_find(struct client *c, const char *address, int port)
 
 	TAILQ_FOREACH(t, &c->tunnels, entry) {
 		if (strcmp(t->address, address) == 0 &&
-		    (t->port == port || (port != 0 && t->requested == port)))
+		    (t->chan_port == port || (port != 0 && t->requested == port)))
 			return t;
 	}
 	return NULL;
 }
 
-/* sshgw hook: a tcpip-forward: open a public port and start accepting on it. */
-int
-tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *bound,
-    char **reason)
+/* "tcp" or "udp", as URLs begin. */
+const char *
+tunnel_scheme(enum grant_proto proto)
 {
-	struct client	*c = client_of(s);
-	struct tunnel	*t;
-	char		*target, *url, *peer, q[LOG_QUOTE_SIZE];
-	int		 fd;
+	return proto == GRANT_UDP ? "udp" : "tcp";
+}
 
-	*reason = NULL;
-	if (c == NULL || c->grant == NULL) {
-		*reason = xstrdup("not logged in");
+/* Start relaying a UDP tunnel's socket. */
+static void
+tunnel_start_udp(struct tunnel *t)
+{
+	struct udp_relay_info	 info = {
+		.ops = &tunnel_channel_ops,
+		.owner = t->c->sess,
+		.address = t->address,
+		.chan_port = t->chan_port,
+		.port = t->port,
+		.url = t->url,
+		.public_host = t->c->grant->pol->public_host,
+		.grant = &t->c->grant,
+		.reg = t->reg,
+	};
+
+	t->udp = udp_relay_create(t->c->base, t->fd, &info);
+}
+
+/*
+ * Open a tunnel of proto for the forward address:port (0: any), which the client knows by
+ * chan_port (0: the port it gets); 0 with *bound, or -1 with *reason.
+ */
+static int
+tunnel_add(struct client *c, enum grant_proto proto, const char *address, int port,
+    int chan_port, int *bound, char **reason)
+{
+	struct sshgw_session	*s = c->sess;
+	struct tunnel		*t;
+	char			*target, *url, *peer, q[LOG_QUOTE_SIZE];
+	int			 fd;
+
+	if ((fd = tunnel_open_port(c, proto, address, port, bound, reason)) == -1)
 		return -1;
-	}
-	if (c->ntunnels == TUNNEL_MAX_PER_CLIENT) {
-		*reason = xstrdup("too many forwards in one session");
-		return -1;
-	}
-	if (port != 0 && tunnel_find(c, address, port) != NULL) {
-		*reason = xstrdup("already forwarded in this session");
-		return -1;
-	}
-	if ((fd = tunnel_open_port(c, address, port, bound, reason)) == -1)
-		return -1;
-	xasprintf(&url, "tcp://%s:%d", c->grant->pol->public_host, *bound);
+	xasprintf(&url, "%s://%s:%d", tunnel_scheme(proto), c->grant->pol->public_host, *bound);
 	/* The target is shown in status, tunnelgwctl and events: quote what the client sent. */
 	xasprintf(&target, "%s:%d", *address != '\0' ? log_quote(address, q) : "*", port);
 	t = xcalloc(1, sizeof *t);
@@ -313,22 +338,28 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 		metrics_count_refusal(grant_tunnel_limit(c->grant, reason));
 		free(target);
 		close(fd);
-		ports_release(*bound);
+		ports_release(proto, *bound);
 		free(url);
 		free(t);
 		return -1;
 	}
 	t->c = c;
+	t->proto = proto;
 	t->address = xstrdup(address);
 	t->requested = port;
 	t->port = *bound;
+	t->chan_port = chan_port != 0 ? chan_port : *bound;
 	t->fd = fd;
 	t->url = url;
 	t->target = target;
 	t->opened_ms = events_clock_ms();
-	t->ev = event_new(c->base, fd, EV_READ | EV_PERSIST, tunnel_accept, t);
-	if (t->ev == NULL || event_add(t->ev, NULL) != 0)
-		fatal("cannot add a public port to the event loop");
+	if (proto == GRANT_UDP)
+		tunnel_start_udp(t);
+	else {
+		t->ev = event_new(c->base, fd, EV_READ | EV_PERSIST, tunnel_accept, t);
+		if (t->ev == NULL || event_add(t->ev, NULL) != 0)
+			fatal("cannot add a public port to the event loop");
+	}
 	TAILQ_INSERT_TAIL(&c->tunnels, t, entry);
 	c->ntunnels++;
 	log_info("%s: tunnel open for account '%s' (session %llu)", t->url, c->grant->account,
@@ -337,18 +368,48 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 	return 0;
 }
 
+/*
+ * sshgw hook: a tcpip-forward: open a public port and start accepting on it (a UDP port
+ * once the session ran `udp`).
+ */
+int
+tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *bound,
+    char **reason)
+{
+	struct client	*c = client_of(s);
+
+	*reason = NULL;
+	if (c == NULL || c->grant == NULL) {
+		*reason = xstrdup("not logged in");
+		return -1;
+	}
+	if (c->ntunnels == TUNNEL_MAX_PER_CLIENT) {
+		*reason = xstrdup("too many forwards in one session");
+		return -1;
+	}
+	if (port != 0 && tunnel_find(c, address, port) != NULL) {
+		*reason = xstrdup("already forwarded in this session");
+		return -1;
+	}
+	return tunnel_add(c, c->udp ? GRANT_UDP : GRANT_TCP, address, port, 0, bound, reason);
+}
+
 /* Close a tunnel's public port at once; its open connections carry on. */
 static void
 tunnel_close(struct tunnel *t)
 {
 	TAILQ_REMOVE(&t->c->tunnels, t, entry);
 	t->c->ntunnels--;
-	event_free(t->ev);
+	if (t->udp != NULL)
+		udp_relay_free(t->udp, "the tunnel closed");	/* and its socket */
+	else {
+		event_free(t->ev);
+		close(t->fd);
+	}
 	if (t->pause != NULL)
 		event_free(t->pause);
 	ratelimit_free(t->rate);
-	close(t->fd);
-	ports_release(t->port);
+	ports_release(t->proto, t->port);
 	registry_remove(t->reg);
 	log_info("%s: tunnel closed", t->url);
 	tunnel_event(t, 1);
@@ -376,6 +437,35 @@ tunnel_forward_cancel(struct sshgw_session *s, const char *address, int port)
 	log_info("session %llu (%s): forward '%s':%d cancelled, port %d closed",
 	    sshgw_session_id(s), c->grant->account, q, requested, bound);
 	return 0;
+}
+
+/*
+ * The session ran `udp`: its forwards so far (OpenSSH asks for them before it sends the
+ * command) become UDP tunnels. Each TCP port closes and a UDP port opens as the grant
+ * allows; the client keeps knowing the forward by the port it was told. 0, or -1 with
+ * *reason when one cannot (the others stay).
+ */
+int
+tunnel_make_udp(struct client *c, char **reason)
+{
+	struct tunnel	*t, *next;
+	char		*address;
+	int		 requested, chan_port, bound, rc = 0;
+
+	c->udp = 1;
+	*reason = NULL;
+	for (t = TAILQ_FIRST(&c->tunnels); t != NULL && rc == 0; t = next) {
+		next = TAILQ_NEXT(t, entry);
+		if (t->proto == GRANT_UDP)
+			continue;
+		address = xstrdup(t->address);
+		requested = t->requested;
+		chan_port = t->chan_port;
+		tunnel_close(t);
+		rc = tunnel_add(c, GRANT_UDP, address, requested, chan_port, &bound, reason);
+		free(address);
+	}
+	return rc;
 }
 
 /* The lines a `tcp` command shows for the client's tunnels so far, in a new string. */

@@ -21,6 +21,8 @@ enum refusal tunnel_admit(const struct grant *, struct reg_tunnel *, struct rate
 int	 tunnel_forward_add(struct sshgw_session *, const char *, int, int *, char **);
 int	 tunnel_forward_cancel(struct sshgw_session *, const char *, int);
 char	*tunnel_banner(const struct client *);
+int	 tunnel_make_udp(struct client *, char **);
+const char *tunnel_scheme(enum grant_proto);
 void	 tunnel_close_all(struct client *);
 int	 tunnel_close_wanted(struct client *);
 char	*tunnel_status(struct sshgw_session *);

@@ -29,6 +29,7 @@
 #include "startups.h"
 #include "store.h"
 #include "tunnel.h"
+#include "udp.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -111,8 +112,9 @@ worker_session_closed(struct sshgw_session *s)
 }
 
 /*
- * sshgw hook: a `tcp` command: its options join the client's grant; the note shows the
- * client's tunnels so far, and tells when PROXY headers go to their service.
+ * sshgw hook: a `tcp` or `udp` command: its options join the client's grant (`udp` makes
+ * the session's forwards UDP tunnels); the note shows the client's tunnels so far, and
+ * tells when PROXY headers go to their service.
  */
 static int
 worker_tcp(struct sshgw_session *s, char *const *argv, int argc, char **note, char **cause)
@@ -131,14 +133,25 @@ worker_tcp(struct sshgw_session *s, char *const *argv, int argc, char **note, ch
 		return -1;
 	if (grant_command(c->grant, argv, argc, cause) != 0)
 		return -1;
+	if (strcmp(argv[0], "udp") == 0 && c->grant->cmd.proxy_proto == 1) {
+		*cause = xstrdup("udp: PROXY protocol v1 has no form for UDP; use --proxy-proto=2");
+		return -1;
+	}
+	if (strcmp(argv[0], "udp") == 0 && tunnel_make_udp(c, cause) != 0)
+		return -1;
 	banner = tunnel_banner(c);
-	if ((v = grant_proxy_proto(c->grant)) != 0) {
+	v = grant_proxy_proto(c->grant);
+	if (v != 0 && c->udp)
+		/* A v1 header has no form for UDP: the gateway's or key's v1 sends none. */
+		xasprintf(note, "%s%s", banner, v == 2 ? "PROXY protocol v2 headers go in front "
+		    "of each flow's first datagram" : "PROXY protocol v1 has no UDP form: no "
+		    "headers are sent (--proxy-proto=2 sends v2)");
+	else if (v != 0)
 		xasprintf(note, "%sPROXY protocol v%d headers are sent to your service", banner, v);
+	if (*note != NULL || *banner == '\0')
 		free(banner);
-	} else if (*banner != '\0')
-		*note = banner;
 	else
-		free(banner);
+		*note = banner;
 	return 0;
 }
 
@@ -411,6 +424,10 @@ worker_policy_init(const struct conf *c)
 	p->port_min = c->port_min;
 	p->port_max = c->port_max;
 	p->allow_requested_ports = c->allow_requested_ports;
+	p->udp_port_range = c->udp_port_range;
+	p->udp_port_min = c->udp_port_min;
+	p->udp_port_max = c->udp_port_max;
+	p->udp_flow_timeout = c->udp_flow_timeout;
 	p->max_tunnels = c->max_tunnels;
 	p->proxy_protocol = c->proxy_protocol;
 	p->idle_timeout = c->idle_timeout;
@@ -436,6 +453,7 @@ worker_start_all(const struct conf *c, const struct keyfile *keys, char **cause)
 	access_setup(&worker_policy);
 	atomic_store(&worker_keys, keys);
 	tunnel_setup(c, worker_probe);
+	udp_setup(c->max_buffered);
 	for (i = 0; i < nworkers; i++) {
 		if (worker_init(&workers[i], i, c, cause) != 0)
 			return -1;

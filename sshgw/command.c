@@ -21,6 +21,10 @@
 	"      --allow-cidr=CIDR[,CIDR]  only these public clients may connect\n" \
 	"      --deny-cidr=CIDR[,CIDR]   these public clients may not connect\n" \
 	"      --idle-timeout=SECONDS    close public connections idle this long\n" \
+	"  udp [OPTIONS]   the same for a UDP service, through tunnelgw-udp on your side:\n" \
+	"                  tunnelgw-udp PORT HOST:UDP_PORT, then -R 0:localhost:PORT ... udp\n" \
+	"      --proxy-proto=0|2, --allow-cidr, --deny-cidr as for tcp\n" \
+	"      --idle-timeout=SECONDS    end flows silent this long (default 60)\n" \
 	"  status          list your account's live tunnels\n" \
 	"  register        after logging in as TOKEN@gateway with a key: keep that key\n" \
 	"  help            this text\n" \
@@ -85,7 +89,8 @@ sshgw_command_banner(struct sshgw_session *s, int bound)
 {
 	char	*line;
 
-	xasprintf(&line, "Forwarding  tcp://%s:%d", s->srv->set.public_host, bound);
+	xasprintf(&line, "Forwarding  %s://%s:%d", s->udp ? "udp" : "tcp", s->srv->set.public_host,
+	    bound);
 	sshgw_command_write(s, 0, line);
 	free(line);
 }
@@ -107,8 +112,9 @@ sshgw_command_forward_added(struct sshgw_session *s, const char *address, int re
 {
 	char	 q[LOG_QUOTE_SIZE];
 
-	log_info("session %llu (%s): forward '%s':%d granted: tcp://%s:%d", s->id, s->account,
-	    log_quote(address, q), requested, s->srv->set.public_host, bound);
+	log_info("session %llu (%s): forward '%s':%d granted: %s://%s:%d", s->id, s->account,
+	    log_quote(address, q), requested, s->udp ? "udp" : "tcp", s->srv->set.public_host,
+	    bound);
 	if (s->tcp_active && !s->sch_closed)
 		sshgw_command_banner(s, bound);
 }
@@ -156,8 +162,9 @@ sshgw_command_wait_forward(struct sshgw_session *s)
 }
 
 /*
- * Run `tcp [OPTIONS]`: the daemon takes the options and says what to show (the tunnels so
- * far, whether PROXY headers go out); later tunnels show as they come, and it stays open.
+ * Run `tcp [OPTIONS]` or `udp [OPTIONS]`: the daemon takes the options and says what to
+ * show (the tunnels so far, whether PROXY headers go out); later tunnels show as they come,
+ * and it stays open.
  */
 static void
 sshgw_command_tcp(struct sshgw_session *s, char **argv, int argc)
@@ -224,15 +231,21 @@ sshgw_command_split(char *line, char **argv, int max)
 static void
 sshgw_command_run(struct sshgw_session *s)
 {
-	char	*line = s->command, *argv[16], *msg, q[LOG_QUOTE_SIZE];
+	char	*line = s->command, *argv[16], *msg, q[LOG_QUOTE_SIZE], tcp[] = "tcp";
 	int	 argc;
 
 	s->command = NULL;
 	argc = sshgw_command_split(line, argv, 16);
 	if (argc < 0)
 		sshgw_command_fail(s, "too many words in the command (try 'help')");
-	else if (argc == 0 || strcmp(argv[0], "tcp") == 0)
+	else if (argc == 0 || strcmp(argv[0], "tcp") == 0) {
+		argv[0] = tcp;	/* a shell runs `tcp` */
 		sshgw_command_tcp(s, argv, argc == 0 ? 1 : argc);
+	}
+	else if (strcmp(argv[0], "udp") == 0) {
+		s->udp = 1;	/* forwards granted from now on are UDP ones */
+		sshgw_command_tcp(s, argv, argc);
+	}
 	else if (strcmp(argv[0], "help") == 0) {
 		sshgw_command_write(s, 0, COMMAND_USAGE);
 		sshgw_command_finish(s, 0);

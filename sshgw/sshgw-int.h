@@ -121,6 +121,7 @@ struct sshgw_session {
 	char					*command;	/* received, not yet run */
 	int					 command_seen;	/* an exec or shell request came */
 	int					 tcp_active;
+	int					 udp;	/* ran `udp`: udp:// banners */
 	struct event				*tcp_wait;	/* `tcp` waiting for a forward request */
 	unsigned int				 forwards_asked;	/* tcpip-forward requests seen */
 	int					 sch_closed;

@@ -48,8 +48,8 @@ struct sshgw_hooks {
 	int	(*login)(struct sshgw_session *, const struct sshgw_login *,
 		    struct sshgw_verdict *v);
 	/*
-	 * A `tcp` command with its words (argv[0] is "tcp"): 0, with *note a line to show
-	 * under the tunnels or NULL, or -1 with *cause.
+	 * A `tcp` or `udp` command with its words (argv[0] is "tcp" or "udp"): 0, with *note
+	 * a line to show under the tunnels or NULL, or -1 with *cause.
 	 */
 	int	(*tcp)(struct sshgw_session *, char *const *argv, int argc, char **note,
 		    char **cause);

@@ -323,7 +323,7 @@ START_TEST(test_forward)
 		enum refusal	 r;
 		char		*why = NULL;
 
-		r = grant_forward(g, forward_cases[i].address, forward_cases[i].port,
+		r = grant_forward(g, GRANT_TCP, forward_cases[i].address, forward_cases[i].port,
 		    forward_cases[i].owner, &how, &why);
 		ck_assert_msg(r == forward_cases[i].want, "case %zu (port %d): %s, want %s", i,
 		    forward_cases[i].port, refusal_label(r),
@@ -1245,7 +1245,7 @@ START_TEST(test_role_matrix)
 		g = grant_create(&pol, "alice", cases[i].how, ke != NULL ? &ke->opts : NULL, -1);
 		ck_assert_msg(g->role == cases[i].role, "case %zu: role %s", i, role_label(g->role));
 		why = NULL;
-		ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why), cases[i].want);
+		ck_assert_int_eq(grant_forward(g, GRANT_TCP, "", 0, NULL, &how, &why), cases[i].want);
 		ck_assert((why != NULL) == (cases[i].want != REFUSAL_NONE));
 		free(why);
 		grant_release(g);
@@ -1255,12 +1255,12 @@ START_TEST(test_role_matrix)
 	ke2 = key_line("role=manager");
 	g = grant_create(&pol, "alice", GRANT_KEYFILE, &ke->opts, -1);
 	why = NULL;
-	ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why), REFUSAL_ROLE);
+	ck_assert_int_eq(grant_forward(g, GRANT_TCP, "", 0, NULL, &how, &why), REFUSAL_ROLE);
 	free(why);
 	grant_set_key(g, &ke2->opts);
 	ck_assert_int_eq(g->role, ROLE_MANAGER);
 	why = NULL;
-	ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why), REFUSAL_NONE);
+	ck_assert_int_eq(grant_forward(g, GRANT_TCP, "", 0, NULL, &how, &why), REFUSAL_NONE);
 	grant_set_key(g, &ke->opts);
 	ck_assert_int_eq(g->role, ROLE_DEVELOPER);
 	grant_release(g);
@@ -1294,7 +1294,7 @@ START_TEST(test_member_matrix)
 			ck_assert_str_eq(g->member, "dev1");
 			ck_assert_int_eq(g->raw_tunnel_role, need);
 			why = NULL;
-			ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why),
+			ck_assert_int_eq(grant_forward(g, GRANT_TCP, "", 0, NULL, &how, &why),
 			    role >= need ? REFUSAL_NONE : REFUSAL_ROLE);
 			if (role < need) {
 				ck_assert_ptr_nonnull(strstr(why, "member 'dev1' has the role"));
@@ -1312,13 +1312,13 @@ START_TEST(test_member_matrix)
 	m = (struct grant_member){ "dev1", ROLE_DEVELOPER, 0, 3, -1, 0 };
 	grant_set_member(g, &m);
 	why = NULL;
-	ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why), REFUSAL_ROLE);
+	ck_assert_int_eq(grant_forward(g, GRANT_TCP, "", 0, NULL, &how, &why), REFUSAL_ROLE);
 	free(why);
 	ck_assert_int_eq(grant_max_tunnels(g), 3);
 	m.role = ROLE_MANAGER;
 	grant_set_member(g, &m);
 	why = NULL;
-	ck_assert_int_eq(grant_forward(g, "", 0, NULL, &how, &why), REFUSAL_NONE);
+	ck_assert_int_eq(grant_forward(g, GRANT_TCP, "", 0, NULL, &how, &why), REFUSAL_NONE);
 	grant_release(g);
 }
 END_TEST
@@ -1369,9 +1369,9 @@ START_TEST(test_set_key)
 	ck_assert_int_eq(grant_proxy_proto(g), 1);
 	ck_assert_int_eq(grant_login_from(&g->key, tg_addr(&ss, "10.2.3.4")), 1);
 	ck_assert_int_eq(grant_login_from(&g->key, tg_addr(&ss, "11.2.3.4")), 0);
-	ck_assert_int_eq(grant_forward(g, "", 21000, NULL, &how, &why), REFUSAL_NONE);
+	ck_assert_int_eq(grant_forward(g, GRANT_TCP, "", 21000, NULL, &how, &why), REFUSAL_NONE);
 	ck_assert_int_eq(how, GRANT_PORT_REQUESTED);
-	ck_assert_int_eq(grant_forward(g, "", 22000, NULL, &how, &why),
+	ck_assert_int_eq(grant_forward(g, GRANT_TCP, "", 22000, NULL, &how, &why),
 	    REFUSAL_PORT_NOT_ALLOWED);
 	ck_assert_str_eq(why, NOT_PERMITTED(22000));
 	free(why);
@@ -1391,7 +1391,7 @@ START_TEST(test_set_key)
 	ck_assert_int_eq(grant_proxy_proto(g), 0);
 	ck_assert_int_eq(grant_idle_timeout(g), 9);
 	ck_assert_int_eq(grant_login_from(&g->key, tg_addr(&ss, "11.2.3.4")), 1);
-	ck_assert_int_eq(grant_forward(g, "", 22000, NULL, &how, &why),
+	ck_assert_int_eq(grant_forward(g, GRANT_TCP, "", 22000, NULL, &how, &why),
 	    REFUSAL_FORWARDING_DISABLED);
 	ck_assert_str_eq(why, NO_FWD);
 	free(why);
@@ -1404,7 +1404,7 @@ START_TEST(test_set_key)
 	grant_set_key(g, NULL);
 	ck_assert_int_eq(grant_max_tunnels(g), 32);
 	ck_assert_int_eq(grant_client(g, tg_addr(&ss, "192.0.2.5"), &cwhy), REFUSAL_NONE);
-	ck_assert_int_eq(grant_forward(g, "", 22001, NULL, &how, &why), REFUSAL_NONE);
+	ck_assert_int_eq(grant_forward(g, GRANT_TCP, "", 22001, NULL, &how, &why), REFUSAL_NONE);
 	ck_assert_int_eq(how, GRANT_PORT_REQUESTED);
 	ck_assert_str_eq(g->account, "alice");
 	grant_release(g);
