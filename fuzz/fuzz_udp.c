@@ -114,6 +114,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		fuzz_fail("event_base_new");
 	fuzz_udp_pol.public_host = "fuzz.test";
 	fuzz_udp_pol.udp_flow_timeout = 60;
+	fuzz_udp_pol.max_connections = 1000;
 	fuzz_udp_pol.proxy_protocol = 2;	/* the first datagram of each flow gets a header */
 	return 0;
 }
@@ -152,7 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_input_init(&in, data, size);
 	mode = (int)fuzz_input_byte(&in);
 	g = grant_create(&fuzz_udp_pol, "fuzz", GRANT_KEYFILE, NULL, -1);
-	if ((reg = registry_add("fuzz", "udp://fuzz.test:1", "*:0", 1, 0)) == NULL)
+	if ((reg = registry_add("fuzz", "udp://fuzz.test:1", "*:0", 1, -1)) == NULL)
 		fuzz_fail("registry_add");
 	fd = fuzz_udp_socket(&pub);
 	memset(&info, 0, sizeof info);
