@@ -236,9 +236,10 @@ access_port_owner(enum grant_proto proto, int port)
 {
 	char	*account = NULL, *cause = NULL;
 
-	if (access_store == NULL || proto != GRANT_TCP)
-		return NULL;	/* reservations are of TCP ports */
-	if (store_address_owner(access_store, port, &account, &cause) != 0) {
+	if (access_store == NULL)
+		return NULL;
+	if (store_address_owner(access_store, proto == GRANT_UDP ? "udp" : "tcp", port, &account,
+	    &cause) != 0) {
 		access_db_error("reserved port lookup", cause);
 		return NULL;
 	}
@@ -254,14 +255,15 @@ access_reserved_ports(enum grant_proto proto, uint8_t *bits)
 	char			 *cause = NULL;
 
 	memset(bits, 0, 65536 / 8);
-	if (access_store == NULL || proto != GRANT_TCP)
-		return 0;	/* reservations are of TCP ports */
+	if (access_store == NULL)
+		return 0;
 	if (store_address_list(access_store, &a, &n, &cause) != 0) {
 		access_db_error("reserved ports", cause);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (a[i]->port > 0 && a[i]->port < 65536)
+		if (strcmp(a[i]->protocol, proto == GRANT_UDP ? "udp" : "tcp") == 0 &&
+		    a[i]->port > 0 && a[i]->port < 65536)
 			bits[a[i]->port / 8] |= (uint8_t)(1u << (a[i]->port % 8));
 	}
 	store_address_list_free(a, n);

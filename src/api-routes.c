@@ -452,14 +452,14 @@ api_reserve(struct api_req *r, const char *account, int port, int *out)
 	int	 i;
 
 	for (i = 0; i < API_RESERVE_TRIES; i++) {
-		if (store_address_reserve(r->api->store, account, port, r->api->conf->port_min,
-		    r->api->conf->port_max, out, &cause) != 0) {
+		if (store_address_reserve(r->api->store, account, "tcp", port,
+		    r->api->conf->port_min, r->api->conf->port_max, out, &cause) != 0) {
 			api_store_error(r, cause);
 			return -1;
 		}
 		if (port != 0 || !ports_in_use(GRANT_TCP, *out))
 			return 0;
-		if (store_address_release(r->api->store, *out, &cause) != 0) {
+		if (store_address_release(r->api->store, "tcp", *out, &cause) != 0) {
 			api_store_error(r, cause);
 			return -1;
 		}
@@ -555,7 +555,7 @@ api_tunnels_create(struct api_req *r)
 	}
 	/* A port the account holds already is used as it is; any other is reserved now. */
 	port = (int)want;
-	if (port != 0 && store_address_owner(r->api->store, port, &owner, &cause) != 0) {
+	if (port != 0 && store_address_owner(r->api->store, "tcp", port, &owner, &cause) != 0) {
 		api_store_error(r, cause);
 		goto out;
 	}
@@ -573,7 +573,7 @@ api_tunnels_create(struct api_req *r)
 	    &token_id, &cause) != 0) {
 		api_store_error(r, cause);
 		/* Nothing awaits it: a port reserved for it goes back. */
-		if (made && store_address_release(r->api->store, port, &cause) != 0)
+		if (made && store_address_release(r->api->store, "tcp", port, &cause) != 0)
 			free(cause);
 		free(url);
 		goto out;
@@ -1392,9 +1392,10 @@ api_address_json(struct api_req *r, const struct store_address *a)
 	char		*url;
 	json_t		*doc;
 
-	xasprintf(&url, "tcp://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", a->port);
-	doc = json_pack("{s:s, s:i, s:s, s:o}", "public_endpoint", url, "port", a->port,
-	    "account", a->account, "created", api_time(a->created));
+	xasprintf(&url, "%s://%s%s%s:%d", a->protocol, v6 ? "[" : "", host, v6 ? "]" : "",
+	    a->port);
+	doc = json_pack("{s:s, s:s, s:i, s:s, s:o}", "public_endpoint", url, "protocol",
+	    a->protocol, "port", a->port, "account", a->account, "created", api_time(a->created));
 	free(url);
 	return doc;
 }
@@ -1426,37 +1427,55 @@ api_addresses_list(struct api_req *r)
 	store_address_list_free(v, n);
 }
 
-/* POST addresses {account?, port?}: reserve a port (manager). */
+/* The protocol a request names ("tcp" when none): "tcp", "udp", or NULL after a 422. */
+static const char *
+api_protocol(struct api_req *r, const char *v)
+{
+	if (v == NULL || strcmp(v, "tcp") == 0)
+		return "tcp";
+	if (strcmp(v, "udp") == 0)
+		return "udp";
+	api_problem(r->req, 422, "protocol must be tcp or udp");
+	return NULL;
+}
+
+/* POST addresses {account?, port?, protocol?}: reserve a port, TCP or UDP (manager). */
 static void
 api_addresses_create(struct api_req *r)
 {
 	static const struct api_field spec[] = {
-		{ "account", API_STRING, 0 }, { "port", API_INT, 0 }, { NULL, API_STRING, 0 }
+		{ "account", API_STRING, 0 }, { "port", API_INT, 0 },
+		{ "protocol", API_STRING, 0 }, { NULL, API_STRING, 0 }
 	};
 	struct store_address	 a;
-	const char		*account;
+	const char		*account, *proto;
+	const struct conf	*c = r->api->conf;
 	json_int_t		 want;
 	json_t			*body;
-	char			*cause = NULL, obj[16];
-	int			 port;
+	char			*cause = NULL, obj[24];
+	int			 port, udp;
 
 	if ((body = api_body(r, spec)) == NULL)
 		return;
 	want = api_int(body, "port", 0);
-	if ((account = api_account(r, body, 0)) == NULL ||
+	if ((proto = api_protocol(r, json_string_value(json_object_get(body, "protocol")))) ==
+	    NULL || (account = api_account(r, body, 0)) == NULL ||
 	    api_need(r, ROLE_MANAGER, "reserving an address") != 0)
 		goto out;
 	if (want < 0 || want > 65535) {
 		api_problem(r->req, 422, "field 'port' must be from 1 to 65535");
 		goto out;
 	}
-	if (store_address_reserve(r->api->store, account, (int)want, r->api->conf->port_min,
-	    r->api->conf->port_max, &port, &cause) != 0) {
+	udp = strcmp(proto, "udp") == 0;
+	if (store_address_reserve(r->api->store, account, proto, (int)want,
+	    udp ? c->udp_port_min : c->port_min, udp ? c->udp_port_max : c->port_max, &port,
+	    &cause) != 0) {
 		api_store_error(r, cause);
 		goto out;
 	}
-	snprintf(obj, sizeof obj, "port %d", port);
+	snprintf(obj, sizeof obj, "%sport %d", udp ? "UDP " : "", port);
 	api_audit(r, "address.reserve", account, obj);
+	a.protocol = (char *)proto;
 	a.port = port;
 	a.account = (char *)account;
 	a.created = (int64_t)time(NULL);
@@ -1465,30 +1484,38 @@ out:
 	json_decref(body);
 }
 
-/* DELETE addresses/PORT: release a reserved port of the caller's account (manager). */
+/*
+ * DELETE addresses/PORT[?protocol=udp]: release a reserved port of the caller's account
+ * (manager).
+ */
 static void
 api_addresses_delete(struct api_req *r)
 {
 	unsigned long long	 port;
-	char			*owner = NULL, *cause = NULL, obj[16];
+	const char		*proto;
+	char			*owner = NULL, *cause = NULL, obj[24];
 
 	if ((port = api_number_id(r, "reserved port")) == 0 || port > 65535) {
 		if (port > 65535)
 			api_problem(r->req, 404, "no reserved port %llu", port);
 		return;
 	}
-	if (store_address_owner(r->api->store, (int)port, &owner, &cause) != 0) {
+	if ((proto = api_protocol(r, evhttp_find_header(&r->query, "protocol"))) == NULL)
+		return;
+	if (store_address_owner(r->api->store, proto, (int)port, &owner, &cause) != 0) {
 		api_store_error(r, cause);
 		return;
 	}
 	if (owner == NULL || (!r->who->operator && strcmp(owner, r->who->account) != 0))
-		api_problem(r->req, 404, "port %llu is not reserved%s%s", port,
+		api_problem(r->req, 404, "%sport %llu is not reserved%s%s",
+		    strcmp(proto, "udp") == 0 ? "UDP " : "", port,
 		    r->who->operator ? "" : " by account ", r->who->operator ? "" : r->who->account);
 	else if (api_need(r, ROLE_MANAGER, "releasing an address") == 0) {
-		if (store_address_release(r->api->store, (int)port, &cause) != 0)
+		if (store_address_release(r->api->store, proto, (int)port, &cause) != 0)
 			api_store_error(r, cause);
 		else {
-			snprintf(obj, sizeof obj, "port %llu", port);
+			snprintf(obj, sizeof obj, "%sport %llu", strcmp(proto, "udp") == 0 ?
+			    "UDP " : "", port);
 			api_audit(r, "address.release", owner, obj);
 			api_no_content(r);
 		}

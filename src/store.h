@@ -102,6 +102,7 @@ struct store_key {
 
 /* A reserved public port. */
 struct store_address {
+	char		*protocol;	/* "tcp" or "udp" */
 	int		 port;
 	char		*account;
 	int64_t		 created;
@@ -203,11 +204,14 @@ int		 store_key_list(struct store *, struct store_key ***, size_t *, char **);
 void		 store_key_free(struct store_key *);
 void		 store_key_list_free(struct store_key **, size_t);
 
-/* Reserved addresses: reserve a given or random port of a range, release, owner, list. */
-int		 store_address_reserve(struct store *, const char *, int, int, int, int *,
-		     char **);
-int		 store_address_release(struct store *, int, char **);
-int		 store_address_owner(struct store *, int, char **, char **);
+/*
+ * Reserved addresses: reserve a given or random port of a range, release, owner, list. The
+ * protocol is "tcp" or "udp": a TCP port and the UDP port of the same number are apart.
+ */
+int		 store_address_reserve(struct store *, const char *, const char *, int, int, int,
+		     int *, char **);
+int		 store_address_release(struct store *, const char *, int, char **);
+int		 store_address_owner(struct store *, const char *, int, char **, char **);
 int		 store_address_list(struct store *, struct store_address ***, size_t *, char **);
 void		 store_address_free(struct store_address *);
 void		 store_address_list_free(struct store_address **, size_t);

@@ -369,6 +369,30 @@ tunnel_add(struct client *c, enum grant_proto proto, const char *address, int po
 }
 
 /*
+ * The protocol of a new forward of port: UDP once the session ran `udp`; also before it, for
+ * a port the account reserved for UDP and not for TCP, since OpenSSH asks for its forwards
+ * before it sends the command, and the TCP rules would refuse the port.
+ */
+static enum grant_proto
+tunnel_proto(struct client *c, int port)
+{
+	char			*tcp, *udp;
+	enum grant_proto	 proto = GRANT_TCP;
+
+	if (c->udp)
+		return GRANT_UDP;
+	if (port == 0 || (udp = access_port_owner(GRANT_UDP, port)) == NULL)
+		return GRANT_TCP;
+	tcp = access_port_owner(GRANT_TCP, port);
+	if (strcmp(udp, c->grant->account) == 0 &&
+	    (tcp == NULL || strcmp(tcp, c->grant->account) != 0))
+		proto = GRANT_UDP;
+	free(tcp);
+	free(udp);
+	return proto;
+}
+
+/*
  * sshgw hook: a tcpip-forward: open a public port and start accepting on it (a UDP port
  * once the session ran `udp`).
  */
@@ -391,7 +415,7 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 		*reason = xstrdup("already forwarded in this session");
 		return -1;
 	}
-	return tunnel_add(c, c->udp ? GRANT_UDP : GRANT_TCP, address, port, 0, bound, reason);
+	return tunnel_add(c, tunnel_proto(c, port), address, port, 0, bound, reason);
 }
 
 /* Close a tunnel's public port at once; its open connections carry on. */

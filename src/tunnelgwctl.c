@@ -1021,48 +1021,75 @@ static const struct ctl_column ctl_address_columns[] = {
 	{ "URL", CTL_STRING }, { "ACCOUNT", CTL_STRING }, { "CREATED", CTL_TIME },
 };
 
-/* Set a cell to the public address of port: tcp://PUBLIC_HOST:PORT, IPv6 in brackets. */
+/*
+ * Set a cell to the public address of a port of protocol ("tcp" or "udp"):
+ * PROTOCOL://PUBLIC_HOST:PORT, IPv6 in brackets.
+ */
 static void
-ctl_set_url(struct ctl *ctl, char **cell, int port)
+ctl_set_url(struct ctl *ctl, char **cell, const char *protocol, int port)
 {
 	const char	*host = ctl->conf->public_host;
 	int		 v6 = strchr(host, ':') != NULL;
 
-	xasprintf(cell, "tcp://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+	xasprintf(cell, "%s://%s%s%s:%d", protocol, v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+/* Take a --udp word out of argv: "udp" when it was there, else "tcp". */
+static const char *
+ctl_take_protocol(int *argc, char **argv)
+{
+	int	 i;
+
+	for (i = 0; i < *argc; i++) {
+		if (strcmp(argv[i], "--udp") == 0) {
+			memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i - 1) * sizeof *argv);
+			(*argc)--;
+			return "udp";
+		}
+	}
+	return "tcp";
 }
 
 /* Add an address as a row of an address listing. */
 static void
-ctl_address_row(struct ctl *ctl, struct ctl_table *t, int port, const char *account,
-    int64_t created)
+ctl_address_row(struct ctl *ctl, struct ctl_table *t, const char *protocol, int port,
+    const char *account, int64_t created)
 {
 	char	**row = ctl_table_add(t);
 
-	ctl_set_url(ctl, &row[0], port);
+	ctl_set_url(ctl, &row[0], protocol, port);
 	ctl_set(&row[1], account);
 	ctl_set_time(&row[2], created);
 }
 
-/* address reserve ACCOUNT [PORT]: prints tcp://PUBLIC_HOST:PORT (--json: the address). */
+/*
+ * address reserve ACCOUNT [PORT] [--udp]: prints tcp://PUBLIC_HOST:PORT, or udp://... (--json:
+ * the address).
+ */
 static int
 ctl_address_reserve(struct ctl *ctl, int argc, char **argv)
 {
 	struct ctl_table	*t;
-	char			*cause, obj[16];
+	const char		*proto = ctl_take_protocol(&argc, argv);
+	int			 udp = strcmp(proto, "udp") == 0;
+	char			*cause, obj[24];
 	long long		 want = 0;
 	int			 port;
 
+	if (argc < 1 || argc > 2)
+		return ctl_fail(xstrdup("usage: address reserve ACCOUNT [PORT] [--udp]"));
 	if (argc == 2 && ctl_number(argv[1], 1, 65535, "port", &want) != 0)
 		return 1;
 	if (ctl_open(ctl) != 0)
 		return 1;
-	if (store_address_reserve(ctl->store, argv[0], (int)want, ctl->conf->port_min,
-	    ctl->conf->port_max, &port, &cause) != 0)
+	if (store_address_reserve(ctl->store, argv[0], proto, (int)want,
+	    udp ? ctl->conf->udp_port_min : ctl->conf->port_min,
+	    udp ? ctl->conf->udp_port_max : ctl->conf->port_max, &port, &cause) != 0)
 		return ctl_fail(cause);
-	snprintf(obj, sizeof obj, "port %d", port);
+	snprintf(obj, sizeof obj, "%sport %d", udp ? "UDP " : "", port);
 	ctl_audit(ctl, "address.reserve", argv[0], obj);
 	t = ctl_table_create(ctl_address_columns, 3);
-	ctl_address_row(ctl, t, port, argv[0], (int64_t)time(NULL));
+	ctl_address_row(ctl, t, proto, port, argv[0], (int64_t)time(NULL));
 	if (ctl->json) {
 		ctl_json_row(stdout, t, 0);
 		fputc('\n', stdout);
@@ -1087,32 +1114,36 @@ ctl_address_list(struct ctl *ctl, int argc, char **argv)
 		return ctl_fail(cause);
 	t = ctl_table_create(ctl_address_columns, 3);
 	for (i = 0; i < n; i++)
-		ctl_address_row(ctl, t, v[i]->port, v[i]->account, v[i]->created);
+		ctl_address_row(ctl, t, v[i]->protocol, v[i]->port, v[i]->account,
+		    v[i]->created);
 	store_address_list_free(v, n);
 	return ctl_table_output(ctl, t);
 }
 
-/* address release PORT: release a reserved port. */
+/* address release PORT [--udp]: release a reserved port. */
 static int
 ctl_address_release(struct ctl *ctl, int argc, char **argv)
 {
+	const char	*proto = ctl_take_protocol(&argc, argv);
 	char		*cause, *url, *owner = NULL, obj[32];
 	long long	 port;
 
+	if (argc != 1)
+		return ctl_fail(xstrdup("usage: address release PORT [--udp]"));
 	if (ctl_number(argv[0], 1, 65535, "port", &port) != 0)
 		return 1;
 	if (ctl_open(ctl) != 0)
 		return 1;
-	if (store_address_owner(ctl->store, (int)port, &owner, &cause) != 0)
+	if (store_address_owner(ctl->store, proto, (int)port, &owner, &cause) != 0)
 		return ctl_fail(cause);
-	if (store_address_release(ctl->store, (int)port, &cause) != 0) {
+	if (store_address_release(ctl->store, proto, (int)port, &cause) != 0) {
 		free(owner);
 		return ctl_fail(cause);
 	}
-	snprintf(obj, sizeof obj, "port %lld", port);
+	snprintf(obj, sizeof obj, "%sport %lld", strcmp(proto, "udp") == 0 ? "UDP " : "", port);
 	ctl_audit(ctl, "address.release", owner, obj);
 	free(owner);
-	ctl_set_url(ctl, &url, (int)port);
+	ctl_set_url(ctl, &url, proto, (int)port);
 	ctl_done(ctl, "url", url, 0, "released");
 	free(url);
 	return 0;
@@ -1249,10 +1280,11 @@ static const struct ctl_command ctl_commands[] = {
 	{ "apikey", "list", 0, 1, "[ACCOUNT]", "list API keys (never their secret)",
 	  ctl_apikey_list },
 	{ "apikey", "revoke", 1, 1, "ID", "revoke an API key", ctl_apikey_revoke },
-	{ "address", "reserve", 1, 2, "ACCOUNT [PORT]", "reserve a public port for an account",
-	  ctl_address_reserve },
+	{ "address", "reserve", 1, 3, "ACCOUNT [PORT] [--udp]",
+	  "reserve a public port (a UDP one with --udp) for an account", ctl_address_reserve },
 	{ "address", "list", 0, 0, "", "list reserved addresses", ctl_address_list },
-	{ "address", "release", 1, 1, "PORT", "release a reserved port", ctl_address_release },
+	{ "address", "release", 1, 2, "PORT [--udp]", "release a reserved port",
+	  ctl_address_release },
 	{ "tunnels", NULL, 0, 0, "", "live tunnels: url, account, forward, conns, bytes, since",
 	  ctl_tunnels },
 	{ "events", NULL, 0, 4, "[--account NAME] [--limit N]",

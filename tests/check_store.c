@@ -155,7 +155,7 @@ START_TEST(test_create)
 
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 07777, 0600);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
 	ck_assert_int_eq(raw_int(path, "PRAGMA application_id"), 0x54475731);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
 	    "AND name IN ('accounts', 'tokens', 'keys', 'addresses', 'changes', 'events', "
@@ -166,7 +166,7 @@ START_TEST(test_create)
 	/* Opening again migrates nothing and keeps the version. */
 	st = open_ok(path, 1000);
 	store_close(st);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
 	free(path);
 }
 END_TEST
@@ -203,6 +203,7 @@ make_v1(const char *path)
 	    "NULL, 'tunnelgwctl', 1000);"
 	    "INSERT INTO tokens (account, lookup, hash, created) VALUES ('alice', 7, "
 	    "zeroblob(32), 1000);"
+	    "INSERT INTO addresses VALUES (21000, 'alice', 1000);"
 	    "PRAGMA user_version = 1;");
 }
 
@@ -212,7 +213,7 @@ make_v1(const char *path)
  */
 START_TEST(test_migrate_v1)
 {
-	char			*path = db_path(), *cause = NULL;
+	char			*path = db_path(), *cause = NULL, *owner = NULL;
 	struct store		*st;
 	struct store_account	*a;
 	struct store_member	*m;
@@ -220,7 +221,7 @@ START_TEST(test_migrate_v1)
 
 	make_v1(path);
 	st = open_ok(path, 1000);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
 	    "('events', 'events_time', 'members', 'apikeys')"), 4);
 	ck_assert_int_eq(store_account_find(st, "alice", &a, &cause), 0);
@@ -231,6 +232,12 @@ START_TEST(test_migrate_v1)
 	ck_assert_ptr_null(a->create_raw_tunnel);
 	ck_assert_uint_eq(a->nmembers, 1);
 	store_account_free(a);
+	/* Its reserved address is a TCP one; the UDP port of that number is free. */
+	ck_assert_int_eq(store_address_owner(st, "tcp", 21000, &owner, &cause), 0);
+	ck_assert_str_eq(owner, "alice");
+	free(owner);
+	ck_assert_int_eq(store_address_owner(st, "udp", 21000, &owner, &cause), 0);
+	ck_assert_ptr_null(owner);
 	ck_assert_int_eq(store_member_find(st, "alice", "owner", &m, &cause), 0);
 	ck_assert_ptr_nonnull(m);
 	ck_assert_str_eq(m->role, "owner");
@@ -373,9 +380,11 @@ START_TEST(test_account_set)
 	ck_assert_int_eq(a->max_connections, 50);
 	ck_assert_str_eq(a->create_raw_tunnel, "developer");
 	store_account_free(a);
-	ck_assert_int_eq(store_address_reserve(st, "team", 0, 20000, 20100, &port, &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "team", 0, 20000, 20100, &port, &cause), 0);
-	FAILED_WITH(store_address_reserve(st, "team", 0, 20000, 20100, &port, &cause),
+	ck_assert_int_eq(store_address_reserve(st, "team", "tcp", 0, 20000, 20100, &port,
+	    &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "team", "tcp", 0, 20000, 20100, &port,
+	    &cause), 0);
+	FAILED_WITH(store_address_reserve(st, "team", "tcp", 0, 20000, 20100, &port, &cause),
 	    "account 'team' holds 2 reserved addresses, its limit (max-addresses 2; the "
 	    "gateway's operator can raise it: tunnelgwctl account set)");
 	set = (struct store_account_set){ -1, -1, STORE_UNCHANGED, "" };
@@ -386,7 +395,8 @@ START_TEST(test_account_set)
 	ck_assert_int_eq(a->max_connections, 50);
 	ck_assert_ptr_null(a->create_raw_tunnel);
 	store_account_free(a);
-	ck_assert_int_eq(store_address_reserve(st, "team", 0, 20000, 20100, &port, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "team", "tcp", 0, 20000, 20100, &port,
+	    &cause), 0);
 	set = (struct store_account_set){ STORE_UNCHANGED, STORE_UNCHANGED, STORE_UNCHANGED,
 	    "root" };
 	FAILED_WITH(store_account_set(st, "team", &set, &cause),
@@ -547,7 +557,8 @@ START_TEST(test_reopen_keeps_data)
 	ck_assert_int_eq(store_token_create(st, "alice", NULL, 0, &token, &id, &cause), 0);
 	ck_assert_int_eq(store_key_add(st, "alice", NULL, "ssh-ed25519 " ED25519 " a@b", "tunnelgwctl",
 	    NULL, &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "alice", 20001, 20000, 20010, &port, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 20001, 20000, 20010, &port,
+	    &cause), 0);
 	store_close(st);
 
 	st = open_ok(path, 1000);
@@ -564,7 +575,7 @@ START_TEST(test_reopen_keeps_data)
 	ck_assert_int_eq(store_key_find(st, ED25519_FP, &k, &cause), 0);
 	ck_assert_ptr_nonnull(k);
 	ck_assert_str_eq(k->account, "alice");
-	ck_assert_int_eq(store_address_owner(st, 20001, &owner, &cause), 0);
+	ck_assert_int_eq(store_address_owner(st, "tcp", 20001, &owner, &cause), 0);
 	ck_assert_str_eq(owner, "alice");
 	free(owner);
 	free(acct);
@@ -584,7 +595,7 @@ START_TEST(test_newer_schema)
 	store_close(st);
 	raw_exec(path, "PRAGMA user_version = 7");
 	ck_assert_int_eq(exists(path, "-wal"), 0);	/* checkpointed at the last close */
-	refused_untouched(path, "DB: schema version 7 is newer than this tunnelgw understands (3)");
+	refused_untouched(path, "DB: schema version 7 is newer than this tunnelgw understands (4)");
 	free(path);
 }
 END_TEST
@@ -1018,49 +1029,57 @@ START_TEST(test_addresses)
 
 	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
 	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "alice", 30003, 30000, 30002, &port, &cause),
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 30003, 30000, 30002, &port,
+	    &cause),
 	    -1);
 	ck_assert_str_eq(cause, "port 30003 is outside port_range 30000-30002");
 	free(cause);
-	ck_assert_int_eq(store_address_reserve(st, "nobody", 30001, 30000, 30002, &port, &cause),
+	ck_assert_int_eq(store_address_reserve(st, "nobody", "tcp", 30001, 30000, 30002, &port,
+	    &cause),
 	    -1);
 	ck_assert_str_eq(cause, "unknown account 'nobody'");
 	free(cause);
-	ck_assert_int_eq(store_address_reserve(st, "alice", 30001, 30000, 30002, &port, &cause),
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 30001, 30000, 30002, &port,
+	    &cause),
 	    0);
 	ck_assert_int_eq(port, 30001);
-	ck_assert_int_eq(store_address_reserve(st, "bob", 30001, 30000, 30002, &port, &cause), -1);
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 30001, 30000, 30002, &port,
+	    &cause), -1);
 	ck_assert_str_eq(cause, "port 30001 is already reserved by account 'alice'");
 	free(cause);
-	ck_assert_int_eq(store_address_owner(st, 30001, &owner, &cause), 0);
+	ck_assert_int_eq(store_address_owner(st, "tcp", 30001, &owner, &cause), 0);
 	ck_assert_str_eq(owner, "alice");
 	free(owner);
-	ck_assert_int_eq(store_address_owner(st, 30000, &owner, &cause), 0);
+	ck_assert_int_eq(store_address_owner(st, "tcp", 30000, &owner, &cause), 0);
 	ck_assert_ptr_null(owner);
 
 	/* Random picks never return 30001, and reach both free ports. */
 	for (i = 0; i < 200; i++) {
-		ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &port, &cause),
+		ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &port,
+		    &cause),
 		    0);
 		ck_assert_int_ne(port, 30001);
 		ck_assert(port == 30000 || port == 30002);
 		seen[port - 30000]++;
-		ck_assert_int_eq(store_address_release(st, port, &cause), 0);
+		ck_assert_int_eq(store_address_release(st, "tcp", port, &cause), 0);
 	}
 	ck_assert_int_gt(seen[0], 50);
 	ck_assert_int_gt(seen[2], 50);
 
-	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &p1, &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &p2, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &p1, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &p2, &cause), 0);
 	ck_assert_int_ne(p1, p2);
 	ck_assert_int_ne(p1, 30001);
 	ck_assert_int_ne(p2, 30001);
-	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &port, &cause), -1);
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &port,
+	    &cause), -1);
 	ck_assert_str_eq(cause, "no free port left in port_range 30000-30002: all 3 are reserved");
 	free(cause);
 	/* A reservation outside today's range still counts as reserved, not as free. */
-	ck_assert_int_eq(store_address_reserve(st, "bob", 40000, 40000, 40000, &port, &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &port, &cause), -1);
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 40000, 40000, 40000, &port,
+	    &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &port,
+	    &cause), -1);
 	free(cause);
 
 	ck_assert_int_eq(store_address_list(st, &v, &n, &cause), 0);
@@ -1069,11 +1088,12 @@ START_TEST(test_addresses)
 	ck_assert_str_eq(v[1]->account, "alice");
 	ck_assert_int_eq(v[3]->port, 40000);
 	store_address_list_free(v, n);
-	ck_assert_int_eq(store_address_release(st, 30001, &cause), 0);
-	ck_assert_int_eq(store_address_release(st, 30001, &cause), -1);
+	ck_assert_int_eq(store_address_release(st, "tcp", 30001, &cause), 0);
+	ck_assert_int_eq(store_address_release(st, "tcp", 30001, &cause), -1);
 	ck_assert_str_eq(cause, "port 30001 is not reserved");
 	free(cause);
-	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 30000, 30002, &port, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &port,
+	    &cause), 0);
 	ck_assert_int_eq(port, 30001);
 	store_close(st);
 	free(path);
@@ -1098,8 +1118,9 @@ START_TEST(test_cascade)
 	    &cause), 0);
 	ck_assert_int_eq(store_key_add(st, "bob", NULL, "ecdsa-sha2-nistp256 " P256, "tunnelgwctl", NULL,
 	    &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "alice", 0, 1000, 2000, &port, &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "bob", 0, 1000, 2000, &port, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 0, 1000, 2000, &port,
+	    &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 1000, 2000, &port, &cause), 0);
 	ck_assert_int_eq(store_account_del(st, "alice", &cause), 0);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM tokens WHERE account = 'alice'"), 0);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM keys WHERE account = 'alice'"), 0);
@@ -1151,7 +1172,8 @@ START_TEST(test_locked)
 	ck_assert_int_eq(store_key_add(st, "alice", NULL, "ssh-ed25519 " ED25519, "tunnelgwctl", NULL,
 	    &cause), -1);
 	free(cause);
-	ck_assert_int_eq(store_address_reserve(st, "alice", 0, 1000, 1010, &port, &cause), -1);
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 0, 1000, 1010, &port,
+	    &cause), -1);
 	ck_assert_str_eq(cause, "DB: database is locked by another process (waited 200 ms)");
 	free(cause);
 	ck_assert_int_eq(store_token_verify(st, t, &acct, &id, &cause), -1);

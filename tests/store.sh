@@ -182,7 +182,7 @@ cp "$DB" "$TG_TMP/newer.db"
 "$SQLITE3" "$TG_TMP/newer.db" 'PRAGMA user_version = 9'
 write_conf "$TG_TMP/newer.conf" "database = \"$TG_TMP/newer.db\";"
 expect_status 1 "$TUNNELGWCTL" -f "$TG_TMP/newer.conf" account list
-one_error "DB: schema version 9 is newer than this tunnelgw understands (3)" \
+one_error "DB: schema version 9 is newer than this tunnelgw understands (4)" \
 	"a database from a newer tunnelgw is refused"
 
 # --- a long writer: tunnelgwctl waits, then fails clearly, having written nothing

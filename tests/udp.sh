@@ -166,6 +166,32 @@ log_has "udp://gw.test:$nport: stream to the SSH client closed: the SSH client r
 	"without a helper, the log says the SSH client refused the stream, and why"
 gw_alive "datagrams into a tunnel without a helper"
 
+# --- A reserved UDP port ------------------------------------------------------------------------
+ctl account add alice >/dev/null
+ssh-keygen -q -t ed25519 -N "" -C alice -f "$TG_TMP/alice"
+ctl key add alice "$(cat "$TG_TMP/alice.pub")" >/dev/null
+expect_status 0 ctl address reserve alice 33990 --udp
+contains "$TG_OUT" "udp://gw.test:33990" "tunnelgwctl address reserve --udp prints the udp:// address"
+expect_status 0 ctl address list
+contains "$TG_OUT" "udp://gw.test:33990" "tunnelgwctl address list shows the UDP reservation"
+curl -s -H "Authorization: Bearer $op" "http://127.0.0.1:$APORT/api/v1/addresses" >"$TG_TMP/addr.json"
+contains "$(cat "$TG_TMP/addr.json")" '"protocol":"udp"' "the API lists the reservation with protocol udp"
+start_helper "$echo_svc"
+TG_KEY=$TG_TMP/alice start_ssh resv -N -R "33990:localhost:$HELPER_PORT" v2@127.0.0.1
+log_has "udp://gw.test:33990: tunnel open for account 'alice'" \
+	"-N -R 33990 (no command): the account's UDP reservation makes it a UDP tunnel at once"
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.sendto(b"reserved", ("127.0.0.1", 33990)); assert s.recv(100) == b"reserved"' ||
+	fail "a datagram through the reserved UDP port"
+ok "a datagram through the reserved UDP port comes back"
+start_ssh thief -R "33990:localhost:$HELPER_PORT" v2@127.0.0.1 udp
+err_has thief "forward of localhost:33990 refused: port 33990 is not reserved for you" "another account asking for the reserved UDP port is refused"
+kill "$TG_LAST_PID" 2>/dev/null || true
+expect_status 0 ctl address release 33990 --udp
+contains "$TG_OUT" "udp://gw.test:33990" "tunnelgwctl address release --udp releases the UDP reservation"
+
 # --- Closing: the tunnel's flows end with it -------------------------------------------------
 stop_gw
 grep -q '"event":"udp_flow_closed".*"reason":"the tunnel closed"' "$TG_TMP/events.log" ||

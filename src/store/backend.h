@@ -121,10 +121,10 @@ struct store_backend {
 	int		 (*key_find)(struct store *, const char *, struct store_key **, char **);
 	int		 (*key_list)(struct store *, struct store_key ***, size_t *, char **);
 
-	int		 (*address_reserve)(struct store *, const char *, int, int, int, int *,
-			     char **);
-	int		 (*address_release)(struct store *, int, char **);
-	int		 (*address_owner)(struct store *, int, char **, char **);
+	int		 (*address_reserve)(struct store *, const char *, const char *, int, int,
+			     int, int *, char **);
+	int		 (*address_release)(struct store *, const char *, int, char **);
+	int		 (*address_owner)(struct store *, const char *, int, char **, char **);
 	int		 (*address_list)(struct store *, struct store_address ***, size_t *,
 			     char **);
 

@@ -64,6 +64,7 @@ static const struct store_field store_key_fields[] = {
 	STORE_FIELD(STORE_TEXT, store_key, member, 0),
 };
 static const struct store_field store_address_fields[] = {
+	STORE_FIELD(STORE_TEXT, store_address, protocol, 0),
 	STORE_FIELD(STORE_INT, store_address, port, 0),
 	STORE_FIELD(STORE_TEXT, store_address, account, 0),
 	STORE_FIELD(STORE_INT64, store_address, created, 0),

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sqlite3.h>
 
@@ -11,10 +12,10 @@
 #include "sqlite-int.h"
 #include "xmalloc.h"
 
-/* Within a transaction: the reserved ports from lo to hi, ascending. */
+/* Within a transaction: the ports of protocol reserved from lo to hi, ascending. */
 static int
-store_sqlite_address_taken(struct store *st, int lo, int hi, int **ports, size_t *n,
-    char **cause)
+store_sqlite_address_taken(struct store *st, const char *protocol, int lo, int hi, int **ports,
+    size_t *n, char **cause)
 {
 	sqlite3_stmt	*stmt;
 	size_t		 max = (size_t)(hi - lo + 1);
@@ -22,11 +23,12 @@ store_sqlite_address_taken(struct store *st, int lo, int hi, int **ports, size_t
 
 	*ports = xreallocarray(NULL, max, sizeof **ports);
 	*n = 0;
-	if (store_sqlite_prepare(st, "SELECT port FROM addresses WHERE port BETWEEN ?1 AND ?2 "
-	    "ORDER BY port", &stmt, cause) != 0)
+	if (store_sqlite_prepare(st, "SELECT port FROM addresses WHERE protocol = ?3 AND "
+	    "port BETWEEN ?1 AND ?2 ORDER BY port", &stmt, cause) != 0)
 		return -1;
 	sqlite3_bind_int(stmt, 1, lo);
 	sqlite3_bind_int(stmt, 2, hi);
+	sqlite3_bind_text(stmt, 3, protocol, -1, SQLITE_TRANSIENT);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW && *n < max)
 		(*ports)[(*n)++] = sqlite3_column_int(stmt, 0);
 	sqlite3_finalize(stmt);
@@ -39,13 +41,14 @@ store_sqlite_address_taken(struct store *st, int lo, int hi, int **ports, size_t
 
 /* Within a transaction: pick a port of lo-hi uniformly among those nobody reserved. */
 static int
-store_sqlite_address_pick(struct store *st, int lo, int hi, int *port, char **cause)
+store_sqlite_address_pick(struct store *st, const char *protocol, int lo, int hi, int *port,
+    char **cause)
 {
 	int	*taken;
 	size_t	 ntaken;
 	int	 rc = -1;
 
-	if (store_sqlite_address_taken(st, lo, hi, &taken, &ntaken, cause) == 0)
+	if (store_sqlite_address_taken(st, protocol, lo, hi, &taken, &ntaken, cause) == 0)
 		rc = store_address_pick(lo, hi, taken, ntaken, port, cause);
 	free(taken);
 	return rc;
@@ -53,15 +56,15 @@ store_sqlite_address_pick(struct store *st, int lo, int hi, int *port, char **ca
 
 /* Within a transaction: fail if port is reserved already, naming by whom. */
 static int
-store_sqlite_address_vacant(struct store *st, int port, char **cause)
+store_sqlite_address_vacant(struct store *st, const char *protocol, int port, char **cause)
 {
 	char	*owner, q[LOG_QUOTE_SIZE];
 	int	 rc;
 
-	rc = store_sqlite_address_owner(st, port, &owner, cause);
+	rc = store_sqlite_address_owner(st, protocol, port, &owner, cause);
 	if (rc == 0 && owner != NULL) {
-		xasprintf(cause, "port %d is already reserved by account '%s'", port,
-		    log_quote(owner, q));
+		xasprintf(cause, "%sport %d is already reserved by account '%s'",
+		    strcmp(protocol, "udp") == 0 ? "UDP " : "", port, log_quote(owner, q));
 		rc = -1;
 	}
 	free(owner);
@@ -99,12 +102,12 @@ store_sqlite_address_room(struct store *st, const char *account, char **cause)
 }
 
 /*
- * Reserve a port for account: port, or when 0 a random one nobody reserved of lo-hi. *out
- * gets the port reserved.
+ * Reserve a port of protocol for account: port, or when 0 a random one nobody reserved of
+ * lo-hi. *out gets the port reserved.
  */
 int
-store_sqlite_address_reserve(struct store *st, const char *account, int port, int lo, int hi,
-    int *out, char **cause)
+store_sqlite_address_reserve(struct store *st, const char *account, const char *protocol,
+    int port, int lo, int hi, int *out, char **cause)
 {
 	sqlite3_stmt	*stmt;
 
@@ -113,16 +116,17 @@ store_sqlite_address_reserve(struct store *st, const char *account, int port, in
 	if (store_sqlite_account_need(st, account, cause) != 0 ||
 	    store_sqlite_address_room(st, account, cause) != 0)
 		return store_sqlite_abort(st);
-	if (port != 0 && store_sqlite_address_vacant(st, port, cause) != 0)
+	if (port != 0 && store_sqlite_address_vacant(st, protocol, port, cause) != 0)
 		return store_sqlite_abort(st);
-	if (port == 0 && store_sqlite_address_pick(st, lo, hi, &port, cause) != 0)
+	if (port == 0 && store_sqlite_address_pick(st, protocol, lo, hi, &port, cause) != 0)
 		return store_sqlite_abort(st);
-	if (store_sqlite_prepare(st, "INSERT INTO addresses (port, account, created) "
-	    "VALUES (?1, ?2, ?3)", &stmt, cause) != 0)
+	if (store_sqlite_prepare(st, "INSERT INTO addresses (protocol, port, account, created) "
+	    "VALUES (?4, ?1, ?2, ?3)", &stmt, cause) != 0)
 		return store_sqlite_abort(st);
 	sqlite3_bind_int(stmt, 1, port);
 	sqlite3_bind_text(stmt, 2, account, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 3, store_now());
+	sqlite3_bind_text(stmt, 4, protocol, -1, SQLITE_TRANSIENT);
 	if (store_sqlite_done(st, stmt, cause) != 0)
 		return store_sqlite_abort(st);
 	if (store_sqlite_commit(st, 1, cause) != 0)
@@ -131,49 +135,54 @@ store_sqlite_address_reserve(struct store *st, const char *account, int port, in
 	return 0;
 }
 
-/* Release reserved port. */
+/* Release the reserved port of protocol. */
 int
-store_sqlite_address_release(struct store *st, int port, char **cause)
+store_sqlite_address_release(struct store *st, const char *protocol, int port, char **cause)
 {
 	sqlite3_stmt	*stmt;
 
 	if (store_sqlite_begin(st, cause) != 0)
 		return -1;
-	if (store_sqlite_prepare(st, "DELETE FROM addresses WHERE port = ?1", &stmt, cause) != 0)
+	if (store_sqlite_prepare(st, "DELETE FROM addresses WHERE protocol = ?2 AND port = ?1",
+	    &stmt, cause) != 0)
 		return store_sqlite_abort(st);
 	sqlite3_bind_int(stmt, 1, port);
+	sqlite3_bind_text(stmt, 2, protocol, -1, SQLITE_TRANSIENT);
 	if (store_sqlite_done(st, stmt, cause) != 0)
 		return store_sqlite_abort(st);
 	if (store_sqlite_changed(st) == 0) {
-		xasprintf(cause, "port %d is not reserved", port);
+		xasprintf(cause, "%sport %d is not reserved", strcmp(protocol, "udp") == 0 ?
+		    "UDP " : "", port);
 		return store_sqlite_abort(st);
 	}
 	return store_sqlite_commit(st, 1, cause);
 }
 
-/* Who reserved port: *account gets the name (free it), or NULL when nobody did. */
+/* Who reserved port for protocol: *account gets the name (free it), or NULL when nobody did. */
 int
-store_sqlite_address_owner(struct store *st, int port, char **account, char **cause)
+store_sqlite_address_owner(struct store *st, const char *protocol, int port, char **account,
+    char **cause)
 {
 	sqlite3_stmt	*stmt;
 
 	*account = NULL;
-	if (store_sqlite_prepare(st, "SELECT account FROM addresses WHERE port = ?1", &stmt,
-	    cause) != 0)
+	if (store_sqlite_prepare(st, "SELECT account FROM addresses WHERE protocol = ?2 AND "
+	    "port = ?1", &stmt, cause) != 0)
 		return -1;
 	sqlite3_bind_int(stmt, 1, port);
+	sqlite3_bind_text(stmt, 2, protocol, -1, SQLITE_TRANSIENT);
 	return store_sqlite_text(st, stmt, account, cause);
 }
 
-/* List every reserved address, by port. */
+/* List every reserved address, by port, TCP before UDP. */
 int
 store_sqlite_address_list(struct store *st, struct store_address ***out, size_t *n,
     char **cause)
 {
 	sqlite3_stmt	*stmt;
 
-	if (store_sqlite_prepare(st, "SELECT port, account, created FROM addresses ORDER BY port",
-	    &stmt, cause) != 0)
+	if (store_sqlite_prepare(st, "SELECT protocol, port, account, created FROM addresses "
+	    "ORDER BY port, protocol", &stmt, cause) != 0)
 		return -1;
 	*out = store_sqlite_collect(st, stmt, &store_address_kind, n, cause);
 	return *out != NULL ? 0 : -1;

@@ -128,6 +128,25 @@ static const char store_schema_3[] =
 	"CREATE INDEX apikeys_member ON apikeys(member);";
 
 /*
+ * User_version 4: a reserved address is of a protocol, TCP or UDP (UDP tunnels): a port
+ * number may be reserved once for each. The table is made again, as its primary key changes;
+ * every address kept is a TCP one.
+ */
+static const char store_schema_4[] =
+	"CREATE TABLE addresses_4 ("
+	"  protocol TEXT NOT NULL DEFAULT 'tcp' CHECK (protocol IN ('tcp', 'udp')),"
+	"  port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),"
+	"  account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (protocol, port)"
+	");"
+	"INSERT INTO addresses_4 (protocol, port, account, created)"
+	"  SELECT 'tcp', port, account, created FROM addresses;"
+	"DROP TABLE addresses;"
+	"ALTER TABLE addresses_4 RENAME TO addresses;"
+	"CREATE INDEX addresses_account ON addresses(account);";
+
+/*
  * The migrations: entry N takes the schema from user_version N to N + 1, in the same
  * transaction as the version bump. Never edit an entry once released; append a new one.
  */
@@ -135,6 +154,7 @@ static const char *const store_migrations[] = {
 	store_schema_1,
 	store_schema_2,
 	store_schema_3,
+	store_schema_4,
 };
 
 #define STORE_VERSION	((int)(sizeof store_migrations / sizeof store_migrations[0]))

@@ -605,41 +605,60 @@ store_key_list_free(struct store_key **v, size_t n)
 
 /* --- reserved addresses ------------------------------------------------------------------- */
 
+/* Is protocol one a reservation may have; else -1 with *cause. */
+static int
+store_address_protocol(const char *protocol, char **cause)
+{
+	if (protocol != NULL && (strcmp(protocol, "tcp") == 0 || strcmp(protocol, "udp") == 0))
+		return 0;
+	xasprintf(cause, "a reserved address is of protocol tcp or udp");
+	return -1;
+}
+
 /*
- * Reserve a port for account: port, or when 0 a random one nobody reserved; either within
- * lo-hi (the port_range). *out gets the port reserved.
+ * Reserve a port of protocol for account: port, or when 0 a random one nobody reserved for
+ * that protocol; either within lo-hi (the port_range or udp_port_range). *out gets the port
+ * reserved.
  */
 int
-store_address_reserve(struct store *st, const char *account, int port, int lo, int hi,
-    int *out, char **cause)
+store_address_reserve(struct store *st, const char *account, const char *protocol, int port,
+    int lo, int hi, int *out, char **cause)
 {
+	if (store_address_protocol(protocol, cause) != 0)
+		return -1;
 	if (lo < 1 || hi > 65535 || lo > hi) {
 		xasprintf(cause, "invalid port_range %d-%d", lo, hi);
 		return -1;
 	}
 	if (port != 0 && (port < lo || port > hi)) {
-		xasprintf(cause, "port %d is outside port_range %d-%d", port, lo, hi);
+		xasprintf(cause, "port %d is outside %s %d-%d", port,
+		    strcmp(protocol, "udp") == 0 ? "udp_port_range" : "port_range", lo, hi);
 		return -1;
 	}
-	return st->backend->address_reserve(st, account, port, lo, hi, out, cause);
+	return st->backend->address_reserve(st, account, protocol, port, lo, hi, out, cause);
 }
 
-/* Release reserved port. */
+/* Release the reserved port of protocol. */
 int
-store_address_release(struct store *st, int port, char **cause)
+store_address_release(struct store *st, const char *protocol, int port, char **cause)
 {
-	return st->backend->address_release(st, port, cause);
+	if (store_address_protocol(protocol, cause) != 0)
+		return -1;
+	return st->backend->address_release(st, protocol, port, cause);
 }
 
-/* Who reserved port: *account gets the name (free it), or NULL when nobody did. */
+/* Who reserved port for protocol: *account gets the name (free it), or NULL when nobody did. */
 int
-store_address_owner(struct store *st, int port, char **account, char **cause)
+store_address_owner(struct store *st, const char *protocol, int port, char **account,
+    char **cause)
 {
 	*account = NULL;
-	return st->backend->address_owner(st, port, account, cause);
+	if (store_address_protocol(protocol, cause) != 0)
+		return -1;
+	return st->backend->address_owner(st, protocol, port, account, cause);
 }
 
-/* List every reserved address, by port. */
+/* List every reserved address, by port, TCP first. */
 int
 store_address_list(struct store *st, struct store_address ***out, size_t *n, char **cause)
 {
