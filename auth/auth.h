@@ -133,6 +133,12 @@ struct grant_cmd {
 	struct cidrlist	*deny;
 };
 
+/* What a tunnel carries: TCP connections, or UDP datagrams (the `udp` command). */
+enum grant_proto {
+	GRANT_TCP,
+	GRANT_UDP,
+};
+
 /*
  * One login's rights: the policy, the key line's options (copied: a reload of the keys file
  * does not pull them away), the account's row and the `tcp` command's options. Held by the
@@ -148,6 +154,7 @@ struct grant {
 	int		 account_max_tunnels;	/* the account's row; -1: none */
 	int		 account_max_connections;	/* the account's row; -1: none */
 	int		 token_port;	/* a token for one tunnel opens only this port; 0: any */
+	enum grant_proto token_proto;	/* ... of this protocol */
 	enum role	 role;		/* the member's, or the key line's role= */
 	enum role	 raw_tunnel_role;	/* what opening a TCP tunnel needs in this account */
 	struct keyopts	 key;		/* the key line's options; all "not set" without one */
@@ -162,12 +169,7 @@ struct grant_member {
 	int		 max_tunnels;		/* -1: none */
 	int		 max_connections;	/* -1: none */
 	int		 token_port;		/* the login's token opens only this port; 0: any */
-};
-
-/* What a tunnel carries: TCP connections, or UDP datagrams (the `udp` command). */
-enum grant_proto {
-	GRANT_TCP,
-	GRANT_UDP,
+	enum grant_proto token_proto;		/* ... of this protocol */
 };
 
 /* What a forward may do with the port it asked for. */

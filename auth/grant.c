@@ -179,6 +179,7 @@ grant_set_member(struct grant *g, const struct grant_member *m)
 	g->account_max_tunnels = m->max_tunnels;
 	g->account_max_connections = m->max_connections;
 	g->token_port = m->token_port;
+	g->token_proto = m->token_proto;
 }
 
 /* Parse a whole number option value within bounds. */
@@ -481,9 +482,10 @@ grant_forward(const struct grant *g, enum grant_proto proto, const char *address
 	}
 	if (grant_role_refusal(g, why) != REFUSAL_NONE)
 		return REFUSAL_ROLE;
-	if (g->token_port != 0 && proto != GRANT_TCP) {
-		xasprintf(why, "this token opens only TCP port %d: use the tcp command",
-		    g->token_port);
+	if (g->token_port != 0 && proto != g->token_proto) {
+		xasprintf(why, "this token opens only %s port %d: use the %s command",
+		    g->token_proto == GRANT_UDP ? "UDP" : "TCP", g->token_port,
+		    g->token_proto == GRANT_UDP ? "udp" : "tcp");
 		return REFUSAL_PORT_NOT_ALLOWED;
 	}
 	if (g->token_port != 0 && port != g->token_port) {

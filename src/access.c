@@ -221,6 +221,8 @@ access_member(struct grant *g, long long token_id, const char *fp)
 		gm.max_tunnels = a->max_tunnels;
 		gm.max_connections = a->max_connections;
 		gm.token_port = t != NULL ? t->port : 0;
+		gm.token_proto = t != NULL && t->protocol != NULL &&
+		    strcmp(t->protocol, "udp") == 0 ? GRANT_UDP : GRANT_TCP;
 		grant_set_member(g, &gm);
 		rc = 0;
 	}

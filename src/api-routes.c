@@ -440,39 +440,58 @@ api_member_may(struct api_req *r, const char *account, const char *name, enum ro
 	return -1;
 }
 
+/* The protocol a request names ("tcp" when none): "tcp", "udp", or NULL after a 422. */
+static const char *
+api_protocol(struct api_req *r, const char *v)
+{
+	if (v == NULL || strcmp(v, "tcp") == 0)
+		return "tcp";
+	if (strcmp(v, "udp") == 0)
+		return "udp";
+	api_problem(r->req, 422, "protocol must be tcp or udp");
+	return NULL;
+}
+
 /*
  * Reserve port (0: a random one of the range) for account, into *out; a random port that a
  * live tunnel holds now (not reserved: drawn at random by its session) is given back and
  * another drawn, so the command line the caller gets can open it. 0, or -1 when answered.
  */
 static int
-api_reserve(struct api_req *r, const char *account, int port, int *out)
+api_reserve(struct api_req *r, const char *account, const char *proto, int port, int *out)
 {
-	char	*cause = NULL;
-	int	 i;
+	const struct conf	*c = r->api->conf;
+	int			 udp = strcmp(proto, "udp") == 0;
+	int			 lo = udp ? c->udp_port_min : c->port_min;
+	int			 hi = udp ? c->udp_port_max : c->port_max;
+	char			*cause = NULL;
+	int			 i;
 
 	for (i = 0; i < API_RESERVE_TRIES; i++) {
-		if (store_address_reserve(r->api->store, account, "tcp", port,
-		    r->api->conf->port_min, r->api->conf->port_max, out, &cause) != 0) {
+		if (store_address_reserve(r->api->store, account, proto, port, lo, hi, out,
+		    &cause) != 0) {
 			api_store_error(r, cause);
 			return -1;
 		}
-		if (port != 0 || !ports_in_use(GRANT_TCP, *out))
+		if (port != 0 || !ports_in_use(udp ? GRANT_UDP : GRANT_TCP, *out))
 			return 0;
-		if (store_address_release(r->api->store, "tcp", *out, &cause) != 0) {
+		if (store_address_release(r->api->store, proto, *out, &cause) != 0) {
 			api_store_error(r, cause);
 			return -1;
 		}
 	}
-	api_problem(r->req, 409, "no free port found in port_range %d-%d after %d tries",
-	    r->api->conf->port_min, r->api->conf->port_max, API_RESERVE_TRIES);
+	api_problem(r->req, 409, "no free port found in %s %d-%d after %d tries",
+	    udp ? "udp_port_range" : "port_range", lo, hi, API_RESERVE_TRIES);
 	return -1;
 }
 
-/* The ssh command line that brings an awaiting tunnel online, a new string. */
+/*
+ * The command line that brings an awaiting tunnel online, a new string: ssh; for UDP,
+ * tunnelgw-udp on helper_port toward the service first.
+ */
 static char *
-api_ssh_command(struct api_req *r, const char *token, int port, const char *local_host,
-    int local_port)
+api_ssh_command(struct api_req *r, const char *token, const char *proto, int port,
+    const char *local_host, int local_port, int helper_port)
 {
 	const struct conf	*conf = r->api->conf;
 	const char		*host = conf->public_host, *listen, *colon;
@@ -483,14 +502,20 @@ api_ssh_command(struct api_req *r, const char *token, int port, const char *loca
 	listen = conf->listen.n > 0 ? conf->listen.v[0] : "";
 	if ((colon = strrchr(listen, ':')) != NULL && strcmp(colon + 1, "22") != 0)
 		snprintf(popt, sizeof popt, "-p %s ", colon + 1);
-	xasprintf(&cmd, "ssh %s-R %d:%s:%d %s@%s%s%s tcp", popt, port, local_host, local_port,
-	    token, v6 ? "[" : "", host, v6 ? "]" : "");
+	if (strcmp(proto, "udp") == 0)
+		xasprintf(&cmd, "tunnelgw-udp %d %s:%d & ssh %s-R %d:localhost:%d %s@%s%s%s udp",
+		    helper_port, local_host, local_port, popt, port, helper_port, token,
+		    v6 ? "[" : "", host, v6 ? "]" : "");
+	else
+		xasprintf(&cmd, "ssh %s-R %d:%s:%d %s@%s%s%s tcp", popt, port, local_host,
+		    local_port, token, v6 ? "[" : "", host, v6 ? "]" : "");
 	return cmd;
 }
 
 /*
- * POST tunnels {account?, member?, port?, local_host?, local_port?, expires_days?}: a tunnel
- * that awaits its connection. It reserves the address (port, or a random one of the range;
+ * POST tunnels {account?, member?, protocol?, port?, local_host?, local_port?, helper_port?,
+ * expires_days?}: a tunnel that awaits its connection (a UDP one: through tunnelgw-udp on
+ * helper_port toward local_host:local_port). It reserves the address (port, or a random one of the range;
  * a port the account reserved already is used as it is), makes a token for one login that
  * opens only that port, and answers with the ssh command line that brings it online. The
  * caller (or the member it names) needs the account's create_raw_tunnel role.
@@ -501,11 +526,12 @@ api_tunnels_create(struct api_req *r)
 	static const struct api_field spec[] = {
 		{ "account", API_STRING, 0 }, { "member", API_STRING, 0 }, { "port", API_INT, 0 },
 		{ "local_host", API_STRING, 0 }, { "local_port", API_INT, 0 },
-		{ "expires_days", API_INT, 0 }, { NULL, API_STRING, 0 }
+		{ "expires_days", API_INT, 0 }, { "protocol", API_STRING, 0 },
+		{ "helper_port", API_INT, 0 }, { NULL, API_STRING, 0 }
 	};
 	struct store_account	*a = NULL;
-	const char		*account, *member, *local_host;
-	json_int_t		 want, local_port, days;
+	const char		*account, *member, *local_host, *proto;
+	json_int_t		 want, local_port, days, helper_port;
 	enum role		 need = ROLE_RAW_TUNNEL_DEFAULT;
 	json_t			*body;
 	int64_t			 token_id;
@@ -518,18 +544,23 @@ api_tunnels_create(struct api_req *r)
 	if ((body = api_body(r, spec)) == NULL)
 		return;
 	want = api_int(body, "port", 0);
-	local_port = api_int(body, "local_port", 80);
+	if ((proto = api_protocol(r, api_str(body, "protocol", "tcp"))) == NULL)
+		goto out;
+	local_port = api_int(body, "local_port", strcmp(proto, "udp") == 0 ? 53 : 80);
+	helper_port = api_int(body, "helper_port", 5300);
 	days = api_int(body, "expires_days", 1);
 	local_host = api_str(body, "local_host", "localhost");
 	member = api_str(body, "member", r->who->operator ? STORE_OWNER_MEMBER : r->who->member);
 	if ((account = api_account(r, body, 0)) == NULL)
 		goto out;
-	if (want < 0 || want > 65535 || local_port < 1 || local_port > 65535 || days < 1 ||
+	if (want < 0 || want > 65535 || local_port < 1 || local_port > 65535 || helper_port < 1 ||
+	    helper_port > 65535 || days < 1 ||
 	    days > STORE_MAX_DAYS || *local_host == '\0' || strlen(local_host) > 253 ||
 	    strspn(local_host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789.-:[]") != strlen(local_host)) {
 		api_problem(r->req, 422, "port must be 1-65535 (or absent: random), local_port "
-		    "1-65535, expires_days 1-%d, local_host a host name or address ('%s')",
+		    "and helper_port 1-65535, expires_days 1-%d, local_host a host name or address "
+		    "('%s')",
 		    STORE_MAX_DAYS, log_quote(local_host, q));
 		goto out;
 	}
@@ -544,8 +575,8 @@ api_tunnels_create(struct api_req *r)
 	if (a->create_raw_tunnel != NULL)
 		(void)role_parse(a->create_raw_tunnel, &need);
 	/* Both the caller and the member the tunnel is for need the account's role. */
-	if (api_need(r, need, "opening a TCP tunnel") != 0 ||
-	    api_for_member(r, account, member, need, "opening a TCP tunnel") != 0 ||
+	if (api_need(r, need, "opening a tunnel") != 0 ||
+	    api_for_member(r, account, member, need, "opening a tunnel") != 0 ||
 	    api_member_may(r, account, member, need) != 0)
 		goto out;
 	if (registry_awaiting_count(account) >= API_MAX_AWAITING) {
@@ -555,25 +586,25 @@ api_tunnels_create(struct api_req *r)
 	}
 	/* A port the account holds already is used as it is; any other is reserved now. */
 	port = (int)want;
-	if (port != 0 && store_address_owner(r->api->store, "tcp", port, &owner, &cause) != 0) {
+	if (port != 0 && store_address_owner(r->api->store, proto, port, &owner, &cause) != 0) {
 		api_store_error(r, cause);
 		goto out;
 	}
 	made = port == 0 || owner == NULL || strcmp(owner, account) != 0;
-	if (made && api_reserve(r, account, port, &port) != 0)
+	if (made && api_reserve(r, account, proto, port, &port) != 0)
 		goto out;
 	/* As the tunnel's own (src/tunnel.c), which takes this one's place. */
-	xasprintf(&url, "tcp://%s:%d", r->api->conf->public_host, port);
+	xasprintf(&url, "%s://%s:%d", proto, r->api->conf->public_host, port);
 	if (registry_awaiting_url(url)) {
 		api_problem(r->req, 409, "a tunnel at %s awaits its connection already", url);
 		free(url);
 		goto out;
 	}
-	if (store_token_create_once(r->api->store, account, member, port, (int)days, &token,
-	    &token_id, &cause) != 0) {
+	if (store_token_create_once(r->api->store, account, member, proto, port, (int)days,
+	    &token, &token_id, &cause) != 0) {
 		api_store_error(r, cause);
 		/* Nothing awaits it: a port reserved for it goes back. */
-		if (made && store_address_release(r->api->store, "tcp", port, &cause) != 0)
+		if (made && store_address_release(r->api->store, proto, port, &cause) != 0)
 			free(cause);
 		free(url);
 		goto out;
@@ -581,10 +612,11 @@ api_tunnels_create(struct api_req *r)
 	xasprintf(&target, "localhost:%d", port);
 	id = registry_add_awaiting(account, member, url, target, token_id,
 	    time(NULL) + (time_t)days * 86400);
-	cmd = api_ssh_command(r, token, port, local_host, (int)local_port);
+	cmd = api_ssh_command(r, token, proto, port, local_host, (int)local_port,
+	    (int)helper_port);
 	api_audit(r, "tunnel.create", account, url);
 	api_created(r, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id",
-	    (json_int_t)id, "protocol", "tcp", "public_endpoint", url, "status",
+	    (json_int_t)id, "protocol", proto, "public_endpoint", url, "status",
 	    "awaiting_connection", "ssh_command", cmd, "account", account, "member", member,
 	    "token_id", (json_int_t)token_id));
 	strfreezero(cmd);
@@ -1425,18 +1457,6 @@ api_addresses_list(struct api_req *r)
 	api_list_reply(r, "addresses", (void *const *)v, n,
 	    offsetof(struct store_address, account), account, api_address_conv);
 	store_address_list_free(v, n);
-}
-
-/* The protocol a request names ("tcp" when none): "tcp", "udp", or NULL after a 422. */
-static const char *
-api_protocol(struct api_req *r, const char *v)
-{
-	if (v == NULL || strcmp(v, "tcp") == 0)
-		return "tcp";
-	if (strcmp(v, "udp") == 0)
-		return "udp";
-	api_problem(r->req, 422, "protocol must be tcp or udp");
-	return NULL;
 }
 
 /* POST addresses {account?, port?, protocol?}: reserve a port, TCP or UDP (manager). */

@@ -86,6 +86,7 @@ struct store_token {
 	char		*member;	/* NULL: none (a token nobody may use) */
 	int		 port;		/* the only port it may open; 0: any */
 	int		 once;		/* it logs in once */
+	char		*protocol;	/* with port: "tcp" or "udp"; else NULL */
 };
 
 /* A public key. */
@@ -183,8 +184,8 @@ void		 store_apikey_list_free(struct store_apikey **, size_t);
 /* Tokens: create (the secret is returned once), revoke, verify a secret, list. */
 int		 store_token_create(struct store *, const char *, const char *, int, char **,
 		     int64_t *, char **);
-int		 store_token_create_once(struct store *, const char *, const char *, int, int,
-		     char **, int64_t *, char **);
+int		 store_token_create_once(struct store *, const char *, const char *,
+		     const char *, int, int, char **, int64_t *, char **);
 int		 store_token_find(struct store *, int64_t, struct store_token **, char **);
 int		 store_token_revoke(struct store *, int64_t, char **);
 int		 store_token_wellformed(const char *);

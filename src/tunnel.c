@@ -370,8 +370,9 @@ tunnel_add(struct client *c, enum grant_proto proto, const char *address, int po
 
 /*
  * The protocol of a new forward of port: UDP once the session ran `udp`; also before it, for
- * a port the account reserved for UDP and not for TCP, since OpenSSH asks for its forwards
- * before it sends the command, and the TCP rules would refuse the port.
+ * the port of a token for one UDP tunnel, or a port the account reserved for UDP and not for
+ * TCP, since OpenSSH asks for its forwards before it sends the command, and the TCP rules
+ * would refuse the port.
  */
 static enum grant_proto
 tunnel_proto(struct client *c, int port)
@@ -381,6 +382,8 @@ tunnel_proto(struct client *c, int port)
 
 	if (c->udp)
 		return GRANT_UDP;
+	if (c->grant->token_port != 0 && port == c->grant->token_port)
+		return c->grant->token_proto;	/* a token for one tunnel says which */
 	if (port == 0 || (udp = access_port_owner(GRANT_UDP, port)) == NULL)
 		return GRANT_TCP;
 	tcp = access_port_owner(GRANT_TCP, port);

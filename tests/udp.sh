@@ -192,6 +192,37 @@ kill "$TG_LAST_PID" 2>/dev/null || true
 expect_status 0 ctl address release 33990 --udp
 contains "$TG_OUT" "udp://gw.test:33990" "tunnelgwctl address release --udp releases the UDP reservation"
 
+# --- A UDP tunnel made through the API, awaiting its connection ---------------------------------
+hp=$(free_port)
+curl -s -H "Authorization: Bearer $op" -H 'Content-Type: application/json' \
+	-d "{\"account\":\"alice\",\"protocol\":\"udp\",\"local_host\":\"127.0.0.1\",\"local_port\":$echo_svc,\"helper_port\":$hp}" \
+	"http://127.0.0.1:$APORT/api/v1/tunnels" >"$TG_TMP/aw.json"
+read -r aw_proto aw_url aw_cmd < <(python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(j["protocol"], j["public_endpoint"], j["ssh_command"])' "$TG_TMP/aw.json") ||
+	fail "POST tunnels (udp): $(cat "$TG_TMP/aw.json")"
+[ "$aw_proto" = udp ] && [[ "$aw_url" =~ ^udp://gw\.test:[0-9]+$ ]] || fail "POST tunnels (udp): $(cat "$TG_TMP/aw.json")"
+aw_port=${aw_url##*:}
+[[ "$aw_cmd" =~ ^tunnelgw-udp\ $hp\ 127\.0\.0\.1:$echo_svc\ \&\ ssh\ -p\ $TG_SSH_PORT\ -R\ $aw_port:localhost:$hp\ tgw_[A-Za-z0-9_-]{43}@gw\.test\ udp$ ]] ||
+	fail "ssh_command (udp): $aw_cmd"
+ok "POST tunnels with protocol udp: a udp:// address and the command line with tunnelgw-udp"
+# Run it as returned: the helper, then ssh with the test's client options (the token logs in).
+"$helper" "$hp" "127.0.0.1:$echo_svc" >"$TG_TMP/aw-helper.log" 2>&1 &
+TG_PIDS="$TG_PIDS $!"
+aw_ssh=${aw_cmd#*& ssh }
+read -r -a words <<<"${aw_ssh/@gw.test/@127.0.0.1}"
+ssh -o PubkeyAuthentication=no -o PasswordAuthentication=no -o KbdInteractiveAuthentication=yes \
+	-o BatchMode=no $TG_SSH_OPTS "${words[@]}" >"$TG_TMP/aw.out" 2>"$TG_TMP/aw.err" </dev/null &
+TG_PIDS="$TG_PIDS $!"
+wait_for 10 grep -q "Forwarding  $aw_url" "$TG_TMP/aw.out" || fail "awaiting UDP tunnel: $(cat "$TG_TMP/aw.err")"
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.sendto(b"awaited", ("127.0.0.1", int(sys.argv[1]))); assert s.recv(100) == b"awaited"' "$aw_port" ||
+	fail "a datagram through the awaited UDP tunnel"
+ok "the returned command brings the UDP tunnel online, and it carries datagrams"
+
 # --- Closing: the tunnel's flows end with it -------------------------------------------------
 stop_gw
 grep -q '"event":"udp_flow_closed".*"reason":"the tunnel closed"' "$TG_TMP/events.log" ||

@@ -107,8 +107,8 @@ struct store_backend {
 	 * -1.
 	 */
 	int		 (*token_add)(struct store *, const char *, const char *,
-			     const struct store_hash *, int64_t, int64_t, int, int, int64_t *,
-			     char **);
+			     const struct store_hash *, int64_t, int64_t, const char *, int, int,
+			     int64_t *, char **);
 	int		 (*token_find)(struct store *, int64_t, struct store_token **, char **);
 	int		 (*token_revoke)(struct store *, int64_t, char **);
 	int		 (*token_use)(struct store *, const struct store_hash *, int, char **,

@@ -52,6 +52,7 @@ static const struct store_field store_token_fields[] = {
 	STORE_FIELD(STORE_TEXT, store_token, member, 0),
 	STORE_FIELD(STORE_INT, store_token, port, 0),
 	STORE_FIELD(STORE_INT, store_token, once, 0),
+	STORE_FIELD(STORE_TEXT, store_token, protocol, 0),
 };
 static const struct store_field store_key_fields[] = {
 	STORE_FIELD(STORE_TEXT, store_key, fingerprint, 0),

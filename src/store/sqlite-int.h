@@ -68,7 +68,8 @@ int		 store_sqlite_account_list(struct store *, struct store_account ***, size_t
 
 /* sqlite-tokens.c */
 int		 store_sqlite_token_add(struct store *, const char *, const char *,
-		     const struct store_hash *, int64_t, int64_t, int, int, int64_t *, char **);
+		     const struct store_hash *, int64_t, int64_t, const char *, int, int,
+		     int64_t *, char **);
 int		 store_sqlite_token_find(struct store *, int64_t, struct store_token **, char **);
 int		 store_sqlite_token_revoke(struct store *, int64_t, char **);
 int		 store_sqlite_token_use(struct store *, const struct store_hash *, int, char **,

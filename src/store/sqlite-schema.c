@@ -130,7 +130,8 @@ static const char store_schema_3[] =
 /*
  * User_version 4: a reserved address is of a protocol, TCP or UDP (UDP tunnels): a port
  * number may be reserved once for each. The table is made again, as its primary key changes;
- * every address kept is a TCP one.
+ * every address kept is a TCP one. A token bound to a port is bound to its protocol too
+ * (NULL, as for the tokens already bound: TCP).
  */
 static const char store_schema_4[] =
 	"CREATE TABLE addresses_4 ("
@@ -144,7 +145,9 @@ static const char store_schema_4[] =
 	"  SELECT 'tcp', port, account, created FROM addresses;"
 	"DROP TABLE addresses;"
 	"ALTER TABLE addresses_4 RENAME TO addresses;"
-	"CREATE INDEX addresses_account ON addresses(account);";
+	"CREATE INDEX addresses_account ON addresses(account);"
+	"ALTER TABLE tokens ADD COLUMN protocol TEXT CHECK (protocol IS NULL OR"
+	"  protocol IN ('tcp', 'udp'));";
 
 /*
  * The migrations: entry N takes the schema from user_version N to N + 1, in the same

@@ -21,13 +21,13 @@ store_sqlite_token_bind_time(sqlite3_stmt *stmt, int col, int64_t t)
 }
 
 /*
- * Add a token of member of account by its hash, bound to port (0: any) and to one login
- * when once is set; *id gets its number.
+ * Add a token of member of account by its hash, bound to port of protocol (0: any) and to
+ * one login when once is set; *id gets its number.
  */
 int
 store_sqlite_token_add(struct store *st, const char *account, const char *member,
-    const struct store_hash *h, int64_t created, int64_t expires, int port, int once,
-    int64_t *id, char **cause)
+    const struct store_hash *h, int64_t created, int64_t expires, const char *protocol,
+    int port, int once, int64_t *id, char **cause)
 {
 	sqlite3_stmt	*stmt;
 	int64_t		 mid;
@@ -36,14 +36,17 @@ store_sqlite_token_add(struct store *st, const char *account, const char *member
 		return -1;
 	if (store_sqlite_member_id(st, account, member, &mid, NULL, cause) != 0 ||
 	    store_sqlite_prepare(st, "INSERT INTO tokens (account, lookup, hash, created, "
-	    "expires, member, port, once) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &stmt,
-	    cause) != 0)
+	    "expires, member, port, once, protocol) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    &stmt, cause) != 0)
 		return store_sqlite_abort(st);
 	sqlite3_bind_int64(stmt, 6, mid);
-	if (port != 0)
+	if (port != 0) {
 		sqlite3_bind_int(stmt, 7, port);
-	else
+		sqlite3_bind_text(stmt, 9, protocol, -1, SQLITE_TRANSIENT);
+	} else {
 		sqlite3_bind_null(stmt, 7);
+		sqlite3_bind_null(stmt, 9);
+	}
 	sqlite3_bind_int(stmt, 8, once != 0);
 	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 2, h->lookup);
@@ -199,7 +202,8 @@ store_sqlite_token_active(struct store *st, int64_t id, char **cause)
 /* A token record, a column per field (store_token_kind). */
 #define STORE_TOKEN_SELECT \
 	"SELECT t.id, t.account, t.created, t.expires, t.revoked, t.last_used, m.name, t.port," \
-	" t.once FROM tokens t LEFT JOIN members m ON m.id = t.member"
+	" t.once, CASE WHEN t.port IS NULL THEN NULL ELSE coalesce(t.protocol, 'tcp') END" \
+	" FROM tokens t LEFT JOIN members m ON m.id = t.member"
 
 /* Find token id: *out gets it, or NULL when there is none. */
 int

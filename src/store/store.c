@@ -380,13 +380,15 @@ store_apikey_list_free(struct store_apikey **v, size_t n)
 
 /* --- tokens ------------------------------------------------------------------------------- */
 
+static int	store_address_protocol(const char *, char **);
+
 /*
- * Make a token for a member of account, valid for days; port != 0 binds it to that port and
- * to one login.
+ * Make a token for a member of account, valid for days; port != 0 binds it to that port of
+ * protocol and to one login.
  */
 static int
 store_token_make(struct store *st, const char *account, const char *member, int days,
-    int port, char **token, int64_t *id, char **cause)
+    const char *protocol, int port, char **token, int64_t *id, char **cause)
 {
 	struct store_hash	 h;
 	int64_t			 now = store_now(), expires;
@@ -404,8 +406,8 @@ store_token_make(struct store *st, const char *account, const char *member, int 
 		return -1;
 	expires = days == 0 ? 0 : now + (int64_t)days * 86400;
 	if (store_token_hash(secret, &h, cause) == 0)
-		rc = st->backend->token_add(st, account, member, &h, now, expires, port,
-		    port != 0, id, cause);
+		rc = st->backend->token_add(st, account, member, &h, now, expires, protocol,
+		    port, port != 0, id, cause);
 	OPENSSL_cleanse(&h, sizeof h);
 	if (rc != 0) {
 		strfreezero(secret);
@@ -425,22 +427,24 @@ int
 store_token_create(struct store *st, const char *account, const char *member, int days,
     char **token, int64_t *id, char **cause)
 {
-	return store_token_make(st, account, member, days, 0, token, id, cause);
+	return store_token_make(st, account, member, days, NULL, 0, token, id, cause);
 }
 
 /*
- * Create a token for one tunnel: it logs in once, and opens only port; valid for days. As
- * store_token_create otherwise.
+ * Create a token for one tunnel: it logs in once, and opens only port of protocol ("tcp" or
+ * "udp"); valid for days. As store_token_create otherwise.
  */
 int
-store_token_create_once(struct store *st, const char *account, const char *member, int port,
-    int days, char **token, int64_t *id, char **cause)
+store_token_create_once(struct store *st, const char *account, const char *member,
+    const char *protocol, int port, int days, char **token, int64_t *id, char **cause)
 {
 	if (port < 1 || port > 65535) {
 		xasprintf(cause, "a one-time token needs a port from 1 to 65535");
 		return -1;
 	}
-	return store_token_make(st, account, member, days, port, token, id, cause);
+	if (store_address_protocol(protocol, cause) != 0)
+		return -1;
+	return store_token_make(st, account, member, days, protocol, port, token, id, cause);
 }
 
 /* Find token id: *out gets it (never its secret), or NULL when there is none. */
