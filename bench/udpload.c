@@ -2,7 +2,10 @@
  * udpload: UDP echo server and load client for bench/run's UDP rows (loopback only).
  *
  *   udpload echo                         UDP echo server on 127.0.0.1, port any; prints
- *                                        "port P" once bound, runs until killed
+ *                                        "port P" once bound, runs until killed. It does not
+ *                                        echo one-way datagrams (their first 8 bytes all
+ *                                        0xff) but counts them, and answers the datagram
+ *                                        "COUNT?" with that count, which it then resets
  *   udpload rtt PORT SIZE N MAXSEC       one socket, N round trips of SIZE-byte datagrams,
  *                                        one at a time (a lost one is waited for 1 s, then
  *                                        counted lost); prints n, lost, p50_us, p99_us
@@ -11,6 +14,9 @@
  *                                        second), lost, and broken: replies that are not
  *                                        exactly one datagram that was sent (merged or split
  *                                        on the way), which UDP itself never makes
+ *   udpload oneway PORT SIZE SECS        one socket sends one-way datagrams as fast as it can
+ *                                        for SECS, then asks the echo service how many it
+ *                                        got; prints sent, got, rate (got a second), lost
  *
  * Every datagram starts with its 8-byte sequence number and is filled to SIZE with a pattern
  * derived from it, so a reply is checked whole. CLOCK_MONOTONIC throughout.
@@ -98,6 +104,8 @@ client(int port, struct sockaddr_in *to)
 	return fd;
 }
 
+static const unsigned char oneway_mark[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
 static void
 echo(void)
 {
@@ -105,6 +113,8 @@ echo(void)
 	struct sockaddr_storage ss;
 	struct sockaddr_in sin;
 	socklen_t len = sizeof sin;
+	unsigned long long oneway = 0;
+	char count[32];
 	ssize_t n;
 	int fd, sz = 8 << 20;
 
@@ -123,6 +133,16 @@ echo(void)
 		len = sizeof ss;
 		if ((n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&ss, &len)) < 0)
 			continue;
+		if (n >= 8 && memcmp(buf, oneway_mark, 8) == 0) {
+			oneway++;
+			continue;
+		}
+		if (n == 6 && memcmp(buf, "COUNT?", 6) == 0) {
+			n = snprintf(count, sizeof count, "%llu", oneway);
+			oneway = 0;
+			sendto(fd, count, (size_t)n, 0, (struct sockaddr *)&ss, len);
+			continue;
+		}
 		sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&ss, len);
 	}
 }
@@ -216,6 +236,56 @@ rate(int port, size_t size, long window, double secs)
 	    echoed / secs, sent - echoed - broken > 0 ? sent - echoed - broken : 0, broken);
 }
 
+/* Ask the echo service for its count of one-way datagrams (and reset it); -1: no answer. */
+static long long
+oneway_count(int fd)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	char		buf[64];
+	ssize_t		r;
+	int		i;
+
+	for (i = 0; i < 5; i++) {
+		send(fd, "COUNT?", 6, 0);
+		while (poll(&pfd, 1, 500) > 0) {
+			if ((r = recv(fd, buf, sizeof buf - 1, 0)) > 0 && r < 24) {
+				buf[r] = '\0';
+				return atoll(buf);
+			}
+		}
+	}
+	return -1;
+}
+
+static void
+oneway(int port, size_t size, double secs)
+{
+	static unsigned char out[65536];
+	struct sockaddr_in to;
+	double end;
+	long long sent = 0, got;
+	int fd = client(port, &to);
+
+	memset(out, 'o', size);
+	memcpy(out, oneway_mark, 8);
+	if (oneway_count(fd) < 0) {
+		printf("sent=0 got=0 rate=nan lost=0 (no answer to COUNT?)\n");
+		return;
+	}
+	end = now() + secs;
+	while (now() < end) {
+		int i;
+
+		for (i = 0; i < 64; i++)
+			if (send(fd, out, size, 0) == (ssize_t)size)
+				sent++;
+	}
+	usleep(500000);		/* what is still on its way */
+	got = oneway_count(fd);
+	printf("sent=%lld got=%lld rate=%.0f lost=%lld\n", sent, got, got / secs,
+	    got >= 0 ? sent - got : 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -225,9 +295,18 @@ main(int argc, char **argv)
 		echo();
 		return 0;
 	}
+	if (argc == 5 && strcmp(argv[1], "oneway") == 0) {
+		size = (size_t)atol(argv[3]);
+		if (size < 8 || size > MAXDGRAM) {
+			fprintf(stderr, "udpload: SIZE must be 8 to %d\n", MAXDGRAM);
+			return 2;
+		}
+		oneway(atoi(argv[2]), size, atof(argv[4]));
+		return 0;
+	}
 	if (argc != 6 || (strcmp(argv[1], "rtt") != 0 && strcmp(argv[1], "rate") != 0)) {
 		fprintf(stderr, "usage: udpload echo | rtt PORT SIZE N MAXSEC | "
-		    "rate PORT SIZE WINDOW SECS\n");
+		    "rate PORT SIZE WINDOW SECS | oneway PORT SIZE SECS\n");
 		return 2;
 	}
 	size = (size_t)atol(argv[3]);

@@ -45,6 +45,7 @@
 #define TGU_DATA		1
 #define TGU_OPEN		2
 #define TGU_CLOSE		3
+#define TGU_IDLE		4	/* the gateway's flow timeout */
 #define TGU_MAX_DATAGRAM	65507
 
 #define RBUF_SIZE	(TGU_HELLO_LEN + TGU_HDR + TGU_MAX_PAYLOAD)
@@ -52,7 +53,10 @@
 #define MAX_STREAMS	64
 #define MAX_FLOWS	16384		/* per stream */
 #define FLOW_BUCKETS	4096
-#define FLOW_IDLE	300		/* seconds a flow may be silent before it is closed */
+#define FLOW_IDLE	300		/* seconds a flow may be silent before it is closed, until
+					   the gateway says its own (IDLE) */
+#define IDLE_MARGIN	5		/* ... then that much longer: the gateway's CLOSE comes first */
+#define IDLE_NEVER	86400		/* ... when it says never: a day, should its CLOSE be lost */
 #define READS_PER_WAKE	64		/* datagrams read from one flow socket per wake-up */
 
 static const unsigned char tgu_magic[6] = { 'T', 'G', 'U', 'D', 'P', 0 };
@@ -78,6 +82,7 @@ struct stream {
 	size_t		 wlen, woff;
 	struct flow	*buckets[FLOW_BUCKETS];
 	size_t		 nflows;
+	long		 idle;		/* seconds before a silent flow is closed */
 	uint64_t	 flows_total, to_service, from_service, dropped;
 	int		 dead;
 };
@@ -257,11 +262,12 @@ flow_open(struct stream *s, uint32_t id, const unsigned char *p, size_t n)
 	if (n == 7 && p[0] == 4) {
 		inet_ntop(AF_INET, p + 1, addr, sizeof addr);
 		port = p[5] << 8 | p[6];
-	} else if (n == 19 && p[0] == 6) {
+	} else if (n == 19 && p[0] == 6) {	/* n is 7 or 19 before p[0] is read */
 		inet_ntop(AF_INET6, p + 1, addr, sizeof addr);
 		port = p[17] << 8 | p[18];
 	}
-	snprintf(f->client, sizeof f->client, p[0] == 6 ? "[%s]:%d" : "%s:%d", addr, port);
+	snprintf(f->client, sizeof f->client, n == 19 && p[0] == 6 ? "[%s]:%d" : "%s:%d", addr,
+	    port);
 	f->next = NULL;
 	*fp = f;
 	s->nflows++;
@@ -298,6 +304,15 @@ stream_frame(void *arg, int type, uint32_t id, const unsigned char *p, size_t n)
 		break;
 	case TGU_CLOSE:
 		flow_free(s, id, "closed by the gateway");
+		break;
+	case TGU_IDLE:
+		if (n == 4) {
+			unsigned long secs = (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 |
+			    (unsigned long)p[2] << 8 | p[3];
+
+			s->idle = secs == 0 || secs > IDLE_NEVER ? IDLE_NEVER :
+			    (long)secs + IDLE_MARGIN;
+		}
 		break;
 	default:
 		break;		/* a type of a later version */
@@ -343,6 +358,7 @@ stream_accept(int lfd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	s = zalloc(sizeof *s);
 	s->fd = fd;
+	s->idle = FLOW_IDLE;
 	s->rbuf = zalloc(RBUF_SIZE);
 	s->wbuf = zalloc(WBUF_MAX);
 	memcpy(s->wbuf, tgu_magic, sizeof tgu_magic);
@@ -448,7 +464,7 @@ on_signal(int sig)
 		want_exit = 1;
 }
 
-/* Close flows idle for FLOW_IDLE seconds, telling the gateway. */
+/* Close flows idle for the stream's idle seconds, telling the gateway. */
 static void
 expire(struct stream *s, time_t now)
 {
@@ -458,7 +474,7 @@ expire(struct stream *s, time_t now)
 	for (i = 0; i < FLOW_BUCKETS; i++) {
 		for (f = s->buckets[i]; f != NULL; f = next) {
 			next = f->next;
-			if (now - f->last >= FLOW_IDLE) {
+			if (now - f->last >= s->idle) {
 				(void)stream_put(s, TGU_CLOSE, f->id, NULL, 0);
 				flow_free(s, f->id, "idle");
 			}

@@ -68,7 +68,7 @@ fuzz_session_status(struct sshgw_session *s)
 /* Hook: no public ports. */
 static int
 fuzz_session_forward_add(struct sshgw_session *s, const char *address, int port, int *bound,
-    char **reason)
+    int *udp, char **reason)
 {
 	*reason = xstrdup("no ports here");
 	return -1;

@@ -55,6 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)nonblock(sv[1]);
 	s = zalloc(sizeof *s);
 	s->fd = sv[0];
+	s->idle = FLOW_IDLE;
 	s->rbuf = zalloc(RBUF_SIZE);
 	s->wbuf = zalloc(WBUF_MAX);
 	memcpy(s->wbuf, tgu_magic, sizeof tgu_magic);

@@ -214,6 +214,24 @@ tunnel_port_busy(struct client *c, enum grant_proto proto, int port, char **reas
 	free(holder);
 }
 
+/* May the client forward address:port as proto: 0, or -1 with *reason (and counted). */
+static int
+tunnel_may(struct client *c, enum grant_proto proto, const char *address, int port,
+    char **reason)
+{
+	enum grant_port	 how;
+	enum refusal	 r;
+	char		*owner;
+
+	owner = port != 0 ? access_port_owner(proto, port) : NULL;
+	r = grant_forward(c->grant, proto, address, port, owner, &how, reason);
+	free(owner);
+	if (r == REFUSAL_NONE)
+		return 0;
+	metrics_count_refusal(r);
+	return -1;
+}
+
 /*
  * Open the public port (TCP or UDP) a forward asks for, as the grant allows; fd, or -1 with
  * *reason.
@@ -264,7 +282,7 @@ tunnel_event(const struct tunnel *t, int closed)
 		return;
 	}
 	ev.duration_ms = events_clock_ms() - t->opened_ms;
-	ev.connections = t->udp != NULL ? udp_relay_flows_total(t->udp) : t->nconns;
+	ev.connections = t->nconns;	/* UDP: its flows, counted when the relay went */
 	events_tunnel_closed(&ev);
 }
 
@@ -396,14 +414,15 @@ tunnel_proto(struct client *c, int port)
 }
 
 /*
- * sshgw hook: a tcpip-forward: open a public port and start accepting on it (a UDP port
- * once the session ran `udp`).
+ * sshgw hook: a tcpip-forward: open a public port and start accepting on it (a UDP port,
+ * *udp set, once the session ran `udp` or for a port reserved for UDP).
  */
 int
 tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *bound,
-    char **reason)
+    int *udp, char **reason)
 {
-	struct client	*c = client_of(s);
+	struct client		*c = client_of(s);
+	enum grant_proto	 proto;
 
 	*reason = NULL;
 	if (c == NULL || c->grant == NULL) {
@@ -418,7 +437,9 @@ tunnel_forward_add(struct sshgw_session *s, const char *address, int port, int *
 		*reason = xstrdup("already forwarded in this session");
 		return -1;
 	}
-	return tunnel_add(c, tunnel_proto(c, port), address, port, 0, bound, reason);
+	proto = tunnel_proto(c, port);
+	*udp = proto == GRANT_UDP;
+	return tunnel_add(c, proto, address, port, 0, bound, reason);
 }
 
 /* Close a tunnel's public port at once; its open connections carry on. */
@@ -427,9 +448,11 @@ tunnel_close(struct tunnel *t)
 {
 	TAILQ_REMOVE(&t->c->tunnels, t, entry);
 	t->c->ntunnels--;
-	if (t->udp != NULL)
+	if (t->udp != NULL) {
+		t->nconns = udp_relay_flows_total(t->udp);
 		udp_relay_free(t->udp, "the tunnel closed");	/* and its socket */
-	else {
+		t->udp = NULL;
+	} else {
 		event_free(t->ev);
 		close(t->fd);
 	}
@@ -481,6 +504,12 @@ tunnel_make_udp(struct client *c, char **reason)
 
 	c->udp = 1;
 	*reason = NULL;
+	/* Every forward may be UDP by the rules, or none changes (the command fails). */
+	TAILQ_FOREACH(t, &c->tunnels, entry) {
+		if (t->proto == GRANT_TCP && tunnel_may(c, GRANT_UDP, t->address, t->requested,
+		    reason) != 0)
+			return -1;
+	}
 	for (t = TAILQ_FIRST(&c->tunnels); t != NULL && rc == 0; t = next) {
 		next = TAILQ_NEXT(t, entry);
 		if (t->proto == GRANT_UDP)

@@ -18,7 +18,7 @@ extern const struct bridge_channel_ops tunnel_channel_ops;
 void	 tunnel_setup(const struct conf *, void (*)(unsigned long long));
 enum refusal tunnel_admit(const struct grant *, struct reg_tunnel *, struct ratelimit **,
 	    const struct sockaddr *, const char **);
-int	 tunnel_forward_add(struct sshgw_session *, const char *, int, int *, char **);
+int	 tunnel_forward_add(struct sshgw_session *, const char *, int, int *, int *, char **);
 int	 tunnel_forward_cancel(struct sshgw_session *, const char *, int);
 char	*tunnel_banner(const struct client *);
 int	 tunnel_make_udp(struct client *, char **);

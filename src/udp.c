@@ -55,7 +55,7 @@
 #define UDP_VERSION		1
 #define UDP_BURST		256		/* datagrams read per wake-up */
 #define UDP_STREAM_QUEUE	(256 * 1024)	/* bytes a stream may hold for its channel */
-#define UDP_MAX_FLOWS		65536		/* flows one tunnel may hold */
+#define UDP_MAX_FLOWS		16384		/* flows one tunnel may hold: tunnelgw-udp's too */
 #define UDP_RETRY_MS		1000		/* after a refused stream, before the next try */
 #define UDP_BUSY_MS		100		/* after the session could not open one */
 
@@ -63,6 +63,7 @@ enum {
 	UDP_DATA = 1,
 	UDP_OPEN = 2,
 	UDP_CLOSE = 3,
+	UDP_IDLE = 4,		/* the flow timeout, so the helper's own comes after ours */
 };
 
 enum udp_stream {
@@ -217,13 +218,13 @@ udp_siphash(const struct udp_relay *r, const unsigned char *p, size_t len)
 
 /* A source's key: its address as 16 bytes (IPv4 mapped) and its port. */
 static void
-udp_key(const struct sockaddr *sa, unsigned char key[18])
+udp_key(const struct sockaddr_storage *ss, unsigned char key[18])
 {
-	in_port_t	 port = sa->sa_family == AF_INET ?
-			    ((const struct sockaddr_in *)sa)->sin_port :
-			    ((const struct sockaddr_in6 *)sa)->sin6_port;
+	in_port_t	 port = ss->ss_family == AF_INET ?
+			    ((const struct sockaddr_in *)ss)->sin_port :
+			    ((const struct sockaddr_in6 *)ss)->sin6_port;
 
-	listener_addr16(sa, key);
+	listener_addr16((const struct sockaddr *)ss, key);
 	memcpy(key + 16, &port, 2);
 }
 
@@ -402,6 +403,11 @@ udp_queue(struct udp_relay *r, struct udp_flow *f, const unsigned char *data, si
 	int			 version;
 
 	if (!f->announced) {
+		/* A header may be asked for by the session's command, still to come: wait. */
+		if (r->ch != NULL && r->ops->command_pending(r->ch)) {
+			f->drops_in++;
+			return 0;
+		}
 		nopen = udp_open_payload(f, open);
 		version = grant_proxy_proto(*r->grant) == 2 ? 2 : 0;
 		if (version == 2) {
@@ -411,8 +417,11 @@ udp_queue(struct udp_relay *r, struct udp_flow *f, const unsigned char *data, si
 			nhdr = proxyproto_v2_dgram(hdr, sizeof hdr,
 			    (const struct sockaddr *)&f->peer, (const struct sockaddr *)&dst,
 			    r->public_host, uid);
-			if (nhdr < 0)
-				nhdr = 0;
+			if (nhdr <= 0) {
+				/* The service expects a header: never a first datagram without. */
+				f->drops_in++;
+				return 0;
+			}
 		}
 	}
 	need = (nopen > 0 ? UDP_FRAME_HDR + nopen : 0) + UDP_FRAME_HDR + (size_t)nhdr + len;
@@ -598,7 +607,7 @@ udp_on_kick(evutil_socket_t fd, short what, void *arg)
 
 	if (r->lost != NULL) {
 		why = r->lost;
-		r->lost = NULL;
+		r->lost = NULL;		/* udp_stream_close frees it otherwise */
 		udp_stream_close(r, why);
 		free(why);
 	}
@@ -621,9 +630,14 @@ udp_stream_lose(struct udp_relay *r, const char *why)
 static void
 udp_stream_close(struct udp_relay *r, const char *why)
 {
+	free(r->lost);		/* a loss noted before this close is this close */
+	r->lost = NULL;
 	if (r->state == STREAM_NONE)
 		return;
 	log_info_limited("%s: stream to the SSH client closed: %s", r->url, why);
+	/* A helper that is gone, or answers wrong, is not asked again at every datagram. */
+	if (r->retry_ms < udp_now_ms() + UDP_RETRY_MS)
+		r->retry_ms = udp_now_ms() + UDP_RETRY_MS;
 	r->ops->free(r->ch);
 	r->ch = NULL;
 	r->state = STREAM_NONE;
@@ -643,7 +657,6 @@ udp_on_opened(void *arg, int ok, const char *reason)
 	if (!ok) {
 		xasprintf(&why, "the SSH client refused the stream (%s): is tunnelgw-udp "
 		    "listening on the port given to -R?", reason != NULL ? reason : "no reason");
-		r->retry_ms = udp_now_ms() + UDP_RETRY_MS;
 		udp_stream_close(r, why);
 		free(why);
 		return;
@@ -663,8 +676,10 @@ udp_send(struct udp_relay *r, struct udp_flow *f, const unsigned char *p, size_t
 	struct msghdr		 msg;
 	struct iovec		 iov;
 	struct cmsghdr		*cm;
-	struct in_pktinfo	*pi;
-	struct in6_pktinfo	*pi6;
+	struct in_pktinfo	 pi;
+	struct in6_pktinfo	 pi6;
+	const void		*info = NULL;
+	size_t			 ninfo = 0;
 
 	memset(&msg, 0, sizeof msg);
 	memset(&cbuf, 0, sizeof cbuf);
@@ -674,24 +689,25 @@ udp_send(struct udp_relay *r, struct udp_flow *f, const unsigned char *p, size_t
 	msg.msg_namelen = f->peerlen;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
+	memset(&pi, 0, sizeof pi);
+	memset(&pi6, 0, sizeof pi6);
 	if (f->local.family == AF_INET) {
-		msg.msg_control = cbuf.b;
-		msg.msg_controllen = CMSG_SPACE(sizeof *pi);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = IPPROTO_IP;
-		cm->cmsg_type = IP_PKTINFO;
-		cm->cmsg_len = CMSG_LEN(sizeof *pi);
-		pi = (struct in_pktinfo *)CMSG_DATA(cm);
-		pi->ipi_spec_dst = f->local.a4;
+		pi.ipi_spec_dst = f->local.a4;
+		info = &pi;
+		ninfo = sizeof pi;
 	} else if (f->local.family == AF_INET6) {
+		pi6.ipi6_addr = f->local.a6;
+		info = &pi6;
+		ninfo = sizeof pi6;
+	}
+	if (info != NULL) {
 		msg.msg_control = cbuf.b;
-		msg.msg_controllen = CMSG_SPACE(sizeof *pi6);
+		msg.msg_controllen = CMSG_SPACE(ninfo);
 		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = IPPROTO_IPV6;
-		cm->cmsg_type = IPV6_PKTINFO;
-		cm->cmsg_len = CMSG_LEN(sizeof *pi6);
-		pi6 = (struct in6_pktinfo *)CMSG_DATA(cm);
-		pi6->ipi6_addr = f->local.a6;
+		cm->cmsg_level = f->local.family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+		cm->cmsg_type = f->local.family == AF_INET ? IP_PKTINFO : IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(ninfo);
+		memcpy(CMSG_DATA(cm), info, ninfo);
 	}
 	if (sendmsg(r->fd, &msg, MSG_DONTWAIT) == (ssize_t)len) {
 		f->pkts_out++;
@@ -817,8 +833,9 @@ static const struct sshgw_channel_events udp_events = {
 static void
 udp_stream_open(struct udp_relay *r, const struct udp_flow *f, int64_t now)
 {
-	unsigned char	 hello[UDP_HELLO_LEN];
+	unsigned char	 hello[UDP_HELLO_LEN], idle[4];
 	char		 host[NI_MAXHOST], port[NI_MAXSERV];
+	uint32_t	 secs;
 
 	if (now < r->retry_ms)
 		return;
@@ -830,8 +847,15 @@ udp_stream_open(struct udp_relay *r, const struct udp_flow *f, int64_t now)
 	memcpy(hello, udp_magic, sizeof udp_magic);
 	hello[6] = UDP_VERSION;
 	hello[7] = 0;
-	/* Nothing is queued while there is no stream: the hello comes first. */
+	/* Nothing is queued while there is no stream: the hello comes first, then IDLE. */
 	evbuffer_add(r->out, hello, sizeof hello);
+	secs = (uint32_t)udp_timeout(r);
+	idle[0] = (unsigned char)(secs >> 24);
+	idle[1] = (unsigned char)(secs >> 16);
+	idle[2] = (unsigned char)(secs >> 8);
+	idle[3] = (unsigned char)secs;
+	udp_frame(r, UDP_IDLE, 0, sizeof idle);
+	evbuffer_add(r->out, idle, sizeof idle);
 	r->state = STREAM_OPENING;
 	r->ch = r->ops->open(r->owner, r->address, r->chan_port, host, atoi(port), &udp_events, r);
 	if (r->ch == NULL) {
@@ -847,16 +871,22 @@ udp_stream_open(struct udp_relay *r, const struct udp_flow *f, int64_t now)
 static void
 udp_local_of(struct msghdr *msg, struct udp_local *l)
 {
-	struct cmsghdr	*cm;
+	struct cmsghdr		*cm;
+	struct in_pktinfo	 pi;
+	struct in6_pktinfo	 pi6;
 
 	memset(l, 0, sizeof *l);
 	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
-		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof pi)) {
+			memcpy(&pi, CMSG_DATA(cm), sizeof pi);
 			l->family = AF_INET;
-			l->a4 = ((struct in_pktinfo *)CMSG_DATA(cm))->ipi_addr;
-		} else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			l->a4 = pi.ipi_spec_dst;	/* ours, as replies should leave from */
+		} else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof pi6)) {
+			memcpy(&pi6, CMSG_DATA(cm), sizeof pi6);
 			l->family = AF_INET6;
-			l->a6 = ((struct in6_pktinfo *)CMSG_DATA(cm))->ipi6_addr;
+			l->a6 = pi6.ipi6_addr;
 			if (IN6_IS_ADDR_V4MAPPED(&l->a6)) {
 				l->family = AF_INET;
 				memcpy(&l->a4, l->a6.s6_addr + 12, 4);
@@ -926,15 +956,19 @@ udp_on_read(evutil_socket_t fd, short what, void *arg)
 				log_warn_limited("%s: recvmsg: %s", r->url, strerror(errno));
 			break;
 		}
-		if ((size_t)n > UDP_MAX_DGRAM || (msg.msg_flags & MSG_TRUNC))
+		if ((size_t)n > UDP_MAX_DGRAM || (msg.msg_flags & MSG_TRUNC)) {
+			dropped++;
 			continue;
-		udp_key((struct sockaddr *)&ss, key);
+		}
+		udp_key(&ss, key);
 		f = udp_find_src(r, key, udp_siphash(r, key, sizeof key));
 		if (f == NULL) {
 			udp_local_of(&msg, &local);
 			if ((f = udp_admit(r, (struct sockaddr *)&ss, msg.msg_namelen, key, &local,
-			    now)) == NULL)
+			    now)) == NULL) {
+				dropped++;
 				continue;
+			}
 		}
 		udp_touch(r, f, now);
 		if (r->state == STREAM_NONE)

@@ -222,8 +222,10 @@ sshgw_channel_open(struct sshgw_session *s, const char *address, int bound,
 	s->nopening++;
 	sshgw_channel_wait(c);
 	s->in_process++;
+	s->owner_call++;
 	rc = ssh_channel_open_reverse_forward(c->ch, c->address, c->bound, c->orig_ip,
 	    c->orig_port);
+	s->owner_call--;
 	s->in_process--;
 	if (c->state == CHAN_OPENING && rc == SSH_OK)
 		sshgw_channel_confirmed(c);
@@ -437,7 +439,9 @@ sshgw_channel_write(struct sshgw_channel *c, const void *buf, size_t len)
 		len = win;
 	if (len > 0x40000000)
 		len = 0x40000000;
+	c->sess->owner_call++;
 	rc = len > 0 ? ssh_channel_write(c->ch, buf, (uint32_t)len) : 0;
+	c->sess->owner_call--;
 	if (rc == SSH_ERROR)
 		return -1;
 	c->sess->unflushed += (size_t)rc;

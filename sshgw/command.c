@@ -85,11 +85,11 @@ sshgw_command_fail(struct sshgw_session *s, const char *msg)
  * (the HOST:PORT after the port in -R) never reaches the gateway, so it is not shown.
  */
 static void
-sshgw_command_banner(struct sshgw_session *s, int bound)
+sshgw_command_banner(struct sshgw_session *s, int bound, int udp)
 {
 	char	*line;
 
-	xasprintf(&line, "Forwarding  %s://%s:%d", s->udp ? "udp" : "tcp", s->srv->set.public_host,
+	xasprintf(&line, "Forwarding  %s://%s:%d", udp ? "udp" : "tcp", s->srv->set.public_host,
 	    bound);
 	sshgw_command_write(s, 0, line);
 	free(line);
@@ -105,18 +105,18 @@ sshgw_command_pending(const struct sshgw_session *s)
 	return s->sch != NULL && !s->sch_closed && (!s->command_seen || s->command != NULL);
 }
 
-/* A forward was granted: a running `tcp` shows it at once. */
+/* A forward was granted (a UDP one: udp): a running `tcp` or `udp` shows it at once. */
 void
 sshgw_command_forward_added(struct sshgw_session *s, const char *address, int requested,
-    int bound)
+    int bound, int udp)
 {
 	char	 q[LOG_QUOTE_SIZE];
 
 	log_info("session %llu (%s): forward '%s':%d granted: %s://%s:%d", s->id, s->account,
-	    log_quote(address, q), requested, s->udp ? "udp" : "tcp", s->srv->set.public_host,
+	    log_quote(address, q), requested, udp ? "udp" : "tcp", s->srv->set.public_host,
 	    bound);
 	if (s->tcp_active && !s->sch_closed)
-		sshgw_command_banner(s, bound);
+		sshgw_command_banner(s, bound, udp);
 }
 
 #define COMMAND_NO_FORWARD \
@@ -242,10 +242,8 @@ sshgw_command_run(struct sshgw_session *s)
 		argv[0] = tcp;	/* a shell runs `tcp` */
 		sshgw_command_tcp(s, argv, argc == 0 ? 1 : argc);
 	}
-	else if (strcmp(argv[0], "udp") == 0) {
-		s->udp = 1;	/* forwards granted from now on are UDP ones */
+	else if (strcmp(argv[0], "udp") == 0)
 		sshgw_command_tcp(s, argv, argc);
-	}
 	else if (strcmp(argv[0], "help") == 0) {
 		sshgw_command_write(s, 0, COMMAND_USAGE);
 		sshgw_command_finish(s, 0);

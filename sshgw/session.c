@@ -203,6 +203,21 @@ sshgw_session_flush(struct sshgw_session *s)
 	return s->closing != NULL ? -1 : 0;
 }
 
+/* Pass on the forward cancels kept while the daemon was inside a call (owner_call). */
+static void
+sshgw_session_cancels(struct sshgw_session *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->ncancels; i++) {
+		if (s->closing == NULL)
+			(void)s->srv->hooks->forward_cancel(s, s->cancels[i].address,
+			    s->cancels[i].port);
+		free(s->cancels[i].address);
+	}
+	s->ncancels = 0;
+}
+
 /*
  * Run what was deferred: channel notices and retries, commands, closing. from_io says that
  * libssh has just read from the client (or time passed), so opening channels are worth
@@ -236,6 +251,7 @@ sshgw_session_post(struct sshgw_session *s, int from_io)
 	sshgw_channel_post(s, from_io);
 	sshgw_command_post(s);
 	s->in_process--;
+	sshgw_session_cancels(s);
 	/* What libssh sent in this round leaves now, in one send (sshgw/sockio.c). */
 	if (sshgw_session_flush(s) != 0 || sshgw_session_dead(s)) {
 		sshgw_session_post(s, 0);
@@ -545,6 +561,7 @@ sshgw_session_forward(struct sshgw_session *s, ssh_message msg)
 	const struct sshgw_hooks	*hooks = s->srv->hooks;
 	const char			*address = ssh_message_global_request_address(msg);
 	int				 port = ssh_message_global_request_port(msg), bound;
+	int				 udp = 0;
 	char				*why = NULL;
 
 	s->forwards_asked++;
@@ -564,7 +581,7 @@ sshgw_session_forward(struct sshgw_session *s, ssh_message msg)
 		sshgw_session_refuse_forward(s, msg, address, port, "no such port");
 		return;
 	}
-	if (hooks->forward_add(s, address, port, &bound, &why) != 0) {
+	if (hooks->forward_add(s, address, port, &bound, &udp, &why) != 0) {
 		sshgw_session_refuse_forward(s, msg, address, port, why);
 		free(why);
 		return;
@@ -573,16 +590,30 @@ sshgw_session_forward(struct sshgw_session *s, ssh_message msg)
 		hooks->forward_cancel(s, address, bound);
 		return;
 	}
-	sshgw_command_forward_added(s, address, port, bound);
+	sshgw_command_forward_added(s, address, port, bound, udp);
 }
 
-/* A cancel-tcpip-forward request: the daemon closes the public port at once. */
+/*
+ * A cancel-tcpip-forward request: the daemon closes the public port at once, or, when it is
+ * inside a call of ours that let libssh read this request, right after that call.
+ */
 static void
 sshgw_session_cancel(struct sshgw_session *s, ssh_message msg)
 {
 	const char	*address = ssh_message_global_request_address(msg);
 	int		 port = ssh_message_global_request_port(msg);
 
+	if (s->owner_call > 0) {
+		if (s->ncancels == SSHGW_MAX_CANCELS) {
+			ssh_message_reply_default(msg);
+			return;
+		}
+		s->cancels[s->ncancels].address = xstrdup(address != NULL ? address : "");
+		s->cancels[s->ncancels++].port = port;
+		sshgw_session_kick(s);
+		ssh_message_global_request_reply_success(msg, 0);
+		return;
+	}
 	if (s->srv->hooks->forward_cancel(s, address != NULL ? address : "", port) != 0) {
 		ssh_message_reply_default(msg);
 		return;
@@ -785,6 +816,8 @@ sshgw_session_teardown(struct sshgw_session *s)
 	sshgw_negotiate_free(s->nego);
 	for (i = 0; i < s->nnotices; i++)
 		free(s->notices[i]);
+	for (i = 0; i < s->ncancels; i++)
+		free(s->cancels[i].address);
 	free(s->closing);
 	free(s->kex_error);
 	free(s->account);

@@ -21,6 +21,7 @@
 
 #define SSHGW_MAX_OPENING	256	/* channels one session may have waiting for the client */
 #define SSHGW_MAX_NOTICES	16	/* refusal lines kept until a session channel opens */
+#define SSHGW_MAX_CANCELS	64	/* forward cancels kept while the daemon is in a call */
 #define SSHGW_MAX_COMMAND	1024	/* longest command line accepted */
 #define SSHGW_POLL_BURST	64	/* packets read per wake-up before yielding to others */
 #define SSHGW_MAX_UNFLUSHED	(1024 * 1024)	/* bytes queued toward a client not reading */
@@ -121,11 +122,21 @@ struct sshgw_session {
 	char					*command;	/* received, not yet run */
 	int					 command_seen;	/* an exec or shell request came */
 	int					 tcp_active;
-	int					 udp;	/* ran `udp`: udp:// banners */
 	struct event				*tcp_wait;	/* `tcp` waiting for a forward request */
 	unsigned int				 forwards_asked;	/* tcpip-forward requests seen */
 	int					 sch_closed;
 	char					*notices[SSHGW_MAX_NOTICES];
+	/*
+	 * The daemon is inside a call of this layer that lets libssh read (opening a channel,
+	 * writing during a key re-exchange): a cancel-tcpip-forward that arrives then is kept
+	 * and passed on after, so the daemon never frees what the call's caller holds.
+	 */
+	int					 owner_call;
+	struct {
+		char				*address;
+		int				 port;
+	}					 cancels[SSHGW_MAX_CANCELS];
+	size_t					 ncancels;
 	size_t					 nnotices;
 
 	struct sshgw_channels			 channels;
@@ -181,7 +192,7 @@ void	 sshgw_alive_start(struct sshgw_session *);
 void	 sshgw_alive_check(struct sshgw_session *);
 void	 sshgw_alive_stop(struct sshgw_session *);
 void	 sshgw_command_post(struct sshgw_session *);
-void	 sshgw_command_forward_added(struct sshgw_session *, const char *, int, int);
+void	 sshgw_command_forward_added(struct sshgw_session *, const char *, int, int, int);
 void	 sshgw_command_write(struct sshgw_session *, int, const char *);
 void	 sshgw_command_free(struct sshgw_session *);
 int	 sshgw_command_pending(const struct sshgw_session *);

@@ -59,9 +59,12 @@ struct sshgw_hooks {
 	void	(*logged_in)(struct sshgw_session *);
 	/* The `status` command: a new string listing the account's live tunnels. */
 	char	*(*status)(struct sshgw_session *);
-	/* A tcpip-forward: open a public port; 0 with *bound, or -1 with *reason. */
+	/*
+	 * A tcpip-forward: open a public port; 0 with *bound and *udp (1: a UDP port, shown
+	 * as udp://), or -1 with *reason.
+	 */
 	int	(*forward_add)(struct sshgw_session *, const char *address, int port,
-		    int *bound, char **reason);
+		    int *bound, int *udp, char **reason);
 	/*
 	 * A cancel-tcpip-forward of the forward the client asked for as address:port (port:
 	 * the one it asked for, or the one it got): close that public port; 0, or -1 when the

@@ -810,7 +810,7 @@ END_TEST
 /* An account's max-connections counts every open connection of its tunnels. */
 START_TEST(test_connection_account)
 {
-	static const struct grant_member m = { "ops", ROLE_MANAGER, 0, -1, 5, 0 };
+	static const struct grant_member m = { "ops", ROLE_MANAGER, 0, -1, 5, 0, GRANT_TCP };
 	struct policy	 pol = policy(POL_DEFAULT);
 	struct grant	*g;
 	const char	*why;
@@ -1288,7 +1288,7 @@ START_TEST(test_member_matrix)
 	for (i = 0; i < sizeof raws / sizeof raws[0]; i++) {
 		for (role = ROLE_VIEWER; role <= ROLE_OWNER; role++) {
 			need = raws[i] != 0 ? raws[i] : ROLE_MANAGER;
-			m = (struct grant_member){ "dev1", role, raws[i], -1, -1, 0 };
+			m = (struct grant_member){ "dev1", role, raws[i], -1, -1, 0, GRANT_TCP };
 			g = grant_create(&pol, "team", i % 2 ? GRANT_TOKEN : GRANT_DBKEY, NULL, -1);
 			grant_set_member(g, &m);
 			ck_assert_str_eq(g->member, "dev1");
@@ -1309,7 +1309,7 @@ START_TEST(test_member_matrix)
 	}
 	/* The store changed the member's role: the next request sees it. */
 	g = grant_create(&pol, "team", GRANT_TOKEN, NULL, -1);
-	m = (struct grant_member){ "dev1", ROLE_DEVELOPER, 0, 3, -1, 0 };
+	m = (struct grant_member){ "dev1", ROLE_DEVELOPER, 0, 3, -1, 0, GRANT_TCP };
 	grant_set_member(g, &m);
 	why = NULL;
 	ck_assert_int_eq(grant_forward(g, GRANT_TCP, "", 0, NULL, &how, &why), REFUSAL_ROLE);

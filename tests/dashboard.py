@@ -332,6 +332,20 @@ def main():
     wait(lambda: q("#ssh-command") and " -R 32040:localhost:" in text("#ssh-command"),
          what="the command for the reserved address")
     ok("a new tunnel on a reserved address: chosen from the account's addresses, the command opens it")
+    # ... and a UDP one: the command starts tunnelgw-udp first; TCP reservations are not offered.
+    go("#/new")
+    Select(driver.find_element(By.ID, "proto")).select_by_value("udp")
+    helper = driver.find_element(By.XPATH, "//label[text()='Helper port']/following-sibling::input")
+    wait(lambda: helper.is_displayed() and driver.find_element(By.ID, "addr-reserved").get_attribute("disabled"),
+         what="the UDP form (helper port shown, no UDP reservation to offer)")
+    button("Create").click()
+    wait(lambda: q("#ssh-command") and text("#ssh-command").startswith("tunnelgw-udp"), what="the UDP command")
+    cmd = text("#ssh-command")
+    if not re.fullmatch(r"tunnelgw-udp 5300 localhost:53 & ssh -p \d+ -R \d+:localhost:5300 tgw_[A-Za-z0-9_-]{43}@127\.0\.0\.1 udp", cmd):
+        fail(f"UDP command: {cmd!r}")
+    if "udp://127.0.0.1:" not in text("main .result"):
+        fail(f"UDP result: {text('main .result')}")
+    ok("a new UDP tunnel: protocol UDP, the helper port asked for, the command starts tunnelgw-udp then ssh ... udp")
 
     # --- a member demoted to viewer: the API's reason, then no buttons -----------------------
     sign_in(KEYS["manager"])

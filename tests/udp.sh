@@ -189,6 +189,12 @@ ok "a datagram through the reserved UDP port comes back"
 start_ssh thief -R "33990:localhost:$HELPER_PORT" v2@127.0.0.1 udp
 err_has thief "forward of localhost:33990 refused: port 33990 is not reserved for you" "another account asking for the reserved UDP port is refused"
 kill "$TG_LAST_PID" 2>/dev/null || true
+# A TCP reservation is not a UDP one: udp refuses it whole, saying why, before closing anything.
+ctl address reserve alice 33991 >/dev/null
+TG_KEY=$TG_TMP/alice start_ssh tcpresv -R "33991:localhost:$HELPER_PORT" v2@127.0.0.1 udp
+err_has tcpresv "tunnelgw: port 33991 is not reserved for you" \
+	"udp on a forward of a TCP-only reservation is refused with the UDP rule that refuses it"
+log_has "tcp://gw.test:33991: tunnel open for account 'alice'" "the TCP forward was granted first"
 expect_status 0 ctl address release 33990 --udp
 contains "$TG_OUT" "udp://gw.test:33990" "tunnelgwctl address release --udp releases the UDP reservation"
 

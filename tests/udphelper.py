@@ -3,7 +3,8 @@
 
 udphelper.py HELPER: starts a UDP echo service and the helper, then, as the gateway would:
 hello both ways; datagrams of 1 to 65,507 bytes come back whole; 1,000 flows, each with its
-own socket toward the service; CLOSE ends a flow; unknown frame types are skipped; a stream
+own socket toward the service; CLOSE ends a flow; IDLE sets when the helper ends silent flows
+itself; unknown frame types are skipped; a stream
 with a wrong hello is closed while others go on; the counts on SIGUSR1. Prints "ok ..."."""
 import os
 import random
@@ -171,6 +172,24 @@ def main():
         if "1001 flows" not in text or "dropped" not in text:
             fail(f"no counts on SIGUSR1: {text[-500:]}")
         ok("SIGUSR1 prints the counts")
+
+        # IDLE: the gateway's flow timeout; the helper closes a silent flow 5 s after it.
+        st2 = Stream(lport)
+        if st2.read(8) != HELLO:
+            fail("no hello on a second stream")
+        st2.send(HELLO + frame(4, 0, struct.pack(">I", 1)) + frame(OPEN, 7, open_payload(4007)) +
+                 frame(DATA, 7, b"idle soon"))
+        if st2.frame() != (DATA, 7, b"idle soon"):
+            fail("no reply on the second stream")
+        start = time.time()
+        st2.sock.settimeout(15)
+        if st2.frame() != (CLOSE, 7, b""):
+            fail("no CLOSE for the silent flow")
+        took = time.time() - start
+        if not 5 <= took <= 12:
+            fail(f"the silent flow closed after {took:.1f} s, not 6 to 11 (IDLE 1 + 5, swept every 5 s)")
+        ok(f"IDLE 1: the helper closes a silent flow itself after {took:.1f} s and says CLOSE")
+        st2.sock.close()
         st.sock.close()
         proc.send_signal(signal.SIGTERM)
         if proc.wait(10) != 0:

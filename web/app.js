@@ -338,7 +338,7 @@ function viewTunnel(main, tid) {
   const title = h('h1', null, `Tunnel ${tid}`);
   fill(main, h('p', null, h('a', { href: '#/tunnels' }, '← Tunnels')), title, actions,
     props.list, h('h2', null, 'Traffic'), h('div.bigspark', null, spark),
-    h('h2', null, 'Recent connections'),
+    h('h2', { id: 'recent-title' }, 'Recent connections'),
     h('div.scroll', null, h('table.list', null, h('thead', null, h('tr', null,
       ['Closed', 'Client', 'In', 'Out', 'Duration'].map((x) => h('th', { scope: 'col' }, x)))),
     conns)));
@@ -346,12 +346,15 @@ function viewTunnel(main, tid) {
   let ticks = 0;
   let stop = null;
   const loadConnections = async (t) => {
+    // A UDP tunnel's public clients are flows, each reported when it ends.
+    const udp = t.protocol === 'udp';
     const ev = await api('GET', `events${query({
-      type: 'tcp_connection_closed', url: t.public_endpoint, since: t.started, limit: 50,
-      account: state.me.operator ? t.account : undefined,
+      type: udp ? 'udp_flow_closed' : 'tcp_connection_closed', url: t.public_endpoint,
+      since: t.started, limit: 50, account: state.me.operator ? t.account : undefined,
     })}`);
+    setText(main.querySelector('#recent-title'), udp ? 'Recent flows' : 'Recent connections');
     fill(conns, ev.events.length === 0
-      ? h('tr', null, h('td', { colspan: 5 }, 'No connection has closed yet.'))
+      ? h('tr', null, h('td', { colspan: 5 }, udp ? 'No flow has ended yet.' : 'No connection has closed yet.'))
       : ev.events.map((e) => h('tr', null, td('Closed', when(e.time)),
         td('Client', e.client || ''), td('In', bytes(e.bytes_in)), td('Out', bytes(e.bytes_out)),
         td('Duration', e.duration_ms === null ? '' : `${(e.duration_ms / 1000).toFixed(1)} s`))));
@@ -408,8 +411,11 @@ function viewNew(main) {
         `${state.account.create_raw_tunnel}; you are ${state.me.role}.`));
     return { stop() {} };
   }
+  const proto = select([['tcp', 'TCP'], ['udp', 'UDP (through tunnelgw-udp)']], 'tcp', { id: 'proto' });
   const localHost = h('input', { value: 'localhost', required: true, autocomplete: 'off' });
   const localPort = h('input', { type: 'number', min: 1, max: 65535, required: true, value: 3000 });
+  const helperPort = h('input', { type: 'number', min: 1, max: 65535, value: 5300 });
+  const helperField = field('Helper port', helperPort, 'where tunnelgw-udp takes the stream, on the machine that runs ssh');
   const days = h('input', { type: 'number', min: 1, max: 365, value: 1 });
   const reserved = select([], '', {});
   const kindRandom = h('input', { type: 'radio', name: 'addr', value: 'random', checked: true, id: 'addr-random' });
@@ -423,28 +429,42 @@ function viewNew(main) {
   const loadReserved = async () => {
     if (noAccount) return;
     const doc = await api('GET', `addresses${query({ account: acct() })}`);
-    fill(reserved, doc.addresses.length === 0 ? h('option', { value: '' }, 'none reserved')
-      : doc.addresses.map((a) => h('option', { value: a.port }, a.public_endpoint)));
-    kindReserved.disabled = doc.addresses.length === 0;
+    const mine = doc.addresses.filter((a) => (a.protocol || 'tcp') === proto.value);
+    fill(reserved, mine.length === 0 ? h('option', { value: '' }, 'none reserved')
+      : mine.map((a) => h('option', { value: a.port }, a.public_endpoint)));
+    kindReserved.disabled = mine.length === 0;
+    if (mine.length === 0) kindRandom.checked = true;
+    pick();
   };
+  proto.addEventListener('change', () => {
+    const udp = proto.value === 'udp';
+    helperField.hidden = !udp;
+    if (udp && localPort.value === '3000') localPort.value = '53';
+    if (!udp && localPort.value === '53') localPort.value = '3000';
+    act(loadReserved);
+  });
+  helperField.hidden = true;
   const form = h('form.card', { 'aria-labelledby': 'new-title' },
     h('h1', { id: 'new-title' }, 'New tunnel'),
     noAccount ? h('p.warn', null, 'Choose an account at the top first.') : null,
+    field('Protocol', proto),
     h('fieldset', null, h('legend', null, 'Public address'),
       h('div.radio', null, kindRandom, h('label', { for: 'addr-random' }, 'A random port (reserved for the account)')),
       h('div.radio', null, kindReserved, h('label', { for: 'addr-reserved' }, 'One the account reserved:')),
       field('Reserved address', reserved)),
     field('Local host', localHost, 'where the service runs, seen from the machine that runs ssh'),
-    field('Local port', localPort),
+    field('Local port', localPort, 'UDP: the service\'s UDP port'),
+    helperField,
     field('Login valid for (days)', days, 'the one-time login in the command expires after this'),
     h('button', { type: 'submit', disabled: noAccount }, 'Create'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     act(async () => {
       const body = withAccount({
-        local_host: localHost.value.trim(), local_port: Number(localPort.value),
-        expires_days: Number(days.value) || 1,
+        protocol: proto.value, local_host: localHost.value.trim(),
+        local_port: Number(localPort.value), expires_days: Number(days.value) || 1,
       });
+      if (proto.value === 'udp') body.helper_port = Number(helperPort.value) || 5300;
       if (kindReserved.checked && reserved.value) body.port = Number(reserved.value);
       const t = await api('POST', 'tunnels', body);
       if (!stopped) showAwaiting(result, t);
@@ -812,20 +832,25 @@ function viewAddresses(main) {
       ['Account', (a) => a.account], ['Reserved', (a) => when(a.created)]];
     if (atLeast('manager')) {
       cols.push(['', (a) => confirmButton('Release', 'Confirm release', async () => {
-        await api('DELETE', `addresses/${a.port}${query({ account: state.me.operator ? acct() : undefined })}`);
+        await api('DELETE', `addresses/${a.port}${query({
+          account: state.me.operator ? acct() : undefined,
+          protocol: a.protocol === 'udp' ? 'udp' : undefined,
+        })}`);
         reload();
       }, { 'aria-label': `Release ${a.public_endpoint}` })]);
     }
     const parts = [table(cols, doc.addresses, 'No addresses reserved.')];
     if (atLeast('manager')) {
       const port = h('input', { type: 'number', min: 1, max: 65535, placeholder: 'any free port' });
+      const kind = select([['tcp', 'TCP'], ['udp', 'UDP']], 'tcp');
       const form = h('form.card.inline', null, h('h2', null, 'Reserve an address'),
+        field('Protocol', kind),
         field('Port', port, 'empty: a random free port of the range'),
         h('button', { type: 'submit' }, 'Reserve'));
       form.addEventListener('submit', (ev) => {
         ev.preventDefault();
         act(async () => {
-          const b = withAccount({});
+          const b = withAccount({ protocol: kind.value });
           if (port.value !== '') b.port = Number(port.value);
           const a = await api('POST', 'addresses', b);
           fill(flash, h('p.ok', null, `Reserved ${a.public_endpoint}.`));
@@ -843,7 +868,8 @@ function utc(v) { return v ? new Date(v).toISOString().replace(/\.\d+Z$/, 'Z') :
 
 function viewEvents(main) {
   const type = select([['', 'any'], ['tunnel_opened', 'tunnel opened'], ['tunnel_closed', 'tunnel closed'],
-    ['tcp_connection_closed', 'connection closed'], ['audit', 'audit (changes)']], '');
+    ['tcp_connection_closed', 'connection closed'], ['udp_flow_closed', 'UDP flow ended'],
+    ['audit', 'audit (changes)']], '');
   const url = h('input', { placeholder: 'tcp://host:port', autocomplete: 'off' });
   const since = h('input', { type: 'datetime-local' });
   const until = h('input', { type: 'datetime-local' });
