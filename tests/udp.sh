@@ -16,8 +16,10 @@ UT="/usr/bin/python3 $top_srcdir/tests/udptun.py"
 MPORT=$(free_port)
 APORT=$(free_port)
 # conn_rate counts new flows as it counts connections: 1,000 flows from one address at once
-# need a burst that large, and dig's queries come faster than the default 100 a second.
-gw_setup 'port_range = "33000-33999";' 'udp_port_range = "33000-33999";' 'public_bind = "::";' \
+# need a burst that large, and dig's queries come faster than the default 100 a second. The
+# ranges lie below the kernel's ephemeral ports (32768 and up), which the UDP sockets of the
+# helper and the clients take, so a public port is never found taken by one of them.
+gw_setup 'port_range = "19700-19999";' 'udp_port_range = "19700-20499";' 'public_bind = "::";' \
 	'conn_rate = 5000;' 'conn_burst = 2000;' \
 	'public_host = "gw.test";' "metrics_listen = \"127.0.0.1:$MPORT\";" \
 	"events_log = \"$TG_TMP/events.log\";" "api_listen = \"127.0.0.1:$APORT\";"
@@ -170,33 +172,33 @@ gw_alive "datagrams into a tunnel without a helper"
 ctl account add alice >/dev/null
 ssh-keygen -q -t ed25519 -N "" -C alice -f "$TG_TMP/alice"
 ctl key add alice "$(cat "$TG_TMP/alice.pub")" >/dev/null
-expect_status 0 ctl address reserve alice 33990 --udp
-contains "$TG_OUT" "udp://gw.test:33990" "tunnelgwctl address reserve --udp prints the udp:// address"
+expect_status 0 ctl address reserve alice 20490 --udp
+contains "$TG_OUT" "udp://gw.test:20490" "tunnelgwctl address reserve --udp prints the udp:// address"
 expect_status 0 ctl address list
-contains "$TG_OUT" "udp://gw.test:33990" "tunnelgwctl address list shows the UDP reservation"
+contains "$TG_OUT" "udp://gw.test:20490" "tunnelgwctl address list shows the UDP reservation"
 curl -s -H "Authorization: Bearer $op" "http://127.0.0.1:$APORT/api/v1/addresses" >"$TG_TMP/addr.json"
 contains "$(cat "$TG_TMP/addr.json")" '"protocol":"udp"' "the API lists the reservation with protocol udp"
 start_helper "$echo_svc"
-TG_KEY=$TG_TMP/alice start_ssh resv -N -R "33990:localhost:$HELPER_PORT" v2@127.0.0.1
-log_has "udp://gw.test:33990: tunnel open for account 'alice'" \
-	"-N -R 33990 (no command): the account's UDP reservation makes it a UDP tunnel at once"
+TG_KEY=$TG_TMP/alice start_ssh resv -N -R "20490:localhost:$HELPER_PORT" v2@127.0.0.1
+log_has "udp://gw.test:20490: tunnel open for account 'alice'" \
+	"-N -R 20490 (no command): the account's UDP reservation makes it a UDP tunnel at once"
 python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
-s.sendto(b"reserved", ("127.0.0.1", 33990)); assert s.recv(100) == b"reserved"' ||
+s.sendto(b"reserved", ("127.0.0.1", 20490)); assert s.recv(100) == b"reserved"' ||
 	fail "a datagram through the reserved UDP port"
 ok "a datagram through the reserved UDP port comes back"
-start_ssh thief -R "33990:localhost:$HELPER_PORT" v2@127.0.0.1 udp
-err_has thief "forward of localhost:33990 refused: port 33990 is not reserved for you" "another account asking for the reserved UDP port is refused"
+start_ssh thief -R "20490:localhost:$HELPER_PORT" v2@127.0.0.1 udp
+err_has thief "forward of localhost:20490 refused: port 20490 is not reserved for you" "another account asking for the reserved UDP port is refused"
 kill "$TG_LAST_PID" 2>/dev/null || true
 # A TCP reservation is not a UDP one: udp refuses it whole, saying why, before closing anything.
-ctl address reserve alice 33991 >/dev/null
-TG_KEY=$TG_TMP/alice start_ssh tcpresv -R "33991:localhost:$HELPER_PORT" v2@127.0.0.1 udp
-err_has tcpresv "tunnelgw: port 33991 is not reserved for you" \
+ctl address reserve alice 19990 >/dev/null
+TG_KEY=$TG_TMP/alice start_ssh tcpresv -R "19990:localhost:$HELPER_PORT" v2@127.0.0.1 udp
+err_has tcpresv "tunnelgw: port 19990 is not reserved for you" \
 	"udp on a forward of a TCP-only reservation is refused with the UDP rule that refuses it"
-log_has "tcp://gw.test:33991: tunnel open for account 'alice'" "the TCP forward was granted first"
-expect_status 0 ctl address release 33990 --udp
-contains "$TG_OUT" "udp://gw.test:33990" "tunnelgwctl address release --udp releases the UDP reservation"
+log_has "tcp://gw.test:19990: tunnel open for account 'alice'" "the TCP forward was granted first"
+expect_status 0 ctl address release 20490 --udp
+contains "$TG_OUT" "udp://gw.test:20490" "tunnelgwctl address release --udp releases the UDP reservation"
 
 # --- A UDP tunnel made through the API, awaiting its connection ---------------------------------
 hp=$(free_port)
@@ -221,7 +223,8 @@ read -r -a words <<<"${aw_ssh/@gw.test/@127.0.0.1}"
 ssh -o PubkeyAuthentication=no -o PasswordAuthentication=no -o KbdInteractiveAuthentication=yes \
 	-o BatchMode=no $TG_SSH_OPTS "${words[@]}" >"$TG_TMP/aw.out" 2>"$TG_TMP/aw.err" </dev/null &
 TG_PIDS="$TG_PIDS $!"
-wait_for 10 grep -q "Forwarding  $aw_url" "$TG_TMP/aw.out" || fail "awaiting UDP tunnel: $(cat "$TG_TMP/aw.err")"
+wait_for 20 grep -q "Forwarding  $aw_url" "$TG_TMP/aw.out" ||
+	fail "awaiting UDP tunnel: $(cat "$TG_TMP/aw.out" "$TG_TMP/aw.err"; tail -n 15 "$TG_TMP/gw.log")"
 python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)

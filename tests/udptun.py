@@ -9,7 +9,7 @@
                                    the hello, then never reads
   udptun.py sizes PORT [HOST]      datagrams of 1 to 65,507 bytes (every size to 1,500, then
                                    steps, and 65,507) come back whole, contents checked
-  udptun.py flows PORT N           N sockets, each its own flow, send at once; each gets its
+  udptun.py flows PORT N           N sockets on 127.0.0.3, each its own flow, send at once; each gets its
                                    own reply, and the service saw N sources more
   udptun.py proxy PORT PUBHOST     the first datagram of a flow comes with a PROXY v2 DGRAM
                                    header naming the client and the public address; the
@@ -115,7 +115,9 @@ def flows(port, n):
     socks = []
     for i in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
+        # From an address no earlier client used: a source port that an earlier client's
+        # flow still holds (for udp_flow_timeout) would be that flow, rightly, not a new one.
+        s.bind(("127.0.0.3", 0))
         s.setblocking(False)
         socks.append(s)
     for i, s in enumerate(socks):
