@@ -195,6 +195,7 @@ int		 grant_login_from(const struct keyopts *, const struct sockaddr *);
 int		 grant_proxy_proto(const struct grant *);
 int		 grant_idle_timeout(const struct grant *);
 int		 grant_flow_timeout(const struct grant *);
+const char	*grant_proto_name(enum grant_proto);
 int		 grant_max_tunnels(const struct grant *);
 enum refusal	 grant_forward(const struct grant *, enum grant_proto, const char *, int,
 		    const char *, enum grant_port *, char **);

@@ -452,6 +452,13 @@ grant_role_refusal(const struct grant *g, char **why)
 	return REFUSAL_ROLE;
 }
 
+/* A protocol's name, as URLs begin and the store names it: "tcp" or "udp". */
+const char *
+grant_proto_name(enum grant_proto proto)
+{
+	return proto == GRANT_UDP ? "udp" : "tcp";
+}
+
 /* Seconds a UDP flow may stay silent: the command's --idle-timeout, or udp_flow_timeout. */
 int
 grant_flow_timeout(const struct grant *g)
@@ -485,7 +492,7 @@ grant_forward(const struct grant *g, enum grant_proto proto, const char *address
 	if (g->token_port != 0 && proto != g->token_proto) {
 		xasprintf(why, "this token opens only %s port %d: use the %s command",
 		    g->token_proto == GRANT_UDP ? "UDP" : "TCP", g->token_port,
-		    g->token_proto == GRANT_UDP ? "udp" : "tcp");
+		    grant_proto_name(g->token_proto));
 		return REFUSAL_PORT_NOT_ALLOWED;
 	}
 	if (g->token_port != 0 && port != g->token_port) {

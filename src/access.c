@@ -240,7 +240,7 @@ access_port_owner(enum grant_proto proto, int port)
 
 	if (access_store == NULL)
 		return NULL;
-	if (store_address_owner(access_store, proto == GRANT_UDP ? "udp" : "tcp", port, &account,
+	if (store_address_owner(access_store, grant_proto_name(proto), port, &account,
 	    &cause) != 0) {
 		access_db_error("reserved port lookup", cause);
 		return NULL;
@@ -264,7 +264,7 @@ access_reserved_ports(enum grant_proto proto, uint8_t *bits)
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (strcmp(a[i]->protocol, proto == GRANT_UDP ? "udp" : "tcp") == 0 &&
+		if (strcmp(a[i]->protocol, grant_proto_name(proto)) == 0 &&
 		    a[i]->port > 0 && a[i]->port < 65536)
 			bits[a[i]->port / 8] |= (uint8_t)(1u << (a[i]->port % 8));
 	}

@@ -198,7 +198,7 @@ tunnel_port_busy(struct client *c, enum grant_proto proto, int port, char **reas
 	unsigned long long	 session = 0;
 	time_t			 since = 0;
 
-	xasprintf(&url, "%s://%s:%d", tunnel_scheme(proto), c->grant->pol->public_host, port);
+	xasprintf(&url, "%s://%s:%d", grant_proto_name(proto), c->grant->pol->public_host, port);
 	if (registry_holder(url, &holder, &session, &since) != 0) {
 		free(holder);
 		holder = NULL;
@@ -214,17 +214,19 @@ tunnel_port_busy(struct client *c, enum grant_proto proto, int port, char **reas
 	free(holder);
 }
 
-/* May the client forward address:port as proto: 0, or -1 with *reason (and counted). */
+/*
+ * May the client forward address:port as proto: 0 with *how, or -1 with *reason (and
+ * counted).
+ */
 static int
 tunnel_may(struct client *c, enum grant_proto proto, const char *address, int port,
-    char **reason)
+    enum grant_port *how, char **reason)
 {
-	enum grant_port	 how;
 	enum refusal	 r;
 	char		*owner;
 
 	owner = port != 0 ? access_port_owner(proto, port) : NULL;
-	r = grant_forward(c->grant, proto, address, port, owner, &how, reason);
+	r = grant_forward(c->grant, proto, address, port, owner, how, reason);
 	free(owner);
 	if (r == REFUSAL_NONE)
 		return 0;
@@ -241,17 +243,10 @@ tunnel_open_port(struct client *c, enum grant_proto proto, const char *address, 
     int *bound, char **reason)
 {
 	enum grant_port	 how;
-	enum refusal	 r;
-	char		*owner;
 	int		 fd;
 
-	owner = port != 0 ? access_port_owner(proto, port) : NULL;
-	r = grant_forward(c->grant, proto, address, port, owner, &how, reason);
-	free(owner);
-	if (r != REFUSAL_NONE) {
-		metrics_count_refusal(r);
+	if (tunnel_may(c, proto, address, port, &how, reason) != 0)
 		return -1;
-	}
 	if (how == GRANT_PORT_RANDOM)
 		fd = ports_open_random(tunnel_conf, proto, access_reserved_ports, bound, reason);
 	else if ((fd = ports_open(tunnel_conf, proto, port, reason)) == -1)
@@ -300,13 +295,6 @@ tunnel_find(struct client *c, const char *address, int port)
 	return NULL;
 }
 
-/* "tcp" or "udp", as URLs begin. */
-const char *
-tunnel_scheme(enum grant_proto proto)
-{
-	return proto == GRANT_UDP ? "udp" : "tcp";
-}
-
 /* Start relaying a UDP tunnel's socket. */
 static void
 tunnel_start_udp(struct tunnel *t)
@@ -341,7 +329,7 @@ tunnel_add(struct client *c, enum grant_proto proto, const char *address, int po
 
 	if ((fd = tunnel_open_port(c, proto, address, port, bound, reason)) == -1)
 		return -1;
-	xasprintf(&url, "%s://%s:%d", tunnel_scheme(proto), c->grant->pol->public_host, *bound);
+	xasprintf(&url, "%s://%s:%d", grant_proto_name(proto), c->grant->pol->public_host, *bound);
 	/* The target is shown in status, tunnelgwctl and events: quote what the client sent. */
 	xasprintf(&target, "%s:%d", *address != '\0' ? log_quote(address, q) : "*", port);
 	t = xcalloc(1, sizeof *t);
@@ -499,6 +487,7 @@ int
 tunnel_make_udp(struct client *c, char **reason)
 {
 	struct tunnel	*t, *next;
+	enum grant_port	 how;
 	char		*address;
 	int		 requested, chan_port, bound, rc = 0;
 
@@ -507,7 +496,7 @@ tunnel_make_udp(struct client *c, char **reason)
 	/* Every forward may be UDP by the rules, or none changes (the command fails). */
 	TAILQ_FOREACH(t, &c->tunnels, entry) {
 		if (t->proto == GRANT_TCP && tunnel_may(c, GRANT_UDP, t->address, t->requested,
-		    reason) != 0)
+		    &how, reason) != 0)
 			return -1;
 	}
 	for (t = TAILQ_FIRST(&c->tunnels); t != NULL && rc == 0; t = next) {

@@ -22,7 +22,6 @@ int	 tunnel_forward_add(struct sshgw_session *, const char *, int, int *, int *,
 int	 tunnel_forward_cancel(struct sshgw_session *, const char *, int);
 char	*tunnel_banner(const struct client *);
 int	 tunnel_make_udp(struct client *, char **);
-const char *tunnel_scheme(enum grant_proto);
 void	 tunnel_close_all(struct client *);
 int	 tunnel_close_wanted(struct client *);
 char	*tunnel_status(struct sshgw_session *);

@@ -133,12 +133,15 @@ worker_tcp(struct sshgw_session *s, char *const *argv, int argc, char **note, ch
 		return -1;
 	if (grant_command(c->grant, argv, argc, cause) != 0)
 		return -1;
-	if (strcmp(argv[0], "udp") == 0 && c->grant->cmd.proxy_proto == 1) {
-		*cause = xstrdup("udp: PROXY protocol v1 has no form for UDP; use --proxy-proto=2");
-		return -1;
+	if (strcmp(argv[0], "udp") == 0) {
+		if (c->grant->cmd.proxy_proto == 1) {
+			*cause = xstrdup("udp: PROXY protocol v1 has no form for UDP; use "
+			    "--proxy-proto=2");
+			return -1;
+		}
+		if (tunnel_make_udp(c, cause) != 0)
+			return -1;
 	}
-	if (strcmp(argv[0], "udp") == 0 && tunnel_make_udp(c, cause) != 0)
-		return -1;
 	banner = tunnel_banner(c);
 	v = grant_proxy_proto(c->grant);
 	if (v != 0 && c->udp)
