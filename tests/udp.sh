@@ -90,7 +90,19 @@ ok "metrics: tunnelgw_udp_flows counts the open flows"
 ok "metrics: tunnelgw_udp_datagrams_total counts both directions"
 
 # --- DNS: dnsmasq behind the helper, 1,000 dig queries ------------------------------------
-dns_port=$(free_port)
+# dnsmasq binds the port for UDP and TCP: one free for both, as the helper's flows hold many
+# UDP ports that a TCP check alone would not see.
+dns_port=$(python3 -c '
+import socket
+while True:
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p)
+    break')
 echo "192.0.2.53 www.example.test" >"$TG_TMP/hosts.test"
 "$DNSMASQ" --keep-in-foreground --port="$dns_port" --listen-address=127.0.0.1 --bind-interfaces \
 	--no-resolv --no-hosts --addn-hosts="$TG_TMP/hosts.test" --pid-file= --user="$(id -un)" \
