@@ -8,6 +8,9 @@
 #   contrib/install-deps.sh --fuzz    build and test, plus clang and libFuzzer
 #   contrib/install-deps.sh --browser build and test, plus chromium, its driver and selenium
 #                                     for the dashboard's browser scenarios (make check-dashboard)
+#   contrib/install-deps.sh --postgresql  build and test, plus PostgreSQL 15's server and
+#                                     iproute2, for the suite on PostgreSQL and the scenarios of
+#                                     several gateways (make check-postgresql)
 #   contrib/install-deps.sh --deb     build and test, plus the Debian packaging tools and
 #                                     debootstrap (dpkg-buildpackage, lintian, tests/package.sh)
 # As root it runs apt-get itself; otherwise through sudo, and without sudo it says so and exits 1.
@@ -16,7 +19,7 @@ set -eu
 # openssh-client: ssh-keygen makes the demo's key, and ssh is what the demo tries.
 BUILD="build-essential autoconf automake pkg-config
        libssh-dev libssl-dev libconfig-dev libsqlite3-dev libevent-dev libjansson-dev
-       openssh-client"
+       libpq-dev openssh-client"
 # dnsmasq-base and bind9-dnsutils: a DNS server (the binary, no system service) and dig, for
 # the UDP tunnel scenarios (tests/udp.sh).
 TEST="check openssl python3 python3-jsonschema python3-yaml haproxy sqlite3 curl
@@ -29,6 +32,11 @@ FUZZ="clang libclang-rt-14-dev llvm"
 # (tests/dashboard.sh). Heavy, so not part of the plain test list: CI runs it once.
 BROWSER="chromium chromium-driver python3-selenium"
 
+# --postgresql: a PostgreSQL server that the tests start themselves (tests/pgserver.sh), and ip
+# for the network namespaces of the several-gateway scenarios. Not in the plain test list: the
+# server package is large, and CI runs the suite on it once.
+POSTGRESQL="postgresql-15 postgresql-client-15 iproute2"
+
 # --deb: dpkg-buildpackage with debhelper (debian/control's Build-Depends are the build and
 # test lists above), lintian, and debootstrap for the package scenario (tests/package.sh).
 DEB="debhelper devscripts lintian fakeroot dpkg-dev debootstrap"
@@ -39,9 +47,10 @@ case "${1:-}" in
 	--bench) pkgs="$pkgs openssh-server iperf3 socat" ;;
 	--fuzz) pkgs="$pkgs $FUZZ" ;;
 	--browser) pkgs="$pkgs $BROWSER" ;;
+	--postgresql) pkgs="$pkgs $POSTGRESQL" ;;
 	--deb) pkgs="$pkgs $DEB" ;;
 	"") ;;
-	*) echo "usage: $0 [--build|--bench|--fuzz|--browser|--deb]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--build|--bench|--fuzz|--browser|--postgresql|--deb]" >&2; exit 2 ;;
 esac
 
 missing=""

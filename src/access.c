@@ -392,14 +392,17 @@ access_login_token(struct client *c, const struct sshgw_login *req, const char *
 {
 	char		*account = NULL, *reason = NULL, *fp;
 	long long	 id;
+	int		 rc;
 
-	if (access_token_check(secret, req->decide, &account, &id, &reason) != 0) {
+	if ((rc = access_token_check(secret, req->decide, &account, &id, &reason)) != 0) {
 		if (grant_names_token(secret)) {
 			v->once = 1;
 			xasprintf(&v->log, "token refused: %s",
 			    reason != NULL ? reason : "database error");
-			v->tell = xstrdup(reason != NULL ? reason :
-			    "the account store is not available");
+			/* The client is told why, but not where the database is. */
+			v->tell = xstrdup(rc == 1 && reason != NULL ? reason : "the gateway "
+			    "cannot check tokens now (its database does not answer); try again "
+			    "in a moment");
 		}
 		free(reason);
 		return 1;

@@ -60,7 +60,7 @@ const struct conf_option conf_table[] = {
 	  .help = "authorized_keys-style file of the keys that may log in, with their options." },
 	{ .name = "database", .type = CONF_PATH, .offset = OFF(database),
 	  .def_str = "tunnelgw.db",
-	  .help = "SQLite database of accounts, tokens, keys and reserved addresses; created on first start." },
+	  .help = "Database of accounts, tokens, keys and reserved addresses: an SQLite file, created on first start, or a postgresql:// URI that several gateways share." },
 	{ .name = "proxy_protocol", .type = CONF_INT, .offset = OFF(proxy_protocol),
 	  .def_num = 0, .min = 0, .max = 2,
 	  .help = "Default PROXY protocol header sent toward the user's service: 0 (off), 1 or 2." },

@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "log.h"
+#include "store.h"
 #include "xmalloc.h"
 
 #define CONF_MAX_STRING	4096
@@ -839,13 +840,16 @@ out:
 	return rc;
 }
 
-/* Resolve a relative path against dir; "" stays "" (it means off). -1 if it gets too long. */
+/*
+ * Resolve a relative path against dir; "" stays "" (it means off), and so does a database
+ * server's URI. -1 if it gets too long.
+ */
 static int
 conf_resolve(char **p, const char *dir)
 {
 	char	*abs;
 
-	if (**p == '\0' || **p == '/')
+	if (**p == '\0' || **p == '/' || store_is_uri(*p))
 		return 0;
 	/* Within the loader's limit, so that the printed configuration (-T) loads again. */
 	if (xasprintf(&abs, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, *p) > CONF_MAX_STRING) {

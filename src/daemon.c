@@ -41,7 +41,9 @@
 
 #define DAEMON_BACKLOG		1024
 #define DAEMON_ACCEPT_BURST	64
-#define DAEMON_STORE_POLL	1	/* seconds between looks for changes by tunnelgwctl */
+#define DAEMON_STORE_POLL_MS	250	/* ms between looks for changes (tunnelgwctl, nodes) */
+#define DAEMON_STORE_TICKS	4	/* polls per flush of the events (one a second) */
+#define DAEMON_STORE_REPORT	60	/* seconds between reports of the same store trouble */
 
 static int	daemon_verbose;		/* -v count, added to log_level */
 
@@ -60,6 +62,9 @@ struct daemon {
 	struct store	 *store;
 	struct event	 *store_poll;
 	int64_t		  store_seq;
+	unsigned int	  store_ticks;
+	time_t		  store_failing;	/* when the store last failed to answer; 0: it answers */
+	time_t		  store_reported;	/* when that was last logged */
 	struct control	 *control;
 	struct metrics_server *metrics;
 	struct api_server *api;
@@ -77,15 +82,29 @@ daemon_store_poll(evutil_socket_t fd, short what, void *arg)
 	struct daemon	*d = arg;
 	int64_t		 seq;
 	char		*cause = NULL;
+	time_t		 now = time(NULL);
 
-	if (d->nold_keys > 0)
-		daemon_free_old_keys(d, 0);
-	events_flush(d->store);
+	if (++d->store_ticks % DAEMON_STORE_TICKS == 0) {
+		if (d->nold_keys > 0)
+			daemon_free_old_keys(d, 0);
+		events_flush(d->store);
+	}
 
 	if (store_changes(d->store, &seq, &cause) != 0) {
-		log_warn("account store: %s", cause);
+		/* A database server away: said once a minute, not four times a second. */
+		if (d->store_failing == 0 || now - d->store_reported >= DAEMON_STORE_REPORT) {
+			log_warn("account store: %s", cause);
+			d->store_reported = now;
+		}
+		if (d->store_failing == 0)
+			d->store_failing = now;
 		free(cause);
 		return;
+	}
+	if (d->store_failing != 0) {
+		log_info("account store: %s answers again after %lld s", store_where(d->store),
+		    (long long)(now - d->store_failing));
+		d->store_failing = 0;
 	}
 	if (seq == d->store_seq)
 		return;
@@ -99,7 +118,7 @@ daemon_store_poll(evutil_socket_t fd, short what, void *arg)
 static int
 daemon_open_store(struct daemon *d, char **cause)
 {
-	struct timeval	 tv = { DAEMON_STORE_POLL, 0 };
+	struct timeval	 tv = { 0, DAEMON_STORE_POLL_MS * 1000 };
 
 	if ((d->store = store_open(d->conf->database, STORE_BUSY_TIMEOUT, cause)) == NULL)
 		return -1;
@@ -108,7 +127,7 @@ daemon_open_store(struct daemon *d, char **cause)
 	d->store_poll = event_new(d->base, -1, EV_PERSIST, daemon_store_poll, d);
 	if (d->store_poll == NULL || event_add(d->store_poll, &tv) != 0)
 		fatal("cannot add a timer to the event loop");
-	log_info("account store %s open", d->conf->database);
+	log_info("account store %s open", store_where(d->store));
 	return 0;
 }
 
@@ -227,8 +246,10 @@ daemon_drop_privileges(struct daemon *d, char **cause)
 	}
 	xasprintf(&wal, "%s-wal", c->database);
 	xasprintf(&shm, "%s-shm", c->database);
-	rc = daemon_give(c->database, pw, cause) != 0 || daemon_give(wal, pw, cause) != 0 ||
-	    daemon_give(shm, pw, cause) != 0 || (*c->control_socket != '\0' &&
+	/* An SQLite file and its journal are the daemon's; a database server's are not. */
+	rc = (!store_is_uri(c->database) && (daemon_give(c->database, pw, cause) != 0 ||
+	    daemon_give(wal, pw, cause) != 0 || daemon_give(shm, pw, cause) != 0)) ||
+	    (*c->control_socket != '\0' &&
 	    daemon_give(c->control_socket, pw, cause) != 0) || (*c->events_log != '\0' &&
 	    daemon_give(c->events_log, pw, cause) != 0);
 	free(wal);

@@ -40,6 +40,21 @@ json_utf8_len(const unsigned char *s)
 	return n;
 }
 
+/* Is s (NUL-terminated) all valid UTF-8? */
+int
+json_utf8_valid(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 n;
+
+	while (*p != '\0') {
+		if ((n = json_utf8_len(p)) == 0)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
 /*
  * The JSON form of the character at p in piece (at most 6 bytes), its length in *len;
  * returns how many bytes of p it stands for. Bytes that are not UTF-8 become U+FFFD.

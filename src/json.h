@@ -11,4 +11,6 @@
 size_t	 json_quote_into(char *, size_t, const char *);
 void	 json_write_string(FILE *, const char *);
 
+int	 json_utf8_valid(const char *);
+
 #endif

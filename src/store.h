@@ -138,6 +138,8 @@ struct store_event_filter {
 struct store	*store_open(const char *, int, char **);
 void		 store_close(struct store *);
 int		 store_changes(struct store *, int64_t *, char **);
+int		 store_is_uri(const char *);
+const char	*store_where(struct store *);
 int		 store_integrity(struct store *, char **);
 
 /* Accounts: add, delete (its tokens, keys and addresses go with it), find, list. */

@@ -58,13 +58,16 @@ check_keys(const struct conf *c, char **cause)
 	return 0;
 }
 
-/* Check the database for -t: a missing one will be created; one that exists must open. */
+/*
+ * Check the database for -t: a missing file will be created; one that exists, or a database
+ * server, must open.
+ */
 static int
 check_database(const struct conf *c, char **cause)
 {
 	struct store	*st;
 
-	if (access(c->database, F_OK) == -1 && errno == ENOENT)
+	if (!store_is_uri(c->database) && access(c->database, F_OK) == -1 && errno == ENOENT)
 		return 0;
 	if ((st = store_open(c->database, STORE_BUSY_TIMEOUT, cause)) == NULL)
 		return -1;

@@ -146,7 +146,7 @@ $TG_PY stream "$rport" 100000 1 >/dev/null || fail "reserved port carries no dat
 ok "after the restart the owner still binds its reserved port, and it carries data"
 log_has "authenticated as account 'alice' with a token" "the log names the owner's account"
 need_tool sqlite3 "contrib/install-deps.sh installs it"
-expect_status 0 "$TG_TOOL" "$TG_TMP/state.db" 'PRAGMA integrity_check'
+expect_status 0 db_integrity "$TG_TMP/gw.conf"
 contains "$TG_OUT" "ok" "the database passes integrity_check"
 
 done_testing

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: ISC */
-/* tunnelgw: unit tests of the SQLite store: schema, constraints, tokens, locking, crashes. */
+/*
+ * tunnelgw: unit tests of the store: schema, constraints, tokens, locking, crashes. The cases
+ * that do not look at an SQLite file run again on PostgreSQL when TG_TEST_PG names the folder
+ * of a test server (tests/pgserver.sh; make check-postgresql).
+ */
 #include "config.h"
 
 #include <sys/stat.h>
@@ -15,6 +19,9 @@
 
 #include <openssl/evp.h>
 #include <sqlite3.h>
+#ifdef HAVE_LIBPQ
+#include <libpq-fe.h>
+#endif
 
 #include "store.h"
 #include "xmalloc.h"
@@ -40,12 +47,89 @@ __wrap_CRYPTO_memcmp(const void *a, const void *b, size_t len)
 	return __real_CRYPTO_memcmp(a, b, len);
 }
 
-/* The path of a database in a fresh test folder. */
+static const char *pg_dir;	/* TG_TEST_PG: the folder of a test PostgreSQL server */
+static int on_pg;		/* the cases of this run use it */
+
+/* Is path a PostgreSQL URI? */
+static int
+is_uri(const char *path)
+{
+	return strncmp(path, "postgresql://", 13) == 0;
+}
+
+#ifdef HAVE_LIBPQ
+/* Quiet NOTICEs. */
+static void
+pg_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* A raw connection to uri, or fail the test. */
+static PGconn *
+pg_connect(const char *uri)
+{
+	PGconn	*c = PQconnectdb(uri);
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	PQsetNoticeProcessor(c, pg_quiet, NULL);
+	return c;
+}
+
+/* Run sql on raw connection c: the integer of its first row (-1: none). */
+static long long
+pg_run(PGconn *c, const char *sql)
+{
+	PGresult	*r = PQexec(c, sql);
+	long long	 v = -1;
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) ==
+	    PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+/* The URI of database name of the test server. */
+static char *
+pg_uri(const char *name)
+{
+	char	*uri;
+
+	ck_assert_int_ne(asprintf(&uri, "postgresql://tunnelgw@/%s?host=%s", name, pg_dir), -1);
+	return uri;
+}
+
+/* A new empty database on the test server: its URI. */
+static char *
+pg_fresh(void)
+{
+	static int	 n;
+	PGconn		*c;
+	char		 name[64], sql[96], *admin = pg_uri("postgres");
+
+	snprintf(name, sizeof name, "tgcheck_%d_%d", (int)getpid(), n++);
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+	c = pg_connect(admin);
+	pg_run(c, sql);
+	PQfinish(c);
+	free(admin);
+	return pg_uri(name);
+}
+#endif
+
+/* A fresh database: the path of one in a fresh test folder, or a new one on PostgreSQL. */
 static char *
 db_path(void)
 {
 	char	*path;
 
+#ifdef HAVE_LIBPQ
+	if (on_pg)
+		return pg_fresh();
+#endif
 	ck_assert_int_ne(asprintf(&path, "%s/tunnelgw.db", tg_tmpdir()), -1);
 	return path;
 }
@@ -70,6 +154,15 @@ raw_int(const char *path, const char *sql)
 	sqlite3_stmt	*stmt;
 	long long	 v = -1;
 
+#ifdef HAVE_LIBPQ
+	if (is_uri(path)) {
+		PGconn	*c = pg_connect(path);
+
+		v = pg_run(c, sql);
+		PQfinish(c);
+		return v;
+	}
+#endif
 	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
 	if (sqlite3_step(stmt) == SQLITE_ROW)
@@ -86,6 +179,15 @@ raw_exec(const char *path, const char *sql)
 	sqlite3	*db;
 	char	*err = NULL;
 
+#ifdef HAVE_LIBPQ
+	if (is_uri(path)) {
+		PGconn	*c = pg_connect(path);
+
+		pg_run(c, sql);
+		PQfinish(c);
+		return;
+	}
+#endif
 	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 	    NULL), SQLITE_OK);
 	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK, "%s: %s", sql, err);
@@ -702,6 +804,7 @@ START_TEST(test_missing_folder)
 }
 END_TEST
 
+#ifndef HAVE_LIBPQ
 /* A PostgreSQL URI is refused in one line that does not repeat it (it may hold a password). */
 START_TEST(test_postgres_uri)
 {
@@ -720,6 +823,29 @@ START_TEST(test_postgres_uri)
 	}
 }
 END_TEST
+#else
+/* A server that is not there is one line that does not repeat the URI (it may hold a password). */
+START_TEST(test_postgres_uri)
+{
+	static const char *const uris[] = {
+		"postgresql://tg:secret@/tunnelgw?host=/nonexistent",
+		"postgres://tg:secret@/tunnelgw?host=/nonexistent",
+	};
+	char	*cause;
+	size_t	 i;
+
+	for (i = 0; i < sizeof uris / sizeof uris[0]; i++) {
+		cause = NULL;
+		ck_assert_ptr_null(store_open(uris[i], 100, &cause));
+		ck_assert_msg(strncmp(cause, "DB: cannot connect to PostgreSQL: ", 34) == 0, "%s",
+		    cause);
+		ck_assert_ptr_null(strstr(cause, "secret"));
+		ck_assert_ptr_null(strchr(cause, '\n'));
+		free(cause);
+	}
+}
+END_TEST
+#endif
 
 /* Accounts: add, duplicates, bad names and limits, find, list, unknown names. */
 START_TEST(test_accounts)
@@ -834,10 +960,13 @@ START_TEST(test_tokens)
 	sha256(t1, h);
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02X", h[i]);
-	ck_assert_int_ne(asprintf(&sql, "SELECT count(*) FROM tokens WHERE hash = X'%s'", hex), -1);
+	ck_assert_int_ne(asprintf(&sql, is_uri(path) ? "SELECT count(*) FROM tokens WHERE "
+	    "hash = '\\x%s'::bytea" : "SELECT count(*) FROM tokens WHERE hash = X'%s'", hex), -1);
 	ck_assert_int_eq(raw_int(path, sql), 1);
 	free(sql);
-	ck_assert_int_eq(asprintf(&sql, "SELECT count(*) FROM tokens WHERE CAST(hash AS TEXT) "
+	ck_assert_int_eq(asprintf(&sql, is_uri(path) ? "SELECT count(*) FROM tokens WHERE "
+	    "encode(hash, 'escape') LIKE '%%%s%%' OR lookup::text LIKE '%%%s%%'" :
+	    "SELECT count(*) FROM tokens WHERE CAST(hash AS TEXT) "
 	    "LIKE '%%%s%%' OR lookup LIKE '%%%s%%'", t1 + 4, t1 + 4) > 0, 1);
 	ck_assert_int_eq(raw_int(path, sql), 0);
 	free(sql);
@@ -884,7 +1013,10 @@ START_TEST(test_tokens)
 	free(cause);
 
 	/* Expired. */
-	raw_exec(path, "UPDATE tokens SET expires = strftime('%s', 'now') - 1 WHERE id = 2");
+	ck_assert_int_ne(asprintf(&sql, "UPDATE tokens SET expires = %lld WHERE id = 2",
+	    (long long)time(NULL) - 1), -1);
+	raw_exec(path, sql);
+	free(sql);
 	ck_assert_int_eq(store_token_verify(st, t2, &acct, &id, &cause), 1);
 	ck_assert_str_eq(cause, "token 2 has expired");
 	free(cause);
@@ -921,8 +1053,9 @@ START_TEST(test_token_constant_time)
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02X", h[i]);
 	ck_assert_int_ne(asprintf(&sql, "INSERT INTO tokens (account, lookup, hash, created, "
-	    "member) SELECT 'mallory', lookup, X'%s', created, (SELECT id FROM members WHERE "
-	    "account = 'mallory') FROM tokens WHERE id = %lld", hex, (long long)id), -1);
+	    "member) SELECT 'mallory', lookup, %s%s%s, created, (SELECT id FROM members WHERE "
+	    "account = 'mallory') FROM tokens WHERE id = %lld", is_uri(path) ? "'\\x" : "X'", hex,
+	    is_uri(path) ? "'::bytea" : "'", (long long)id), -1);
 	raw_exec(path, sql);
 	free(sql);
 	ck_assert_int_eq(raw_int(path, "SELECT count(DISTINCT lookup) FROM tokens"), 1);
@@ -1129,7 +1262,9 @@ START_TEST(test_cascade)
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM tokens"), 1);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM keys"), 1);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM addresses"), 1);
-	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	if (!is_uri(path))
+		ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	ck_assert_msg(store_integrity(st, &cause) == 0, "%s", cause);
 	store_close(st);
 	free(path);
 }
@@ -1201,6 +1336,38 @@ START_TEST(test_locked)
 }
 END_TEST
 
+/*
+ * The change counter as st sees it once a change made elsewhere has had the time to reach it:
+ * at once on SQLite; on PostgreSQL, when the notification comes (waited for up to 1 s).
+ */
+static int64_t
+changed_from(struct store *st, int64_t was)
+{
+	long long	 start = now_ms();
+	char		*cause = NULL;
+	int64_t		 seq;
+
+	for (;;) {
+		ck_assert_msg(store_changes(st, &seq, &cause) == 0, "%s", cause);
+		if (seq != was || !on_pg || now_ms() - start > 1000)
+			return seq;
+		usleep(5000);
+	}
+}
+
+/* The change counter as st sees it after long enough for a change to have come (200 ms). */
+static int64_t
+unchanged(struct store *st)
+{
+	char	*cause = NULL;
+	int64_t	 seq;
+
+	if (on_pg)
+		usleep(200000);
+	ck_assert_msg(store_changes(st, &seq, &cause) == 0, "%s", cause);
+	return seq;
+}
+
 /* The change counter moves with every change, by this or another connection, not with logins. */
 START_TEST(test_changes)
 {
@@ -1212,23 +1379,18 @@ START_TEST(test_changes)
 	ck_assert_int_eq(store_changes(st, &s1, &cause), 0);
 	ck_assert_int_eq(s0, s1);
 	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
-	ck_assert_int_eq(store_changes(st, &s1, &cause), 0);
-	ck_assert_int_gt(s1, s0);
+	ck_assert_int_gt(s1 = changed_from(st, s0), s0);
 	ck_assert_int_eq(store_token_create(ctl, "alice", NULL, 0, &t, &id, &cause), 0);
-	ck_assert_int_eq(store_changes(st, &s2, &cause), 0);
-	ck_assert_int_gt(s2, s1);
+	ck_assert_int_gt(s2 = changed_from(st, s1), s1);
 	ck_assert_int_eq(store_token_verify(ctl, t, &acct, &id, &cause), 0);
 	free(acct);
-	ck_assert_int_eq(store_changes(st, &s3, &cause), 0);
-	ck_assert_int_eq(s3, s2);
+	ck_assert_int_eq(unchanged(st), s2);
 	ck_assert_int_eq(store_token_revoke(ctl, id, &cause), 0);
-	ck_assert_int_eq(store_changes(st, &s3, &cause), 0);
-	ck_assert_int_gt(s3, s2);
+	ck_assert_int_gt(s3 = changed_from(st, s2), s2);
 	/* A failed write changes nothing. */
 	ck_assert_int_eq(store_account_add(ctl, "alice", -1, &cause), -1);
 	free(cause);
-	ck_assert_int_eq(store_changes(st, &s2, &cause), 0);
-	ck_assert_int_eq(s2, s3);
+	ck_assert_int_eq(unchanged(st), s3);
 	strfreezero(t);
 	store_close(ctl);
 	store_close(st);
@@ -1292,8 +1454,9 @@ START_TEST(test_kill9)
 		}
 		store_close(st);
 	}
-	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM pragma_integrity_check "
-	    "WHERE integrity_check = 'ok'"), 1);
+	if (!is_uri(path))
+		ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM pragma_integrity_check "
+		    "WHERE integrity_check = 'ok'"), 1);
 	free(path);
 }
 END_TEST
@@ -1328,44 +1491,212 @@ START_TEST(test_concurrent_open)
 }
 END_TEST
 
-/* The store suite. */
-static Suite *
-store_suite(void)
+#ifdef HAVE_LIBPQ
+/*
+ * PostgreSQL: the writers' lock held by another connection: each write waits, fails clearly,
+ * writes nothing; reads go on.
+ */
+START_TEST(test_pg_locked)
 {
-	Suite	*s = suite_create("store");
-	TCase	*tc = tcase_create("store");
+	char			*path = db_path(), *cause = NULL, *t = NULL, *acct;
+	struct store		*st = open_ok(path, 200);
+	struct store_account	*a;
+	PGconn			*other;
+	long long		 start;
+	int64_t			 id;
+	int			 port;
 
+	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
+	ck_assert_int_eq(store_token_create(st, "alice", NULL, 0, &t, &id, &cause), 0);
+	other = pg_connect(path);
+	pg_run(other, "BEGIN");
+	pg_run(other, "SELECT pg_advisory_xact_lock(1413961521)");
+	start = now_ms();
+	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), -1);
+	ck_assert_int_ge(now_ms() - start, 150);
+	ck_assert_str_eq(cause, "DB: database is locked by another process (waited 200 ms)");
+	free(cause);
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 0, 1000, 1010, &port,
+	    &cause), -1);
+	ck_assert_str_eq(cause, "DB: database is locked by another process (waited 200 ms)");
+	free(cause);
+	/* A login that spends the token waits for the lock too; a check does not. */
+	ck_assert_int_eq(store_token_verify(st, t, &acct, &id, &cause), -1);
+	free(cause);
+	ck_assert_int_eq(store_token_check(st, t, &acct, &id, &cause), 0);
+	free(acct);
+	ck_assert_int_eq(store_account_find(st, "alice", &a, &cause), 0);
+	ck_assert_ptr_nonnull(a);
+	store_account_free(a);
+	pg_run(other, "ROLLBACK");
+	PQfinish(other);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM accounts"), 1);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM addresses"), 0);
+	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), 0);
+	strfreezero(t);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* PostgreSQL: another program's tables, or a newer schema, are refused and left alone. */
+START_TEST(test_pg_refused)
+{
+	char		*path = db_path(), *cause = NULL, *expect;
+	const char	*db;
+	struct store	*st;
+
+	raw_exec(path, "CREATE TABLE notes (t text)");
+	ck_assert_ptr_null(store_open(path, 100, &cause));
+	db = path + strlen("postgresql://tunnelgw@/");
+	ck_assert_int_ne(asprintf(&expect, "DB: database '%.*s' on %s is not a tunnelgw database "
+	    "(another program's: 1 tables)", (int)strcspn(db, "?"), db, pg_dir), -1);
+	ck_assert_str_eq(cause, expect);
+	free(cause);
+	free(expect);
+	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM pg_tables WHERE schemaname = "
+	    "'public'"), 1);
+	free(path);
+
+	path = db_path();
+	st = open_ok(path, 100);
+	store_close(st);
+	raw_exec(path, "UPDATE tunnelgw_schema SET version = 9");
+	ck_assert_ptr_null(store_open(path, 100, &cause));
+	ck_assert_str_eq(cause, "DB: schema version 9 is newer than this tunnelgw understands (1)");
+	free(cause);
+	free(path);
+}
+END_TEST
+
+/*
+ * PostgreSQL: a server that drops the store's connections (a restart) costs no call: the
+ * next one makes them again, the change counter's too, and a change made meanwhile is seen.
+ */
+START_TEST(test_pg_reconnect)
+{
+	char			*path = db_path(), *cause = NULL;
+	struct store		*st = open_ok(path, 1000), *ctl = open_ok(path, 1000);
+	struct store_account	*a;
+	PGconn			*admin;
+	int64_t			 s0, s1;
+
+	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
+	ck_assert_int_eq(store_changes(st, &s0, &cause), 0);
+	admin = pg_connect(path);
+	ck_assert_int_ge(pg_run(admin, "SELECT count(pg_terminate_backend(pid)) FROM "
+	    "pg_stat_activity WHERE application_name = 'tunnelgw'"), 3);
+	ck_assert_int_eq(store_account_add(ctl, "bob", -1, &cause), 0);
+	ck_assert_int_eq(store_account_find(st, "bob", &a, &cause), 0);
+	ck_assert_ptr_nonnull(a);
+	store_account_free(a);
+	ck_assert_msg(store_changes(st, &s1, &cause) == 0, "%s", cause);
+	ck_assert_int_gt(s1, s0);
+	PQfinish(admin);
+	store_close(ctl);
+	store_close(st);
+	free(path);
+}
+END_TEST
+
+/* PostgreSQL: a change on one connection is seen by another's store_changes at once (NOTIFY). */
+START_TEST(test_pg_notify)
+{
+	char		*path = db_path(), *cause = NULL, *t;
+	struct store	*node = open_ok(path, 1000), *ctl = open_ok(path, 1000);
+	long long	 start;
+	int64_t		 s0, s1, id;
+
+	ck_assert_int_eq(store_account_add(ctl, "alice", -1, &cause), 0);
+	ck_assert_int_eq(store_token_create(ctl, "alice", NULL, 0, &t, &id, &cause), 0);
+	ck_assert_int_eq(store_changes(node, &s0, &cause), 0);
+	ck_assert_int_eq(store_changes(node, &s1, &cause), 0);
+	ck_assert_int_eq(s1, s0);
+	ck_assert_int_eq(store_token_revoke(ctl, id, &cause), 0);
+	start = now_ms();
+	do {
+		ck_assert_int_eq(store_changes(node, &s1, &cause), 0);
+		if (s1 == s0)
+			usleep(5000);
+	} while (s1 == s0 && now_ms() - start < 1000);
+	ck_assert_int_gt(s1, s0);
+	ck_assert_int_eq(store_token_active(node, id, &cause), 0);
+	strfreezero(t);
+	store_close(ctl);
+	store_close(node);
+	free(path);
+}
+END_TEST
+#endif
+
+/*
+ * The store suite: the cases of SQLite's file, and those of any backend, on SQLite; with
+ * TG_TEST_PG, those of any backend and PostgreSQL's own, on PostgreSQL.
+ */
+static Suite *
+store_suite(int pg)
+{
+	Suite	*s = suite_create(pg ? "store (PostgreSQL)" : "store (SQLite)");
+	TCase	*tc;
+
+	if (!pg) {
+		tc = tcase_create("sqlite");
+		tcase_add_checked_fixture(tc, NULL, tg_cleanup);
+		tcase_add_test(tc, test_create);
+		tcase_add_test(tc, test_migrate_v1);
+		tcase_add_test(tc, test_newer_schema);
+		tcase_add_test(tc, test_not_a_database);
+		tcase_add_test(tc, test_other_program);
+		tcase_add_test(tc, test_corrupt);
+		tcase_add_test(tc, test_unreadable);
+		tcase_add_test(tc, test_missing_folder);
+		tcase_add_test(tc, test_postgres_uri);
+		tcase_add_test(tc, test_locked);
+		suite_add_tcase(s, tc);
+	}
+	tc = tcase_create("any");
 	tcase_add_checked_fixture(tc, NULL, tg_cleanup);
-	tcase_add_test(tc, test_create);
-	tcase_add_test(tc, test_migrate_v1);
 	tcase_add_test(tc, test_members);
 	tcase_add_test(tc, test_account_set);
 	tcase_add_test(tc, test_apikeys);
 	tcase_add_test(tc, test_events);
 	tcase_add_test(tc, test_reopen_keeps_data);
-	tcase_add_test(tc, test_newer_schema);
-	tcase_add_test(tc, test_not_a_database);
-	tcase_add_test(tc, test_other_program);
-	tcase_add_test(tc, test_corrupt);
-	tcase_add_test(tc, test_unreadable);
-	tcase_add_test(tc, test_missing_folder);
-	tcase_add_test(tc, test_postgres_uri);
 	tcase_add_test(tc, test_accounts);
 	tcase_add_test(tc, test_tokens);
 	tcase_add_test(tc, test_token_constant_time);
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_addresses);
 	tcase_add_test(tc, test_cascade);
-	tcase_add_test(tc, test_locked);
 	tcase_add_test(tc, test_changes);
 	tcase_add_test(tc, test_kill9);
 	tcase_add_test(tc, test_concurrent_open);
 	suite_add_tcase(s, tc);
+#ifdef HAVE_LIBPQ
+	if (pg) {
+		tc = tcase_create("postgresql");
+		tcase_add_test(tc, test_pg_locked);
+		tcase_add_test(tc, test_pg_refused);
+		tcase_add_test(tc, test_pg_reconnect);
+		tcase_add_test(tc, test_pg_notify);
+		suite_add_tcase(s, tc);
+	}
+#endif
 	return s;
 }
 
 int
 main(void)
 {
-	return tg_run(store_suite());
+	int	 rc;
+
+	pg_dir = getenv("TG_TEST_PG");
+	if ((rc = tg_run(store_suite(0))) != EXIT_SUCCESS || pg_dir == NULL || *pg_dir == '\0')
+		return rc;
+#ifndef HAVE_LIBPQ
+	fprintf(stderr, "TG_TEST_PG is set, but this build has no PostgreSQL backend\n");
+	return EXIT_FAILURE;
+#else
+	on_pg = 1;
+	return tg_run(store_suite(1));
+#endif
 }

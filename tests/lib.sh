@@ -90,6 +90,81 @@ wait_for() {
 	done
 }
 
+# TG_TEST_PG: the folder of a test PostgreSQL server (tests/pgserver.sh, make check-postgresql).
+# With it, every configuration write_conf writes names a database of that server instead of an
+# SQLite file: the suite runs on PostgreSQL.
+TG_PG_ADMIN=${TG_TEST_PG:+postgresql://tunnelgw@/postgres?host=$TG_TEST_PG}
+
+# on_sqlite: true when the tests run on SQLite files (checks of the file itself need it).
+on_sqlite() {
+	[ -z "${TG_TEST_PG:-}" ]
+}
+
+# conf_database CONF: the database a configuration file names.
+conf_database() {
+	sed -n 's/^database *= *"\(.*\)";.*/\1/p' "$1"
+}
+
+# db_of CONF: the database of a configuration: its SQLite file (resolved as tunnelgw does) or
+# its URI.
+db_of() {
+	local db
+	db=$(conf_database "$1")
+	db=${db:-tunnelgw.db}
+	case "$db" in
+	/* | postgresql://*) echo "$db" ;;
+	*) echo "$(cd "$(dirname "$1")" && pwd)/$db" ;;
+	esac
+}
+
+# db_dump CONF: everything the database of a configuration holds, as bytes to search.
+db_dump() {
+	local db
+	db=$(db_of "$1")
+	if on_sqlite; then
+		cat "$db" "$db-wal" 2>/dev/null || true
+	else
+		pg_dump --data-only "$db"
+	fi
+}
+
+# db_integrity CONF: "ok" when the database of a configuration is sound (SQLite's
+# integrity_check; PostgreSQL checks its constraints itself: its one change counter).
+db_integrity() {
+	local db
+	db=$(db_of "$1")
+	if on_sqlite; then
+		sqlite3 "$db" 'PRAGMA integrity_check'
+	else
+		[ "$(psql "$db" -qAtc 'SELECT count(*) FROM changes')" = 1 ] && echo ok
+	fi
+}
+
+# pg_database FILE: the URI of this test's database for the SQLite file FILE, made when missing.
+pg_database() {
+	local name
+	name=$(printf 'tg_%s_%s_%s' "$TG_NAME" "$(basename "$1" .db)" "$$" | tr -c 'a-zA-Z0-9_' _)
+	name=${name:0:63}
+	if [ -z "$(psql "$TG_PG_ADMIN" -qAtc "SELECT 1 FROM pg_database WHERE datname = '$name'")" ]
+	then
+		psql "$TG_PG_ADMIN" -qc "CREATE DATABASE $name" >/dev/null
+	fi
+	echo "postgresql://tunnelgw@/$name?host=$TG_TEST_PG"
+}
+
+# pg_conf_line LINE: LINE, or under TG_TEST_PG with a database server's URI for its database.
+pg_conf_line() {
+	local line=$1 file
+	case "$line" in
+	database*=*)
+		if [ -n "${TG_TEST_PG:-}" ]; then
+			file=$(printf '%s' "$line" | sed -n 's/^database *= *"\(.*\)";.*/\1/p')
+			line="database = \"$(pg_database "${file:-tunnelgw.db}")\";"
+		fi ;;
+	esac
+	printf '%s\n' "$line"
+}
+
 # write_conf FILE [EXTRA...]: a loopback configuration in FILE's folder, plus extra lines.
 write_conf() {
 	local file=$1
@@ -100,8 +175,12 @@ write_conf() {
 		case "$*" in *public_host*) ;; *) echo "public_host = \"127.0.0.1\";" ;; esac
 		case "$*" in *public_bind*) ;; *) echo "public_bind = \"127.0.0.1\";" ;; esac
 		for line in "$@"; do
-			echo "$line"
+			pg_conf_line "$line"
 		done
+		case "$*" in
+		*database*) ;;
+		*) on_sqlite || pg_conf_line 'database = "tunnelgw.db";' ;;
+		esac
 	} >"$file"
 }
 

@@ -13,6 +13,7 @@
 /* An open store. A backend's own structure starts with it. */
 struct store {
 	const struct store_backend	*backend;
+	const char			*where;	/* what logs may name: no password */
 };
 
 /* A token's SHA-256, and its first 8 bytes read big-endian: the number it is looked up by. */
@@ -157,7 +158,8 @@ int		 store_token_usable(const struct store_match *, int64_t, char **);
 /* key.c */
 struct store_key *store_key_parse(const char *, const char *, const char *, char **);
 
-/* The backends: sqlite-open.c. */
+/* The backends: sqlite-open.c, pg.c. */
 struct store	*store_sqlite_open(const char *, int, char **);
+struct store	*store_pg_open(const char *, int, char **);
 
 #endif

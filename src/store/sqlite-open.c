@@ -78,6 +78,7 @@ store_sqlite_open(const char *path, int busy_ms, char **cause)
 	sq->store.backend = &store_sqlite_backend;
 	sq->file = f;
 	sq->path = xstrdup(path);
+	sq->store.where = sq->path;
 	sq->busy_ms = busy_ms;
 
 	if ((rc = sqlite3_open_v2(path, &sq->db, SQLITE_OPEN_READWRITE, NULL)) != SQLITE_OK) {

@@ -25,13 +25,33 @@ static const struct store_scheme {
 	const char	*name;
 	struct store	*(*open)(const char *, int, char **);
 } store_schemes[] = {
+#ifdef HAVE_LIBPQ
+	{ "postgresql://", "PostgreSQL", store_pg_open },
+	{ "postgres://", "PostgreSQL", store_pg_open },
+#else
 	{ "postgresql://", "PostgreSQL", NULL },
 	{ "postgres://", "PostgreSQL", NULL },
+#endif
 };
 
+/* Is database the URI of a database server (not the path of an SQLite file)? */
+int
+store_is_uri(const char *database)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof store_schemes / sizeof store_schemes[0]; i++) {
+		if (strncmp(database, store_schemes[i].prefix,
+		    strlen(store_schemes[i].prefix)) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /*
- * Open the database at path: a URI of a backend this build has not, or else an SQLite file,
- * created (mode 0600) when missing, its schema brought up to date. busy_ms: how long a write
+ * Open the database at path: a postgresql:// URI (refused by a build without libpq), or else
+ * an SQLite file, created (mode 0600) when missing; its schema brought up to date. busy_ms:
+ * how long a write
  * waits for another writer before failing (milliseconds). A file that is not a tunnelgw
  * database, or is from a newer tunnelgw, is refused untouched.
  */
@@ -53,6 +73,13 @@ store_open(const char *path, int busy_ms, char **cause)
 		return NULL;
 	}
 	return store_sqlite_open(path, busy_ms, cause);
+}
+
+/* What logs may call the open database: its path, or its name and host, never a password. */
+const char *
+store_where(struct store *st)
+{
+	return st->where;
 }
 
 /* Close the database; NULL is a no-op. */
