@@ -232,20 +232,52 @@ access_member(struct grant *g, long long token_id, const char *fp)
 	return rc;
 }
 
-/* The account that reserved port for proto, as a new string, or NULL when none did. */
-char *
-access_port_owner(enum grant_proto proto, int port)
-{
-	char	*account = NULL, *cause = NULL;
+/*
+ * This gateway's name among those sharing a database, for reservations that belong to one
+ * (NULL: not shared). Set before the workers start; a copy.
+ */
+static char *access_node;
 
-	if (access_store == NULL)
-		return NULL;
-	if (store_address_owner(access_store, grant_proto_name(proto), port, &account,
-	    &cause) != 0) {
+/* Say which gateway this is (see access_node). */
+void
+access_set_node(const char *node)
+{
+	free(access_node);
+	access_node = node != NULL ? xstrdup(node) : NULL;
+}
+
+/*
+ * Who reserved port for proto: 0 with *owner the account (a new string) or NULL when nobody
+ * did; -1 when the store cannot say (a forward must then be refused, not granted blindly).
+ * When the reservation belongs to another gateway, *elsewhere (a new string, else NULL)
+ * says which and where to connect.
+ */
+int
+access_port_owner(enum grant_proto proto, int port, char **owner, char **elsewhere)
+{
+	struct store_address	*a = NULL;
+	char			*cause = NULL;
+
+	*owner = NULL;
+	if (elsewhere != NULL)
+		*elsewhere = NULL;
+	if (access_store == NULL || port == 0)
+		return 0;
+	if (store_address_find(access_store, grant_proto_name(proto), port, &a, &cause) != 0) {
 		access_db_error("reserved port lookup", cause);
-		return NULL;
+		return -1;
 	}
-	return account;
+	if (a == NULL)
+		return 0;
+	*owner = a->account;
+	a->account = NULL;
+	if (elsewhere != NULL && a->node != NULL && access_node != NULL &&
+	    strcmp(a->node, access_node) != 0)
+		xasprintf(elsewhere, "%s port %d is reserved for this account on gateway %s: "
+		    "connect to %s instead", grant_proto_name(proto), port, a->node,
+		    a->host != NULL ? a->host : a->node);
+	store_address_free(a);
+	return 0;
 }
 
 /* Mark every reserved port in a 65536-bit map; 0, or -1 when the store cannot say. */

@@ -23,7 +23,8 @@ void	 access_thread_keys(const struct keyfile *);
 int	 access_login(struct sshgw_session *, const struct sshgw_login *,
 	    struct sshgw_verdict *);
 int	 access_register_key(struct sshgw_session *, char **);
-char	*access_port_owner(enum grant_proto, int);
+int	 access_port_owner(enum grant_proto, int, char **, char **);
+void	 access_set_node(const char *);
 int	 access_reserved_ports(enum grant_proto, uint8_t *);
 const char *access_still_allowed(const struct client *);
 const char *access_rekey(struct client *, const struct keyfile *);

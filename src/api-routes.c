@@ -28,6 +28,7 @@
 #include "api-int.h"
 #include "conf.h"
 #include "log.h"
+#include "nodes.h"
 #include "ports.h"
 #include "registry.h"
 #include "sshgw.h"
@@ -291,6 +292,9 @@ api_tunnel_fill(json_t *o, const struct registry_view *v)
 	json_object_set_new_nocheck(o, "account", api_ascii(v->account));
 	json_object_set_new_nocheck(o, "member", api_ascii(v->member));
 	json_object_set_new_nocheck(o, "forward", api_ascii(v->target));
+	if (nodes_name() != NULL)
+		json_object_set_new_nocheck(o, "node", api_ascii(v->node != NULL ? v->node :
+		    nodes_name()));
 	if (v->awaiting) {
 		json_object_set_new_nocheck(o, "created", api_time(v->since));
 		json_object_set_new_nocheck(o, "expires", api_time(v->expires));
@@ -384,6 +388,29 @@ api_tunnel_find(const struct registry_view *v, void *arg)
 		f->found = api_tunnel_json(v);
 }
 
+/*
+ * Call fn for each live tunnel of account (NULL: all): this gateway's (registry_each), then
+ * those of the other gateways sharing the database, when it answers.
+ */
+static void
+api_tunnels_walk(const char *account, void (*fn)(const struct registry_view *, void *),
+    void *arg)
+{
+	struct nodes_list	 l;
+	char			*cause = NULL;
+	size_t			 i;
+
+	registry_each(account, fn, arg);
+	if (nodes_others(account, &l, &cause) != 0) {
+		log_warn("api: the other gateways' tunnels: %s", cause);
+		free(cause);
+		return;
+	}
+	for (i = 0; i < l.n; i++)
+		fn(&l.v[i], arg);
+	nodes_list_free(&l);
+}
+
 /* GET tunnels: the live tunnels of the caller's account (the operator's: all, or ?account=). */
 static void
 api_tunnels_list(struct api_req *r)
@@ -401,7 +428,7 @@ api_tunnels_list(struct api_req *r)
 	l.awaiting = json_object();
 	l.now = time(NULL);
 	api_text_add("{\"tunnels\":[", 12, &l.text);
-	registry_each(*account != '\0' ? account : NULL, api_tunnel_each, &l);
+	api_tunnels_walk(*account != '\0' ? account : NULL, api_tunnel_each, &l);
 	api_text_add("]}", 2, &l.text);
 	json_decref(l.online);
 	json_decref(l.awaiting);
@@ -468,7 +495,9 @@ api_reserve(struct api_req *r, const char *account, const char *proto, int port,
 	int			 i;
 
 	for (i = 0; i < API_RESERVE_TRIES; i++) {
-		if (store_address_reserve(r->api->store, account, proto, port, lo, hi, out,
+		/* It is for the command this gateway gives: on this gateway. */
+		if (store_address_reserve(r->api->store, account, proto,
+		    store_shared(r->api->store) ? c->node_name : NULL, port, lo, hi, out,
 		    &cause) != 0) {
 			api_store_error(r, cause);
 			return -1;
@@ -637,7 +666,7 @@ api_tunnels_get(struct api_req *r)
 
 	if ((f.id = api_number_id(r, "tunnel")) == 0)
 		return;
-	registry_each(r->who->operator ? NULL : r->who->account, api_tunnel_find, &f);
+	api_tunnels_walk(r->who->operator ? NULL : r->who->account, api_tunnel_find, &f);
 	if (f.found == NULL) {
 		api_problem(r->req, 404, "no live tunnel %llu%s%s", f.id,
 		    r->who->operator ? "" : " in account ", r->who->operator ? "" : r->who->account);
@@ -688,6 +717,66 @@ api_tunnels_cancel(struct api_req *r, unsigned long long id)
 }
 
 /*
+ * The owner of live tunnel id on another gateway sharing the database: 0 with its account
+ * and member (new strings), -1 when none of them holds it.
+ */
+static int
+api_tunnels_remote(struct api_req *r, unsigned long long id, char **account, char **member)
+{
+	struct api_tunnel_find	 f = { id, NULL };
+	const char		*m;
+	struct nodes_list	 l;
+	char			*cause = NULL;
+	size_t			 i;
+
+	*account = *member = NULL;
+	if (nodes_others(NULL, &l, &cause) != 0) {
+		log_warn("api: the other gateways' tunnels: %s", cause);
+		free(cause);
+		return -1;
+	}
+	for (i = 0; i < l.n && f.found == NULL; i++)
+		api_tunnel_find(&l.v[i], &f);
+	nodes_list_free(&l);
+	if (f.found == NULL)
+		return -1;
+	*account = xstrdup(json_string_value(json_object_get(f.found, "account")));
+	m = json_string_value(json_object_get(f.found, "member"));
+	*member = m != NULL ? xstrdup(m) : NULL;
+	json_decref(f.found);
+	return 0;
+}
+
+/*
+ * DELETE tunnels/ID of a tunnel another gateway holds: ask it through the database (it
+ * closes it within a second); 202 as for one of ours.
+ */
+static void
+api_tunnels_delete_remote(struct api_req *r, unsigned long long id, const char *account,
+    const char *member)
+{
+	char	*cause = NULL, obj[32];
+	int	 own;
+
+	if (!r->who->operator && strcmp(account, r->who->account) != 0) {
+		api_problem(r->req, 404, "no live tunnel %llu in account %s", id, r->who->account);
+		return;
+	}
+	own = !r->who->operator && member != NULL && strcmp(member, r->who->member) == 0;
+	if (api_need(r, own ? ROLE_DEVELOPER : ROLE_MANAGER, own ? "closing one's own tunnel" :
+	    "closing another member's tunnel") != 0)
+		return;
+	if (nodes_close(id, &cause) != 0) {
+		api_store_error(r, cause);
+		return;
+	}
+	snprintf(obj, sizeof obj, "tunnel %llu", id);
+	api_audit(r, "tunnel.close", account, obj);
+	api_send(r->req, 202, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status", "closing"),
+	    "application/json");
+}
+
+/*
  * DELETE tunnels/ID: close a live tunnel (its public port; open connections finish). One's
  * own needs developer, anyone's in the account manager. 202: its worker closes it at once.
  */
@@ -702,8 +791,12 @@ api_tunnels_delete(struct api_req *r)
 		return;
 	if (api_tunnels_cancel(r, id) == 0)
 		return;
-	if (registry_owner(id, &account, &member) != 0 ||
-	    (!r->who->operator && strcmp(account, r->who->account) != 0)) {
+	if (registry_owner(id, &account, &member) != 0 && api_tunnels_remote(r, id, &account,
+	    &member) == 0) {
+		api_tunnels_delete_remote(r, id, account, member);
+		goto out;
+	}
+	if (account == NULL || (!r->who->operator && strcmp(account, r->who->account) != 0)) {
 		api_problem(r->req, 404, "no live tunnel %llu%s%s", id,
 		    r->who->operator ? "" : " in account ", r->who->operator ? "" : r->who->account);
 		goto out;
@@ -1419,15 +1512,16 @@ api_apikeys_delete(struct api_req *r)
 static json_t *
 api_address_json(struct api_req *r, const struct store_address *a)
 {
-	const char	*host = r->api->conf->public_host;
+	const char	*host = a->host != NULL ? a->host : r->api->conf->public_host;
 	int		 v6 = strchr(host, ':') != NULL;
 	char		*url;
 	json_t		*doc;
 
 	xasprintf(&url, "%s://%s%s%s:%d", a->protocol, v6 ? "[" : "", host, v6 ? "]" : "",
 	    a->port);
-	doc = json_pack("{s:s, s:s, s:i, s:s, s:o}", "public_endpoint", url, "protocol",
-	    a->protocol, "port", a->port, "account", a->account, "created", api_time(a->created));
+	doc = json_pack("{s:s, s:s, s:i, s:s, s:o, s:s?}", "public_endpoint", url, "protocol",
+	    a->protocol, "port", a->port, "account", a->account, "created", api_time(a->created),
+	    "node", a->node);
 	free(url);
 	return doc;
 }
@@ -1459,16 +1553,19 @@ api_addresses_list(struct api_req *r)
 	store_address_list_free(v, n);
 }
 
-/* POST addresses {account?, port?, protocol?}: reserve a port, TCP or UDP (manager). */
+/*
+ * POST addresses {account?, port?, protocol?, node?}: reserve a port, TCP or UDP, for any
+ * gateway or for the one node names (manager).
+ */
 static void
 api_addresses_create(struct api_req *r)
 {
 	static const struct api_field spec[] = {
 		{ "account", API_STRING, 0 }, { "port", API_INT, 0 },
-		{ "protocol", API_STRING, 0 }, { NULL, API_STRING, 0 }
+		{ "protocol", API_STRING, 0 }, { "node", API_STRING, 0 }, { NULL, API_STRING, 0 }
 	};
-	struct store_address	 a;
-	const char		*account, *proto;
+	struct store_address	*a = NULL;
+	const char		*account, *proto, *node;
 	const struct conf	*c = r->api->conf;
 	json_int_t		 want;
 	json_t			*body;
@@ -1487,7 +1584,13 @@ api_addresses_create(struct api_req *r)
 		goto out;
 	}
 	udp = strcmp(proto, "udp") == 0;
-	if (store_address_reserve(r->api->store, account, proto, (int)want,
+	node = json_string_value(json_object_get(body, "node"));
+	if (node != NULL && store_node_check_name(node, &cause) != 0) {
+		api_problem(r->req, 422, "field 'node': %s", cause);
+		free(cause);
+		goto out;
+	}
+	if (store_address_reserve(r->api->store, account, proto, node, (int)want,
 	    udp ? c->udp_port_min : c->port_min, udp ? c->udp_port_max : c->port_max, &port,
 	    &cause) != 0) {
 		api_store_error(r, cause);
@@ -1495,12 +1598,14 @@ api_addresses_create(struct api_req *r)
 	}
 	snprintf(obj, sizeof obj, "%sport %d", udp ? "UDP " : "", port);
 	api_audit(r, "address.reserve", account, obj);
-	a.protocol = (char *)proto;
-	a.port = port;
-	a.account = (char *)account;
-	a.created = (int64_t)time(NULL);
-	api_created(r, api_address_json(r, &a));
+	if (store_address_find(r->api->store, proto, port, &a, &cause) != 0 || a == NULL) {
+		api_store_error(r, cause != NULL ? cause : xstrdup("the address was released "
+		    "meanwhile"));
+		goto out;
+	}
+	api_created(r, api_address_json(r, a));
 out:
+	store_address_free(a);
 	json_decref(body);
 }
 

@@ -61,6 +61,14 @@ const struct conf_option conf_table[] = {
 	{ .name = "database", .type = CONF_PATH, .offset = OFF(database),
 	  .def_str = "tunnelgw.db",
 	  .help = "Database of accounts, tokens, keys and reserved addresses: an SQLite file, created on first start, or a postgresql:// URI that several gateways share." },
+	{ .name = "node_name", .type = CONF_STRING, .offset = OFF(node_name),
+	  .def_str = "", .check = conf_check_node_name,
+	  .help = "This gateway's name among those sharing a PostgreSQL database: 1-64 characters "
+		  "of A-Z a-z 0-9 . _ -, unique among them; \"\" uses this machine's host name." },
+	{ .name = "node_lease", .type = CONF_INT, .offset = OFF(node_lease),
+	  .def_num = 15, .min = 3, .max = 3600,
+	  .help = "Seconds the shared list keeps this gateway's tunnels after its last word: a "
+		  "gateway that dies leaves the list that much later. It renews every second." },
 	{ .name = "proxy_protocol", .type = CONF_INT, .offset = OFF(proxy_protocol),
 	  .def_num = 0, .min = 0, .max = 2,
 	  .help = "Default PROXY protocol header sent toward the user's service: 0 (off), 1 or 2." },

@@ -487,6 +487,13 @@ bad:
 	return -1;
 }
 
+/* Check a node name: "" (the host name) or what store_node_check_name allows. */
+int
+conf_check_node_name(const char *s, char **cause)
+{
+	return *s == '\0' ? 0 : store_node_check_name(s, cause);
+}
+
 /* Check a user name: "" or one the system knows. */
 int
 conf_check_user(const char *s, char **cause)
@@ -886,7 +893,7 @@ conf_finish(struct conf *c, char **cause)
 {
 	const struct conf_option	*o;
 	struct strlist			*l;
-	char				 host[256], cwd[PATH_MAX];
+	char				 host[256], cwd[PATH_MAX], *why = NULL;
 	size_t				 i, j;
 	int				 rc = 0;
 
@@ -927,6 +934,17 @@ conf_finish(struct conf *c, char **cause)
 		host[sizeof host - 1] = '\0';
 		free(c->public_host);
 		c->public_host = xstrdup(host);
+	}
+	if (*c->node_name == '\0') {
+		if (gethostname(host, sizeof host) == -1 || *host == '\0' ||
+		    store_node_check_name(host, &why) != 0) {
+			free(why);
+			why = NULL;
+			strncpy(host, "localhost", sizeof host);
+		}
+		host[sizeof host - 1] = '\0';
+		free(c->node_name);
+		c->node_name = xstrdup(host);
 	}
 	if (*c->ciphers == '\0') {
 		free(c->ciphers);

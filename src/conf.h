@@ -29,6 +29,8 @@ struct conf {
 	struct strlist	 listen;
 	struct strlist	 host_keys;
 	char		*public_host;
+	char		*node_name;
+	int		 node_lease;
 	char		*public_bind;
 	char		*port_range;
 	int		 allow_requested_ports;
@@ -129,6 +131,7 @@ int		 conf_check_address(const char *, char **);
 int		 conf_check_port_range(const char *, char **);
 int		 conf_check_ciphers(const char *, char **);
 int		 conf_check_host_name(const char *, char **);
+int		 conf_check_node_name(const char *, char **);
 int		 conf_check_cidrs(const char *, char **);
 int		 conf_check_user(const char *, char **);
 int		 conf_parse_port_range(const char *, int *, int *);

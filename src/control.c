@@ -36,6 +36,7 @@
 #include "control.h"
 #include "listener.h"
 #include "log.h"
+#include "nodes.h"
 #include "registry.h"
 #include "xmalloc.h"
 
@@ -69,18 +70,35 @@ struct control {
 	LIST_HEAD(, control_client)	 clients;
 };
 
+/*
+ * The live tunnels of every gateway sharing the database (of this one alone without one),
+ * in columns under a header or as a JSON array. With the database away, this gateway's.
+ */
+static char *
+control_tunnels(int json)
+{
+	char	*out, *cause;
+
+	out = nodes_format(NULL, json, NULL, &cause);
+	if (cause != NULL) {
+		log_warn("tunnels: the other gateways' tunnels: %s", cause);
+		free(cause);
+	}
+	return out;
+}
+
 /* The live tunnels, in columns under a header. */
 static char *
 control_tunnels_text(void)
 {
-	return registry_format(NULL, 0, NULL);
+	return control_tunnels(0);
 }
 
 /* The live tunnels, as a JSON array. */
 static char *
 control_tunnels_json(void)
 {
-	return registry_format(NULL, 1, NULL);
+	return control_tunnels(1);
 }
 
 /* The requests the daemon answers: the whole line, and what makes the answer. */

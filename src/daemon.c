@@ -29,6 +29,7 @@
 #include "events.h"
 #include "listener.h"
 #include "log.h"
+#include "nodes.h"
 #include "metrics.h"
 #include "ratelimit.h"
 #include "registry.h"
@@ -112,6 +113,7 @@ daemon_store_poll(evutil_socket_t fd, short what, void *arg)
 	    (long long)seq);
 	d->store_seq = seq;
 	worker_recheck_all();
+	nodes_poke();
 }
 
 /* Open (or create) the account store and watch it for changes. */
@@ -523,6 +525,7 @@ daemon_free(struct daemon *d)
 	ratelimit_free(d->ssh_rate);
 	if (d->workers_up)
 		worker_stop_all();
+	nodes_stop(1);
 	for (i = 0; i < sizeof d->sigs / sizeof d->sigs[0]; i++) {
 		if (d->sigs[i] != NULL)
 			event_free(d->sigs[i]);
@@ -567,7 +570,7 @@ daemon_run(struct conf *conf, int verbose, char **cause)
 			fatal("cannot watch signal %d", signals[i]);
 	}
 	if (daemon_load_keys(d, cause) != 0 || daemon_open_store(d, cause) != 0 ||
-	    events_open(conf, cause) != 0 || daemon_open_ops(d, cause) != 0 ||
+	    nodes_start(conf, d->base, cause) != 0 || events_open(conf, cause) != 0 || daemon_open_ops(d, cause) != 0 ||
 	    daemon_listen(d, cause) != 0)
 		goto out;
 	if (worker_start_all(conf, d->keys, cause) != 0)

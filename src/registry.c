@@ -30,7 +30,16 @@ struct reg_account {
 	int			 tunnels;	/* listed */
 	int			 refs;		/* tunnel entries not yet freed */
 	atomic_int		 conns;
+	atomic_int		 remote_conns;	/* on the other gateways (registry_set_remote) */
 	LIST_ENTRY(reg_account)	 entry;
+};
+
+/* An account's live tunnels and connections on the other gateways sharing the database. */
+struct reg_remote {
+	char			*name;
+	int			 tunnels;
+	int			 conns;
+	LIST_ENTRY(reg_remote)	 entry;
 };
 
 #define REGISTRY_ACCOUNT_BUCKETS	1024
@@ -62,20 +71,45 @@ static TAILQ_HEAD(, reg_tunnel)		registry_tunnels = TAILQ_HEAD_INITIALIZER(regis
 static LIST_HEAD(, reg_account)		registry_accounts[REGISTRY_ACCOUNT_BUCKETS];
 /* Tunnels the API made that wait for their SSH client (registry_add_awaiting): few. */
 static TAILQ_HEAD(, reg_tunnel)		registry_awaiting = TAILQ_HEAD_INITIALIZER(registry_awaiting);
+static atomic_ullong			registry_next_id = 1;
+/* The other gateways' counts, by account, as the last sync found them (src/nodes.c). */
+static LIST_HEAD(, reg_remote)		registry_remote[REGISTRY_ACCOUNT_BUCKETS];
 
 static void	registry_release_locked(struct reg_tunnel *);
+
+/* The bucket of an account's name. */
+static uint32_t
+registry_bucket(const char *account)
+{
+	uint32_t	 h = 2166136261u;
+	const char	*p;
+
+	for (p = account; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h % REGISTRY_ACCOUNT_BUCKETS;
+}
+
+/* Under the lock: the other gateways' counts of account, or NULL when it has none there. */
+static struct reg_remote *
+registry_remote_find(const char *account)
+{
+	struct reg_remote	*r;
+
+	LIST_FOREACH(r, &registry_remote[registry_bucket(account)], entry) {
+		if (strcmp(r->name, account) == 0)
+			return r;
+	}
+	return NULL;
+}
 
 /* Under the lock: the entry of account, or NULL (create: a new one, never NULL). */
 static struct reg_account *
 registry_account_find(const char *account, int create)
 {
 	struct reg_account	*a;
-	uint32_t		 h = 2166136261u;
-	const char		*p;
+	struct reg_remote	*r;
+	uint32_t		 h = registry_bucket(account);
 
-	for (p = account; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	h %= REGISTRY_ACCOUNT_BUCKETS;
 	LIST_FOREACH(a, &registry_accounts[h], entry) {
 		if (strcmp(a->name, account) == 0)
 			return a;
@@ -85,8 +119,51 @@ registry_account_find(const char *account, int create)
 	a = xcalloc(1, sizeof *a);
 	a->name = xstrdup(account);
 	atomic_init(&a->conns, 0);
+	r = registry_remote_find(account);
+	atomic_init(&a->remote_conns, r != NULL ? r->conns : 0);
 	LIST_INSERT_HEAD(&registry_accounts[h], a, entry);
 	return a;
+}
+
+/*
+ * Replace what the other gateways sharing the database hold, by account: their live tunnels
+ * count against max_tunnels here, and their open connections against max_connections.
+ */
+void
+registry_set_remote(const struct registry_count *v, size_t n)
+{
+	struct reg_remote	*r;
+	struct reg_account	*a;
+	size_t			 i;
+
+	pthread_mutex_lock(&registry_lock);
+	for (i = 0; i < REGISTRY_ACCOUNT_BUCKETS; i++) {
+		while ((r = LIST_FIRST(&registry_remote[i])) != NULL) {
+			LIST_REMOVE(r, entry);
+			free(r->name);
+			free(r);
+		}
+		LIST_FOREACH(a, &registry_accounts[i], entry)
+			atomic_store(&a->remote_conns, 0);
+	}
+	for (i = 0; i < n; i++) {
+		r = xcalloc(1, sizeof *r);
+		r->name = xstrdup(v[i].account);
+		r->tunnels = v[i].tunnels;
+		r->conns = v[i].conns;
+		LIST_INSERT_HEAD(&registry_remote[registry_bucket(r->name)], r, entry);
+		if ((a = registry_account_find(r->name, 0)) != NULL)
+			atomic_store(&a->remote_conns, r->conns);
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/* Start the ids of tunnels at base + 1 (a gateway's number, in their high bits). */
+void
+registry_id_base(unsigned long long base)
+{
+	if (atomic_load(&registry_next_id) <= base)
+		atomic_store(&registry_next_id, base + 1);
 }
 
 /* Under the lock: free an account's entry once no tunnel entry holds it. */
@@ -105,7 +182,6 @@ registry_account_put(struct reg_account *a)
  * connections are also what max_connections and the drain at exit look at.
  */
 static atomic_int			registry_conns_open;
-static atomic_ullong			registry_next_id = 1;
 static atomic_ullong			registry_conns_total;
 static atomic_ullong			registry_bytes_in;
 static atomic_ullong			registry_bytes_out;
@@ -123,6 +199,7 @@ registry_add(const char *account, const char *url, const char *target, unsigned 
 {
 	struct reg_tunnel	*t, *o;
 	struct reg_account	*a;
+	struct reg_remote	*r;
 
 	t = xcalloc(1, sizeof *t);
 	t->account = xstrdup(account);
@@ -150,7 +227,8 @@ registry_add(const char *account, const char *url, const char *target, unsigned 
 	a = registry_account_find(account, 1);
 	a->refs++;
 	t->acct = a;
-	if (limit >= 0 && a->tunnels >= limit) {
+	r = registry_remote_find(account);
+	if (limit >= 0 && a->tunnels + (r != NULL ? r->tunnels : 0) >= limit) {
 		pthread_mutex_unlock(&registry_lock);
 		t->listed = 0;
 		registry_release(t);
@@ -169,11 +247,15 @@ registry_conns(const struct reg_tunnel *t)
 	return t != NULL ? atomic_load(&((struct reg_tunnel *)t)->conns) : 0;
 }
 
-/* Return how many public connections the tunnels of a tunnel's account have open. */
+/*
+ * Return how many public connections the tunnels of a tunnel's account have open, here and
+ * (as the last sync found) on the other gateways sharing the database.
+ */
 int
 registry_account_conns(const struct reg_tunnel *t)
 {
-	return t != NULL ? atomic_load(&t->acct->conns) : 0;
+	return t != NULL ? atomic_load(&t->acct->conns) + atomic_load(&t->acct->remote_conns) :
+	    0;
 }
 
 /* Return the account of a tunnel (NULL for none), valid while a reference is held. */
@@ -297,16 +379,18 @@ registry_totals(struct registry_totals *t)
 	t->bytes_out = atomic_load(&registry_bytes_out);
 }
 
-/* Return how many tunnels an account holds now. */
+/* Return how many tunnels an account holds now, here and on the other gateways. */
 int
 registry_account_tunnels(const char *account)
 {
 	struct reg_account	*a;
+	struct reg_remote	*r;
 	int			 n;
 
 	pthread_mutex_lock(&registry_lock);
 	a = registry_account_find(account, 0);
-	n = a != NULL ? a->tunnels : 0;
+	r = registry_remote_find(account);
+	n = (a != NULL ? a->tunnels : 0) + (r != NULL ? r->tunnels : 0);
 	pthread_mutex_unlock(&registry_lock);
 	return n;
 }
@@ -337,82 +421,109 @@ registry_holder(const char *url, char **account, unsigned long long *session, ti
 
 /* The columns of a text listing; --json uses their names in lower case, and "target" too. */
 #define REGISTRY_NCOLS	7
-static const char *const registry_headers[REGISTRY_NCOLS] = {
-	"URL", "ACCOUNT", "FORWARD", "CONNS", "BYTES_IN", "BYTES_OUT", "SINCE"
+static const char *const registry_headers[REGISTRY_NCOLS + 1] = {
+	"URL", "ACCOUNT", "FORWARD", "CONNS", "BYTES_IN", "BYTES_OUT", "SINCE", "NODE"
 };
 
 /* Write when a tunnel opened, in RFC 3339 UTC, into buf. */
 static void
-registry_since(const struct reg_tunnel *t, char *buf, size_t len)
+registry_since(time_t since, char *buf, size_t len)
 {
 	struct tm	 tm;
 
-	gmtime_r(&t->since, &tm);
+	gmtime_r(&since, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Fill v with what a live tunnel (not an awaiting one) shows; valid under the lock. */
+static void
+registry_view_of(const struct reg_tunnel *t, struct registry_view *v)
+{
+	struct reg_tunnel	*w = (struct reg_tunnel *)t;
+
+	memset(v, 0, sizeof *v);
+	v->id = t->id;
+	v->account = t->account;
+	v->member = t->member;
+	v->client = t->client;
+	v->url = t->url;
+	v->target = t->target;
+	v->session = t->session;
+	v->since = t->since;
+	v->conns = atomic_load(&w->conns);
+	v->bytes_in = (unsigned long long)atomic_load(&w->bytes_in);
+	v->bytes_out = (unsigned long long)atomic_load(&w->bytes_out);
 }
 
 /*
  * Write a tunnel as a JSON object, after a comma unless it is the first. "forward" is the
  * bind address and port the client asked for in its -R; "target" is its older name, kept
- * for scripts that read it.
+ * for scripts that read it. With node (gateways sharing a database), "node" names the one
+ * that holds it.
  */
 static void
-registry_json_row(FILE *fp, const struct reg_tunnel *t, int first)
+registry_json_row(FILE *fp, const struct registry_view *v, const char *node, int first)
 {
 	char	 since[32];
 
-	registry_since(t, since, sizeof since);
+	registry_since(v->since, since, sizeof since);
 	fputs(first ? "{\"url\":" : ",{\"url\":", fp);
-	json_write_string(fp, t->url);
+	json_write_string(fp, v->url);
 	fputs(",\"account\":", fp);
-	json_write_string(fp, t->account);
+	json_write_string(fp, v->account);
 	fputs(",\"forward\":", fp);
-	json_write_string(fp, t->target);
+	json_write_string(fp, v->target);
 	fputs(",\"target\":", fp);
-	json_write_string(fp, t->target);
-	fprintf(fp, ",\"conns\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,\"since\":\"%s\"}",
-	    atomic_load(&t->conns), (unsigned long long)atomic_load(&t->bytes_in),
-	    (unsigned long long)atomic_load(&t->bytes_out), since);
+	json_write_string(fp, v->target);
+	fprintf(fp, ",\"conns\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,\"since\":\"%s\"",
+	    v->conns, v->bytes_in, v->bytes_out, since);
+	if (node != NULL) {
+		fputs(",\"node\":", fp);
+		json_write_string(fp, v->node != NULL ? v->node : node);
+	}
+	fputc('}', fp);
 }
 
-/* Fill cells (REGISTRY_NCOLS new strings) with a tunnel's row of the text listing. */
+/* Fill cells (REGISTRY_NCOLS new strings, one more with node) with a tunnel's text row. */
 static void
-registry_text_row(const struct reg_tunnel *t, char **cells)
+registry_text_row(const struct registry_view *v, const char *node, char **cells)
 {
 	char	 since[32];
 
-	registry_since(t, since, sizeof since);
-	cells[0] = xstrdup(t->url);
-	cells[1] = xstrdup(t->account);
-	cells[2] = xstrdup(t->target);
-	xasprintf(&cells[3], "%d", atomic_load(&t->conns));
-	xasprintf(&cells[4], "%llu", (unsigned long long)atomic_load(&t->bytes_in));
-	xasprintf(&cells[5], "%llu", (unsigned long long)atomic_load(&t->bytes_out));
+	registry_since(v->since, since, sizeof since);
+	cells[0] = xstrdup(v->url);
+	cells[1] = xstrdup(v->account);
+	cells[2] = xstrdup(v->target);
+	xasprintf(&cells[3], "%d", v->conns);
+	xasprintf(&cells[4], "%llu", v->bytes_in);
+	xasprintf(&cells[5], "%llu", v->bytes_out);
 	cells[6] = xstrdup(since);
+	if (node != NULL)
+		cells[7] = xstrdup(v->node != NULL ? v->node : node);
 }
 
 /*
- * Print the header and nrows rows of REGISTRY_NCOLS cells as columns two blanks apart, each
- * as wide as its widest cell in this listing: an account named by its key's fingerprint (50
+ * Print the header and nrows rows of ncols cells as columns two blanks apart, each as wide
+ * as its widest cell in this listing: an account named by its key's fingerprint (50
  * characters) widens its column rather than pushing the rest of its row out of line.
  */
 static void
-registry_print_columns(FILE *fp, char **cells, size_t nrows)
+registry_print_columns(FILE *fp, char **cells, size_t nrows, size_t ncols)
 {
-	size_t		 width[REGISTRY_NCOLS], r, c, len;
+	size_t		 width[REGISTRY_NCOLS + 1], r, c, len;
 	const char	*cell;
 
-	for (c = 0; c < REGISTRY_NCOLS; c++) {
+	for (c = 0; c < ncols; c++) {
 		width[c] = strlen(registry_headers[c]);
 		for (r = 0; r < nrows; r++) {
-			if ((len = strlen(cells[r * REGISTRY_NCOLS + c])) > width[c])
+			if ((len = strlen(cells[r * ncols + c])) > width[c])
 				width[c] = len;
 		}
 	}
 	for (r = 0; r <= nrows; r++) {
-		for (c = 0; c < REGISTRY_NCOLS; c++) {
-			cell = r == 0 ? registry_headers[c] : cells[(r - 1) * REGISTRY_NCOLS + c];
-			if (c + 1 == REGISTRY_NCOLS)
+		for (c = 0; c < ncols; c++) {
+			cell = r == 0 ? registry_headers[c] : cells[(r - 1) * ncols + c];
+			if (c + 1 == ncols)
 				fprintf(fp, "%s\n", cell);
 			else
 				fprintf(fp, "%-*s  ", (int)width[c], cell);
@@ -420,46 +531,80 @@ registry_print_columns(FILE *fp, char **cells, size_t nrows)
 	}
 }
 
+/* What registry_format_nodes is writing. */
+struct registry_out {
+	FILE		*fp;
+	int		 json;
+	const char	*node;
+	size_t		 ncols;
+	char		**cells;
+	size_t		 n;
+};
+
+/* Add a tunnel to a listing being written. */
+static void
+registry_out_add(struct registry_out *o, const struct registry_view *v)
+{
+	if (o->json)
+		registry_json_row(o->fp, v, o->node, o->n == 0);
+	else {
+		o->cells = xreallocarray(o->cells, o->n + 1, o->ncols * sizeof *o->cells);
+		registry_text_row(v, o->node, o->cells + o->n * o->ncols);
+	}
+	o->n++;
+}
+
 /*
  * Describe the live tunnels of account (NULL: all), one per line with a header, or as a
  * JSON array; returns a new string, and the number of tunnels in *count (if not NULL).
+ * With node (this gateway's name, where gateways share a database), each row names the
+ * gateway that holds it, and the n tunnels of extra (the other gateways') follow.
  */
 char *
-registry_format(const char *account, int json, int *count)
+registry_format_nodes(const char *account, int json, int *count, const char *node,
+    const struct registry_view *extra, size_t nextra)
 {
+	struct registry_out	 o = { NULL, json, node, REGISTRY_NCOLS + (node != NULL), NULL,
+				   0 };
+	struct registry_view	 v;
 	struct reg_tunnel	*t;
-	char			*out = NULL, **cells = NULL;
-	size_t			 len, i, n = 0;
-	FILE			*fp;
+	char			*out = NULL;
+	size_t			 len, i;
 
-	if ((fp = open_memstream(&out, &len)) == NULL)
+	if ((o.fp = open_memstream(&out, &len)) == NULL)
 		fatal("out of memory listing tunnels");
 	if (json)
-		fputc('[', fp);
+		fputc('[', o.fp);
 	pthread_mutex_lock(&registry_lock);
 	TAILQ_FOREACH(t, &registry_tunnels, entry) {
 		if (account != NULL && strcmp(t->account, account) != 0)
 			continue;
-		if (json)
-			registry_json_row(fp, t, n == 0);
-		else {
-			cells = xreallocarray(cells, n + 1, REGISTRY_NCOLS * sizeof *cells);
-			registry_text_row(t, cells + n * REGISTRY_NCOLS);
-		}
-		n++;
+		registry_view_of(t, &v);
+		registry_out_add(&o, &v);
 	}
 	pthread_mutex_unlock(&registry_lock);
+	for (i = 0; i < nextra; i++) {
+		if (account == NULL || strcmp(extra[i].account, account) == 0)
+			registry_out_add(&o, &extra[i]);
+	}
 	if (json)
-		fputs("]\n", fp);
+		fputs("]\n", o.fp);
 	else
-		registry_print_columns(fp, cells, n);
-	for (i = 0; cells != NULL && i < n * REGISTRY_NCOLS; i++)
-		free(cells[i]);
-	free(cells);
-	fclose(fp);
+		registry_print_columns(o.fp, o.cells, o.n, o.ncols);
+	for (i = 0; o.cells != NULL && i < o.n * o.ncols; i++)
+		free(o.cells[i]);
+	free(o.cells);
+	fclose(o.fp);
 	if (count != NULL)
-		*count = (int)n;
+		*count = (int)o.n;
 	return out;
+}
+
+/* Describe the live tunnels of this gateway (see registry_format_nodes). */
+char *
+registry_format(const char *account, int json, int *count)
+{
+	return registry_format_nodes(account, json, count, NULL, NULL, 0);
 }
 
 /*
@@ -479,19 +624,7 @@ registry_each(const char *account, void (*fn)(const struct registry_view *, void
 	TAILQ_FOREACH(t, &registry_tunnels, entry) {
 		if (account != NULL && strcmp(t->account, account) != 0)
 			continue;
-		v.id = t->id;
-		v.account = t->account;
-		v.member = t->member;
-		v.client = t->client;
-		v.url = t->url;
-		v.target = t->target;
-		v.session = t->session;
-		v.since = t->since;
-		v.conns = atomic_load(&t->conns);
-		v.bytes_in = (unsigned long long)atomic_load(&t->bytes_in);
-		v.bytes_out = (unsigned long long)atomic_load(&t->bytes_out);
-		v.awaiting = 0;
-		v.expires = 0;
+		registry_view_of(t, &v);
 		fn(&v, arg);
 		n++;
 	}

@@ -33,6 +33,14 @@ struct registry_view {
 	unsigned long long	 bytes_out;
 	int			 awaiting;	/* made by the API, its SSH client not yet here */
 	time_t			 expires;	/* awaiting: when its token expires */
+	const char		*node;		/* the gateway that holds it; NULL: this one */
+};
+
+/* An account's live tunnels and connections on the other gateways sharing the database. */
+struct registry_count {
+	const char		*account;
+	int			 tunnels;
+	int			 conns;
 };
 
 struct reg_tunnel *registry_add(const char *, const char *, const char *, unsigned long long,
@@ -49,6 +57,10 @@ void	 registry_bytes(struct reg_tunnel *, uint64_t, uint64_t);
 int	 registry_account_tunnels(const char *);
 int	 registry_holder(const char *, char **, unsigned long long *, time_t *);
 char	*registry_format(const char *, int, int *);
+char	*registry_format_nodes(const char *, int, int *, const char *,
+	    const struct registry_view *, size_t);
+void	 registry_set_remote(const struct registry_count *, size_t);
+void	 registry_id_base(unsigned long long);
 void	 registry_set_owner(struct reg_tunnel *, const char *, const char *);
 int	 registry_owner(unsigned long long, char **, char **);
 int	 registry_request_close(unsigned long long);

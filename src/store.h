@@ -18,6 +18,7 @@
 #define STORE_MAX_LIMIT		1000000	/* highest max_addresses and max_connections */
 #define STORE_APIKEY_PREFIX	"tgwk_"
 #define STORE_APIKEY_LEN	48	/* "tgwk_" and 43 base64url characters: 32 random bytes */
+#define STORE_MAX_NODE		64	/* longest node name */
 
 /*
  * Every function that can fail returns -1 and hands back a one-line message through cause
@@ -107,6 +108,33 @@ struct store_address {
 	int		 port;
 	char		*account;
 	int64_t		 created;
+	char		*node;		/* the gateway it belongs to; NULL: any */
+	char		*host;		/* that node's public_host, when the store knows it */
+};
+
+/*
+ * A live tunnel in the list the gateways sharing a database keep (src/nodes.c). Its id is
+ * the gateway's number times 2^32 plus the gateway's own count: unique among them all.
+ */
+struct store_live {
+	int64_t		 id;
+	char		*node;
+	char		*account;
+	char		*member;	/* NULL: a keys-file login */
+	char		*client;
+	char		*url;
+	char		*target;
+	int64_t		 since;
+	int		 conns;
+	int64_t		 bytes_in;
+	int64_t		 bytes_out;
+};
+
+/* An account's live tunnels and open public connections on the other gateways. */
+struct store_live_count {
+	char		*account;
+	int		 tunnels;
+	int		 conns;
 };
 
 /* An event (src/events.c); NULL text and a negative number mean "none". */
@@ -211,13 +239,40 @@ void		 store_key_list_free(struct store_key **, size_t);
  * Reserved addresses: reserve a given or random port of a range, release, owner, list. The
  * protocol is "tcp" or "udp": a TCP port and the UDP port of the same number are apart.
  */
-int		 store_address_reserve(struct store *, const char *, const char *, int, int, int,
-		     int *, char **);
+int		 store_address_reserve(struct store *, const char *, const char *, const char *,
+		     int, int, int, int *, char **);
+int		 store_address_find(struct store *, const char *, int, struct store_address **,
+		     char **);
 int		 store_address_release(struct store *, const char *, int, char **);
 int		 store_address_owner(struct store *, const char *, int, char **, char **);
 int		 store_address_list(struct store *, struct store_address ***, size_t *, char **);
 void		 store_address_free(struct store_address *);
 void		 store_address_list_free(struct store_address **, size_t);
+
+/*
+ * Gateways sharing a database (PostgreSQL): a node joins with its name and public host and
+ * learns its number; it keeps its lease (seconds) with each sync, which also writes the
+ * changes to its live tunnels (added, gone, counts) and hands back the ids some other node
+ * asked it to close. The list shows the live tunnels of every node whose lease holds.
+ * store_shared says whether the backend has any of this (SQLite: no, and the calls do
+ * nothing).
+ */
+int		 store_node_check_name(const char *, char **);
+int		 store_shared(struct store *);
+int		 store_node_join(struct store *, const char *, const char *, int, int64_t *,
+		     char **);
+int		 store_node_sync(struct store *, const char *, int, struct store_live **, size_t,
+		     const int64_t *, size_t, struct store_live **, size_t, int64_t **, size_t *,
+		     char **);
+int		 store_node_leave(struct store *, const char *, char **);
+int		 store_live_list(struct store *, const char *, struct store_live ***, size_t *,
+		     char **);
+int		 store_live_counts(struct store *, const char *, struct store_live_count ***,
+		     size_t *, char **);
+int		 store_live_close(struct store *, int64_t, char **);
+void		 store_live_free(struct store_live *);
+void		 store_live_list_free(struct store_live **, size_t);
+void		 store_live_counts_free(struct store_live_count **, size_t);
 
 /* Events: add a batch and trim the table, list the newest. */
 int		 store_event_add(struct store *, const struct store_event *, size_t, int64_t,

@@ -223,11 +223,24 @@ tunnel_may(struct client *c, enum grant_proto proto, const char *address, int po
     enum grant_port *how, char **reason)
 {
 	enum refusal	 r;
-	char		*owner;
+	char		*owner, *elsewhere;
 
-	owner = port != 0 ? access_port_owner(proto, port) : NULL;
+	if (access_port_owner(proto, port, &owner, &elsewhere) != 0) {
+		xasprintf(reason, "the gateway cannot check reserved ports now (its database does "
+		    "not answer); try again in a moment");
+		metrics_count_refusal(REFUSAL_OTHER);
+		return -1;
+	}
 	r = grant_forward(c->grant, proto, address, port, owner, how, reason);
+	if (r == REFUSAL_NONE && elsewhere != NULL && owner != NULL &&
+	    strcmp(owner, c->grant->account) == 0) {
+		/* The account's own address, on another gateway: say which. */
+		r = REFUSAL_PORT_RESERVED;
+		*reason = elsewhere;
+		elsewhere = NULL;
+	}
 	free(owner);
+	free(elsewhere);
 	if (r == REFUSAL_NONE)
 		return 0;
 	metrics_count_refusal(r);
@@ -390,9 +403,11 @@ tunnel_proto(struct client *c, int port)
 		return GRANT_UDP;
 	if (c->grant->token_port != 0 && port == c->grant->token_port)
 		return c->grant->token_proto;	/* a token for one tunnel says which */
-	if (port == 0 || (udp = access_port_owner(GRANT_UDP, port)) == NULL)
+	/* A store that cannot say picks TCP: the forward's own check then refuses it. */
+	if (port == 0 || access_port_owner(GRANT_UDP, port, &udp, NULL) != 0 || udp == NULL)
 		return GRANT_TCP;
-	tcp = access_port_owner(GRANT_TCP, port);
+	if (access_port_owner(GRANT_TCP, port, &tcp, NULL) != 0)
+		tcp = NULL;
 	if (strcmp(udp, c->grant->account) == 0 &&
 	    (tcp == NULL || strcmp(tcp, c->grant->account) != 0))
 		proto = GRANT_UDP;

@@ -1017,21 +1017,37 @@ ctl_apikey_revoke(struct ctl *ctl, int argc, char **argv)
 
 /* --- addresses ---------------------------------------------------------------------------- */
 
+/* The last column, NODE, only where gateways share the database. */
 static const struct ctl_column ctl_address_columns[] = {
 	{ "URL", CTL_STRING }, { "ACCOUNT", CTL_STRING }, { "CREATED", CTL_TIME },
+	{ "NODE", CTL_STRING },
 };
+
+/* The columns of an address listing: NODE where gateways share the database. */
+static size_t
+ctl_address_ncols(struct ctl *ctl)
+{
+	return store_shared(ctl->store) ? 4 : 3;
+}
 
 /*
  * Set a cell to the public address of a port of protocol ("tcp" or "udp"):
- * PROTOCOL://PUBLIC_HOST:PORT, IPv6 in brackets.
+ * PROTOCOL://HOST:PORT, IPv6 in brackets; HOST is public_host unless another is given.
  */
 static void
-ctl_set_url(struct ctl *ctl, char **cell, const char *protocol, int port)
+ctl_set_url_on(struct ctl *ctl, char **cell, const char *protocol, int port, const char *other)
 {
-	const char	*host = ctl->conf->public_host;
+	const char	*host = other != NULL ? other : ctl->conf->public_host;
 	int		 v6 = strchr(host, ':') != NULL;
 
 	xasprintf(cell, "%s://%s%s%s:%d", protocol, v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+/* Set a cell to the public address of a port of protocol on this gateway. */
+static void
+ctl_set_url(struct ctl *ctl, char **cell, const char *protocol, int port)
+{
+	ctl_set_url_on(ctl, cell, protocol, port, NULL);
 }
 
 /* Take a --udp word out of argv: "udp" when it was there, else "tcp". */
@@ -1050,46 +1066,74 @@ ctl_take_protocol(int *argc, char **argv)
 	return "tcp";
 }
 
-/* Add an address as a row of an address listing. */
+/* Add an address as a row of an address listing: on its node's host, when it has one. */
 static void
-ctl_address_row(struct ctl *ctl, struct ctl_table *t, const char *protocol, int port,
-    const char *account, int64_t created)
+ctl_address_row(struct ctl *ctl, struct ctl_table *t, const struct store_address *a)
 {
 	char	**row = ctl_table_add(t);
 
-	ctl_set_url(ctl, &row[0], protocol, port);
-	ctl_set(&row[1], account);
-	ctl_set_time(&row[2], created);
+	ctl_set_url_on(ctl, &row[0], a->protocol, a->port, a->host);
+	ctl_set(&row[1], a->account);
+	ctl_set_time(&row[2], a->created);
+	if (t->ncols > 3)
+		ctl_set(&row[3], a->node);
+}
+
+/* Take a --node NAME out of argv: the name, NULL when not there, or "" when it has no value. */
+static const char *
+ctl_take_node(int *argc, char **argv)
+{
+	const char	*node;
+	int		 i;
+
+	for (i = 0; i < *argc; i++) {
+		if (strcmp(argv[i], "--node") != 0)
+			continue;
+		node = i + 1 < *argc ? argv[i + 1] : "";
+		memmove(&argv[i], &argv[i + (*node != '\0' ? 2 : 1)],
+		    (size_t)(*argc - i - (*node != '\0' ? 2 : 1)) * sizeof *argv);
+		*argc -= *node != '\0' ? 2 : 1;
+		return node;
+	}
+	return NULL;
 }
 
 /*
- * address reserve ACCOUNT [PORT] [--udp]: prints tcp://PUBLIC_HOST:PORT, or udp://... (--json:
- * the address).
+ * address reserve ACCOUNT [PORT] [--udp] [--node NAME]: prints tcp://HOST:PORT, or udp://...
+ * (--json: the address). With --node, the address belongs to that gateway alone.
  */
 static int
 ctl_address_reserve(struct ctl *ctl, int argc, char **argv)
 {
+	struct store_address	*a;
 	struct ctl_table	*t;
 	const char		*proto = ctl_take_protocol(&argc, argv);
+	const char		*node = ctl_take_node(&argc, argv);
 	int			 udp = strcmp(proto, "udp") == 0;
 	char			*cause, obj[24];
 	long long		 want = 0;
 	int			 port;
 
-	if (argc < 1 || argc > 2)
-		return ctl_fail(xstrdup("usage: address reserve ACCOUNT [PORT] [--udp]"));
+	if (argc < 1 || argc > 2 || (node != NULL && *node == '\0'))
+		return ctl_fail(xstrdup("usage: address reserve ACCOUNT [PORT] [--udp] "
+		    "[--node NAME]"));
 	if (argc == 2 && ctl_number(argv[1], 1, 65535, "port", &want) != 0)
 		return 1;
 	if (ctl_open(ctl) != 0)
 		return 1;
-	if (store_address_reserve(ctl->store, argv[0], proto, (int)want,
+	if (store_address_reserve(ctl->store, argv[0], proto, node, (int)want,
 	    udp ? ctl->conf->udp_port_min : ctl->conf->port_min,
 	    udp ? ctl->conf->udp_port_max : ctl->conf->port_max, &port, &cause) != 0)
 		return ctl_fail(cause);
 	snprintf(obj, sizeof obj, "%sport %d", udp ? "UDP " : "", port);
 	ctl_audit(ctl, "address.reserve", argv[0], obj);
-	t = ctl_table_create(ctl_address_columns, 3);
-	ctl_address_row(ctl, t, proto, port, argv[0], (int64_t)time(NULL));
+	if (store_address_find(ctl->store, proto, port, &a, &cause) != 0)
+		return ctl_fail(cause);
+	if (a == NULL)
+		return ctl_fail(xstrdup("the address was released meanwhile"));
+	t = ctl_table_create(ctl_address_columns, ctl_address_ncols(ctl));
+	ctl_address_row(ctl, t, a);
+	store_address_free(a);
 	if (ctl->json) {
 		ctl_json_row(stdout, t, 0);
 		fputc('\n', stdout);
@@ -1112,10 +1156,9 @@ ctl_address_list(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (store_address_list(ctl->store, &v, &n, &cause) != 0)
 		return ctl_fail(cause);
-	t = ctl_table_create(ctl_address_columns, 3);
+	t = ctl_table_create(ctl_address_columns, ctl_address_ncols(ctl));
 	for (i = 0; i < n; i++)
-		ctl_address_row(ctl, t, v[i]->protocol, v[i]->port, v[i]->account,
-		    v[i]->created);
+		ctl_address_row(ctl, t, v[i]);
 	store_address_list_free(v, n);
 	return ctl_table_output(ctl, t);
 }
@@ -1280,8 +1323,9 @@ static const struct ctl_command ctl_commands[] = {
 	{ "apikey", "list", 0, 1, "[ACCOUNT]", "list API keys (never their secret)",
 	  ctl_apikey_list },
 	{ "apikey", "revoke", 1, 1, "ID", "revoke an API key", ctl_apikey_revoke },
-	{ "address", "reserve", 1, 3, "ACCOUNT [PORT] [--udp]",
-	  "reserve a public port (a UDP one with --udp) for an account", ctl_address_reserve },
+	{ "address", "reserve", 1, 5, "ACCOUNT [PORT] [--udp] [--node NAME]",
+	  "reserve a public port (a UDP one with --udp) for an account, on any gateway or on "
+	  "NAME alone", ctl_address_reserve },
 	{ "address", "list", 0, 0, "", "list reserved addresses", ctl_address_list },
 	{ "address", "release", 1, 2, "PORT [--udp]", "release a reserved port",
 	  ctl_address_release },

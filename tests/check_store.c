@@ -257,7 +257,7 @@ START_TEST(test_create)
 
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 07777, 0600);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 5);
 	ck_assert_int_eq(raw_int(path, "PRAGMA application_id"), 0x54475731);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
 	    "AND name IN ('accounts', 'tokens', 'keys', 'addresses', 'changes', 'events', "
@@ -268,7 +268,7 @@ START_TEST(test_create)
 	/* Opening again migrates nothing and keeps the version. */
 	st = open_ok(path, 1000);
 	store_close(st);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 5);
 	free(path);
 }
 END_TEST
@@ -323,7 +323,7 @@ START_TEST(test_migrate_v1)
 
 	make_v1(path);
 	st = open_ok(path, 1000);
-	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 4);
+	ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 5);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
 	    "('events', 'events_time', 'members', 'apikeys')"), 4);
 	ck_assert_int_eq(store_account_find(st, "alice", &a, &cause), 0);
@@ -482,11 +482,11 @@ START_TEST(test_account_set)
 	ck_assert_int_eq(a->max_connections, 50);
 	ck_assert_str_eq(a->create_raw_tunnel, "developer");
 	store_account_free(a);
-	ck_assert_int_eq(store_address_reserve(st, "team", "tcp", 0, 20000, 20100, &port,
+	ck_assert_int_eq(store_address_reserve(st, "team", "tcp", NULL, 0, 20000, 20100, &port,
 	    &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "team", "tcp", 0, 20000, 20100, &port,
+	ck_assert_int_eq(store_address_reserve(st, "team", "tcp", NULL, 0, 20000, 20100, &port,
 	    &cause), 0);
-	FAILED_WITH(store_address_reserve(st, "team", "tcp", 0, 20000, 20100, &port, &cause),
+	FAILED_WITH(store_address_reserve(st, "team", "tcp", NULL, 0, 20000, 20100, &port, &cause),
 	    "account 'team' holds 2 reserved addresses, its limit (max-addresses 2; the "
 	    "gateway's operator can raise it: tunnelgwctl account set)");
 	set = (struct store_account_set){ -1, -1, STORE_UNCHANGED, "" };
@@ -497,7 +497,7 @@ START_TEST(test_account_set)
 	ck_assert_int_eq(a->max_connections, 50);
 	ck_assert_ptr_null(a->create_raw_tunnel);
 	store_account_free(a);
-	ck_assert_int_eq(store_address_reserve(st, "team", "tcp", 0, 20000, 20100, &port,
+	ck_assert_int_eq(store_address_reserve(st, "team", "tcp", NULL, 0, 20000, 20100, &port,
 	    &cause), 0);
 	set = (struct store_account_set){ STORE_UNCHANGED, STORE_UNCHANGED, STORE_UNCHANGED,
 	    "root" };
@@ -659,7 +659,7 @@ START_TEST(test_reopen_keeps_data)
 	ck_assert_int_eq(store_token_create(st, "alice", NULL, 0, &token, &id, &cause), 0);
 	ck_assert_int_eq(store_key_add(st, "alice", NULL, "ssh-ed25519 " ED25519 " a@b", "tunnelgwctl",
 	    NULL, &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 20001, 20000, 20010, &port,
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", NULL, 20001, 20000, 20010, &port,
 	    &cause), 0);
 	store_close(st);
 
@@ -697,7 +697,7 @@ START_TEST(test_newer_schema)
 	store_close(st);
 	raw_exec(path, "PRAGMA user_version = 7");
 	ck_assert_int_eq(exists(path, "-wal"), 0);	/* checkpointed at the last close */
-	refused_untouched(path, "DB: schema version 7 is newer than this tunnelgw understands (4)");
+	refused_untouched(path, "DB: schema version 7 is newer than this tunnelgw understands (5)");
 	free(path);
 }
 END_TEST
@@ -1162,21 +1162,21 @@ START_TEST(test_addresses)
 
 	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
 	ck_assert_int_eq(store_account_add(st, "bob", -1, &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 30003, 30000, 30002, &port,
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", NULL, 30003, 30000, 30002, &port,
 	    &cause),
 	    -1);
 	ck_assert_str_eq(cause, "port 30003 is outside port_range 30000-30002");
 	free(cause);
-	ck_assert_int_eq(store_address_reserve(st, "nobody", "tcp", 30001, 30000, 30002, &port,
+	ck_assert_int_eq(store_address_reserve(st, "nobody", "tcp", NULL, 30001, 30000, 30002, &port,
 	    &cause),
 	    -1);
 	ck_assert_str_eq(cause, "unknown account 'nobody'");
 	free(cause);
-	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 30001, 30000, 30002, &port,
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", NULL, 30001, 30000, 30002, &port,
 	    &cause),
 	    0);
 	ck_assert_int_eq(port, 30001);
-	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 30001, 30000, 30002, &port,
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", NULL, 30001, 30000, 30002, &port,
 	    &cause), -1);
 	ck_assert_str_eq(cause, "port 30001 is already reserved by account 'alice'");
 	free(cause);
@@ -1188,7 +1188,7 @@ START_TEST(test_addresses)
 
 	/* Random picks never return 30001, and reach both free ports. */
 	for (i = 0; i < 200; i++) {
-		ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &port,
+		ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", NULL, 0, 30000, 30002, &port,
 		    &cause),
 		    0);
 		ck_assert_int_ne(port, 30001);
@@ -1199,19 +1199,19 @@ START_TEST(test_addresses)
 	ck_assert_int_gt(seen[0], 50);
 	ck_assert_int_gt(seen[2], 50);
 
-	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &p1, &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &p2, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", NULL, 0, 30000, 30002, &p1, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", NULL, 0, 30000, 30002, &p2, &cause), 0);
 	ck_assert_int_ne(p1, p2);
 	ck_assert_int_ne(p1, 30001);
 	ck_assert_int_ne(p2, 30001);
-	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &port,
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", NULL, 0, 30000, 30002, &port,
 	    &cause), -1);
 	ck_assert_str_eq(cause, "no free port left in port_range 30000-30002: all 3 are reserved");
 	free(cause);
 	/* A reservation outside today's range still counts as reserved, not as free. */
-	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 40000, 40000, 40000, &port,
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", NULL, 40000, 40000, 40000, &port,
 	    &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &port,
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", NULL, 0, 30000, 30002, &port,
 	    &cause), -1);
 	free(cause);
 
@@ -1225,7 +1225,7 @@ START_TEST(test_addresses)
 	ck_assert_int_eq(store_address_release(st, "tcp", 30001, &cause), -1);
 	ck_assert_str_eq(cause, "port 30001 is not reserved");
 	free(cause);
-	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 30000, 30002, &port,
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", NULL, 0, 30000, 30002, &port,
 	    &cause), 0);
 	ck_assert_int_eq(port, 30001);
 	store_close(st);
@@ -1251,9 +1251,9 @@ START_TEST(test_cascade)
 	    &cause), 0);
 	ck_assert_int_eq(store_key_add(st, "bob", NULL, "ecdsa-sha2-nistp256 " P256, "tunnelgwctl", NULL,
 	    &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 0, 1000, 2000, &port,
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", NULL, 0, 1000, 2000, &port,
 	    &cause), 0);
-	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", 0, 1000, 2000, &port, &cause), 0);
+	ck_assert_int_eq(store_address_reserve(st, "bob", "tcp", NULL, 0, 1000, 2000, &port, &cause), 0);
 	ck_assert_int_eq(store_account_del(st, "alice", &cause), 0);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM tokens WHERE account = 'alice'"), 0);
 	ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM keys WHERE account = 'alice'"), 0);
@@ -1307,7 +1307,7 @@ START_TEST(test_locked)
 	ck_assert_int_eq(store_key_add(st, "alice", NULL, "ssh-ed25519 " ED25519, "tunnelgwctl", NULL,
 	    &cause), -1);
 	free(cause);
-	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 0, 1000, 1010, &port,
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", NULL, 0, 1000, 1010, &port,
 	    &cause), -1);
 	ck_assert_str_eq(cause, "DB: database is locked by another process (waited 200 ms)");
 	free(cause);
@@ -1516,7 +1516,7 @@ START_TEST(test_pg_locked)
 	ck_assert_int_ge(now_ms() - start, 150);
 	ck_assert_str_eq(cause, "DB: database is locked by another process (waited 200 ms)");
 	free(cause);
-	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", 0, 1000, 1010, &port,
+	ck_assert_int_eq(store_address_reserve(st, "alice", "tcp", NULL, 0, 1000, 1010, &port,
 	    &cause), -1);
 	ck_assert_str_eq(cause, "DB: database is locked by another process (waited 200 ms)");
 	free(cause);

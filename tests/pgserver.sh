@@ -4,6 +4,7 @@
 #                                           socket is DIR/.s.PGSQL.5432, and with ADDRESSES
 #                                           (comma-separated) it listens on TCP there too
 #   tests/pgserver.sh stop DIR              stop it (DIR stays, for its log: DIR/log)
+#   tests/pgserver.sh resume DIR            start a server stopped before, as start made it
 #   tests/pgserver.sh have                  exit 0 when PostgreSQL's server is installed
 # The superuser is "tunnelgw" and every local or TCP connection is trusted: a test server,
 # reachable only by the tests. As root, the server runs as user nobody (initdb refuses root).
@@ -48,9 +49,15 @@ start)
 	}
 	# Reachable from other network namespaces only when asked: trust TCP from anywhere.
 	echo "host all all 0.0.0.0/0 trust" >>"$dir/data/pg_hba.conf"
+	echo "$addrs" >"$dir/addresses"
+	exec "$0" resume "$dir"
+	;;
+resume)
+	dir=$2
 	as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 start \
-		-o "-k $dir -c listen_addresses='$addrs' -c fsync=off -c synchronous_commit=off \
--c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB" >/dev/null || {
+		-o "-k $dir -c listen_addresses='$(cat "$dir/addresses")' -c fsync=off \
+-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+-c shared_buffers=32MB" >/dev/null || {
 		cat "$dir/log" >&2
 		exit 1
 	}
@@ -61,7 +68,7 @@ stop)
 	as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 	;;
 *)
-	echo "usage: $0 start DIR [ADDRESSES] | stop DIR | have" >&2
+	echo "usage: $0 start DIR [ADDRESSES] | stop DIR | resume DIR | have" >&2
 	exit 2
 	;;
 esac

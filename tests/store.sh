@@ -186,7 +186,7 @@ if on_sqlite; then
 	"$SQLITE3" "$TG_TMP/newer.db" 'PRAGMA user_version = 9'
 	write_conf "$TG_TMP/newer.conf" "database = \"$TG_TMP/newer.db\";"
 	expect_status 1 "$TUNNELGWCTL" -f "$TG_TMP/newer.conf" account list
-	one_error "DB: schema version 9 is newer than this tunnelgw understands (4)" \
+	one_error "DB: schema version 9 is newer than this tunnelgw understands (5)" \
 		"a database from a newer tunnelgw is refused"
 fi
 

@@ -122,10 +122,11 @@ struct store_backend {
 	int		 (*key_find)(struct store *, const char *, struct store_key **, char **);
 	int		 (*key_list)(struct store *, struct store_key ***, size_t *, char **);
 
-	int		 (*address_reserve)(struct store *, const char *, const char *, int, int,
-			     int, int *, char **);
+	int		 (*address_reserve)(struct store *, const char *, const char *,
+			     const char *, int, int, int, int *, char **);
 	int		 (*address_release)(struct store *, const char *, int, char **);
-	int		 (*address_owner)(struct store *, const char *, int, char **, char **);
+	int		 (*address_find)(struct store *, const char *, int, struct store_address **,
+			     char **);
 	int		 (*address_list)(struct store *, struct store_address ***, size_t *,
 			     char **);
 
@@ -133,6 +134,19 @@ struct store_backend {
 			     int64_t, char **);
 	int		 (*event_list)(struct store *, const struct store_event_filter *,
 			     struct store_event ***, size_t *, char **);
+
+	/* Gateways sharing the database: NULL in a backend that has no shared state. */
+	int		 (*node_join)(struct store *, const char *, const char *, int, int64_t *,
+			     char **);
+	int		 (*node_sync)(struct store *, const char *, int, struct store_live **,
+			     size_t, const int64_t *, size_t, struct store_live **, size_t,
+			     int64_t **, size_t *, char **);
+	int		 (*node_leave)(struct store *, const char *, char **);
+	int		 (*live_list)(struct store *, const char *, struct store_live ***, size_t *,
+			     char **);
+	int		 (*live_counts)(struct store *, const char *, struct store_live_count ***,
+			     size_t *, char **);
+	int		 (*live_close)(struct store *, int64_t, char **);
 };
 
 /* record.c */
@@ -143,6 +157,8 @@ extern const struct store_kind store_apikey_kind;
 extern const struct store_kind store_key_kind;
 extern const struct store_kind store_address_kind;
 extern const struct store_kind store_event_kind;
+extern const struct store_kind store_live_kind;
+extern const struct store_kind store_live_count_kind;
 int64_t		 store_now(void);
 void		 store_record_free(void *, const struct store_kind *);
 void		 store_list_free(void *, size_t, const struct store_kind *);

@@ -131,15 +131,29 @@ int		 store_pg_key_add(struct store *, const struct store_key *, char **);
 int		 store_pg_key_del(struct store *, const char *, char **);
 int		 store_pg_key_find(struct store *, const char *, struct store_key **, char **);
 int		 store_pg_key_list(struct store *, struct store_key ***, size_t *, char **);
-int		 store_pg_address_reserve(struct store *, const char *, const char *, int, int,
-		     int, int *, char **);
+int		 store_pg_address_reserve(struct store *, const char *, const char *,
+		     const char *, int, int, int, int *, char **);
 int		 store_pg_address_release(struct store *, const char *, int, char **);
-int		 store_pg_address_owner(struct store *, const char *, int, char **, char **);
+int		 store_pg_address_find(struct store *, const char *, int, struct store_address **,
+		     char **);
 int		 store_pg_address_list(struct store *, struct store_address ***, size_t *,
 		     char **);
 int		 store_pg_event_add(struct store *, const struct store_event *, size_t, int64_t,
 		     int64_t, char **);
 int		 store_pg_event_list(struct store *, const struct store_event_filter *,
 		     struct store_event ***, size_t *, char **);
+
+/* pg-nodes.c: gateways sharing the database, and their live tunnels. */
+int		 store_pg_node_join(struct store *, const char *, const char *, int, int64_t *,
+		     char **);
+int		 store_pg_node_sync(struct store *, const char *, int, struct store_live **, size_t,
+		     const int64_t *, size_t, struct store_live **, size_t, int64_t **, size_t *,
+		     char **);
+int		 store_pg_node_leave(struct store *, const char *, char **);
+int		 store_pg_live_list(struct store *, const char *, struct store_live ***, size_t *,
+		     char **);
+int		 store_pg_live_counts(struct store *, const char *, struct store_live_count ***,
+		     size_t *, char **);
+int		 store_pg_live_close(struct store *, int64_t, char **);
 
 #endif

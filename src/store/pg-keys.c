@@ -158,15 +158,16 @@ store_pg_address_room(struct store *st, const char *account, char **cause)
 }
 
 /*
- * Reserve a port of protocol for account: port, or when 0 a random one nobody reserved of
- * lo-hi. *out gets the port reserved.
+ * Reserve a port of protocol for account on node (NULL: any): port, or when 0 a random one
+ * nobody reserved of lo-hi. *out gets the port reserved.
  */
 int
 store_pg_address_reserve(struct store *st, const char *account, const char *protocol,
-    int port, int lo, int hi, int *out, char **cause)
+    const char *node, int port, int lo, int hi, int *out, char **cause)
 {
 	struct store_pg_args	 a = { 0 };
-	char			*owner = NULL, q[LOG_QUOTE_SIZE];
+	struct store_address	*owner = NULL;
+	char			 q[LOG_QUOTE_SIZE];
 
 	if (store_pg_begin(st, cause) != 0)
 		return -1;
@@ -174,12 +175,13 @@ store_pg_address_reserve(struct store *st, const char *account, const char *prot
 	    store_pg_address_room(st, account, cause) != 0)
 		return store_pg_abort(st);
 	if (port != 0) {
-		if (store_pg_address_owner(st, protocol, port, &owner, cause) != 0)
+		if (store_pg_address_find(st, protocol, port, &owner, cause) != 0)
 			return store_pg_abort(st);
 		if (owner != NULL) {
 			xasprintf(cause, "%sport %d is already reserved by account '%s'",
-			    strcmp(protocol, "udp") == 0 ? "UDP " : "", port, log_quote(owner, q));
-			free(owner);
+			    strcmp(protocol, "udp") == 0 ? "UDP " : "", port,
+			    log_quote(owner->account, q));
+			store_address_free(owner);
 			return store_pg_abort(st);
 		}
 	} else if (store_pg_address_pick(st, protocol, lo, hi, &port, cause) != 0)
@@ -188,8 +190,9 @@ store_pg_address_reserve(struct store *st, const char *account, const char *prot
 	store_pg_int(&a, port);
 	store_pg_text(&a, account);
 	store_pg_int(&a, store_now());
-	if (store_pg_do(st, "INSERT INTO addresses (protocol, port, account, created) "
-	    "VALUES ($1, $2, $3, $4)", &a, cause) < 0)
+	store_pg_text(&a, node);
+	if (store_pg_do(st, "INSERT INTO addresses (protocol, port, account, created, node) "
+	    "VALUES ($1, $2, $3, $4, $5)", &a, cause) < 0)
 		return store_pg_abort(st);
 	if (store_pg_commit(st, 1, cause) != 0)
 		return -1;
@@ -219,25 +222,34 @@ store_pg_address_release(struct store *st, const char *protocol, int port, char 
 	return store_pg_commit(st, 1, cause);
 }
 
-/* Who reserved port for protocol: *account gets the name (free it), or NULL when nobody did. */
+/* An address record with its node's public host, a column per field (store_address_kind). */
+#define STORE_PG_ADDRESS_SELECT \
+	"SELECT a.protocol, a.port, a.account, a.created, a.node, n.public_host" \
+	" FROM addresses a LEFT JOIN nodes n ON n.name = a.node"
+
+/* The reservation of port for protocol: *out gets it, or NULL when nobody reserved it. */
 int
-store_pg_address_owner(struct store *st, const char *protocol, int port, char **account,
-    char **cause)
+store_pg_address_find(struct store *st, const char *protocol, int port,
+    struct store_address **out, char **cause)
 {
 	struct store_pg_args	 a = { 0 };
+	void			*r;
 
 	store_pg_text(&a, protocol);
 	store_pg_int(&a, port);
-	return store_pg_string(st, "SELECT account FROM addresses WHERE protocol = $1 AND "
-	    "port = $2", &a, account, cause);
+	if (store_pg_one(st, STORE_PG_ADDRESS_SELECT " WHERE a.protocol = $1 AND a.port = $2",
+	    &a, &store_address_kind, &r, cause) != 0)
+		return -1;
+	*out = r;
+	return 0;
 }
 
 /* List every reserved address, by port, TCP before UDP. */
 int
 store_pg_address_list(struct store *st, struct store_address ***out, size_t *n, char **cause)
 {
-	*out = store_pg_collect(st, "SELECT protocol, port, account, created FROM addresses "
-	    "ORDER BY port, protocol", NULL, &store_address_kind, n, cause);
+	*out = store_pg_collect(st, STORE_PG_ADDRESS_SELECT " ORDER BY a.port, a.protocol", NULL,
+	    &store_address_kind, n, cause);
 	return *out != NULL ? 0 : -1;
 }
 

@@ -105,11 +105,44 @@ static const char store_pg_schema_1[] =
 	"CREATE INDEX events_time ON events(time);";
 
 /*
+ * Version 2: gateways sharing the database (src/nodes.c). A node has a name, the public host
+ * its clients use, a number (never given twice: the high bits of its tunnels' ids) and a
+ * lease it renews; the live tunnels of the nodes whose lease holds are the fleet's. A
+ * reserved address may belong to one node (NULL, as every address kept: to any).
+ */
+static const char store_pg_schema_2[] =
+	"CREATE TABLE nodes ("
+	"  name text PRIMARY KEY,"
+	"  number integer GENERATED ALWAYS AS IDENTITY UNIQUE,"
+	"  public_host text NOT NULL,"
+	"  joined bigint NOT NULL,"
+	"  lease_until bigint NOT NULL"
+	");"
+	"CREATE TABLE live_tunnels ("
+	"  id bigint PRIMARY KEY,"
+	"  node text NOT NULL REFERENCES nodes(name) ON DELETE CASCADE,"
+	"  account text NOT NULL,"
+	"  member text,"
+	"  client text,"
+	"  url text NOT NULL,"
+	"  target text,"
+	"  since bigint NOT NULL,"
+	"  conns integer NOT NULL DEFAULT 0,"
+	"  bytes_in bigint NOT NULL DEFAULT 0,"
+	"  bytes_out bigint NOT NULL DEFAULT 0,"
+	"  close_wanted boolean NOT NULL DEFAULT false"
+	");"
+	"CREATE INDEX live_tunnels_node ON live_tunnels(node);"
+	"CREATE INDEX live_tunnels_account ON live_tunnels(account);"
+	"ALTER TABLE addresses ADD COLUMN node text;";
+
+/*
  * The migrations: entry N takes the schema from version N to N + 1, in the same transaction
  * as the version's change. Never edit an entry once released; append a new one.
  */
 static const char *const store_pg_migrations[] = {
 	store_pg_schema_1,
+	store_pg_schema_2,
 };
 
 #define STORE_PG_VERSION ((int)(sizeof store_pg_migrations / sizeof store_pg_migrations[0]))

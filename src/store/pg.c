@@ -729,10 +729,16 @@ static const struct store_backend store_pg_backend = {
 	.key_list = store_pg_key_list,
 	.address_reserve = store_pg_address_reserve,
 	.address_release = store_pg_address_release,
-	.address_owner = store_pg_address_owner,
+	.address_find = store_pg_address_find,
 	.address_list = store_pg_address_list,
 	.event_add = store_pg_event_add,
 	.event_list = store_pg_event_list,
+	.node_join = store_pg_node_join,
+	.node_sync = store_pg_node_sync,
+	.node_leave = store_pg_node_leave,
+	.live_list = store_pg_live_list,
+	.live_counts = store_pg_live_counts,
+	.live_close = store_pg_live_close,
 };
 
 /*

@@ -69,6 +69,26 @@ static const struct store_field store_address_fields[] = {
 	STORE_FIELD(STORE_INT, store_address, port, 0),
 	STORE_FIELD(STORE_TEXT, store_address, account, 0),
 	STORE_FIELD(STORE_INT64, store_address, created, 0),
+	STORE_FIELD(STORE_TEXT, store_address, node, 0),
+	STORE_FIELD(STORE_TEXT, store_address, host, 0),
+};
+static const struct store_field store_live_fields[] = {
+	STORE_FIELD(STORE_INT64, store_live, id, 0),
+	STORE_FIELD(STORE_TEXT, store_live, node, 0),
+	STORE_FIELD(STORE_TEXT, store_live, account, 0),
+	STORE_FIELD(STORE_TEXT, store_live, member, 0),
+	STORE_FIELD(STORE_TEXT, store_live, client, 0),
+	STORE_FIELD(STORE_TEXT, store_live, url, 0),
+	STORE_FIELD(STORE_TEXT, store_live, target, 0),
+	STORE_FIELD(STORE_INT64, store_live, since, 0),
+	STORE_FIELD(STORE_INT, store_live, conns, 0),
+	STORE_FIELD(STORE_INT64, store_live, bytes_in, 0),
+	STORE_FIELD(STORE_INT64, store_live, bytes_out, 0),
+};
+static const struct store_field store_live_count_fields[] = {
+	STORE_FIELD(STORE_TEXT, store_live_count, account, 0),
+	STORE_FIELD(STORE_INT, store_live_count, tunnels, 0),
+	STORE_FIELD(STORE_INT, store_live_count, conns, 0),
 };
 static const struct store_field store_event_fields[] = {
 	STORE_FIELD(STORE_INT64, store_event, id, 0),
@@ -92,6 +112,9 @@ const struct store_kind store_token_kind = STORE_KIND(store_token, store_token_f
 const struct store_kind store_key_kind = STORE_KIND(store_key, store_key_fields);
 const struct store_kind store_address_kind = STORE_KIND(store_address, store_address_fields);
 const struct store_kind store_event_kind = STORE_KIND(store_event, store_event_fields);
+const struct store_kind store_live_kind = STORE_KIND(store_live, store_live_fields);
+const struct store_kind store_live_count_kind = STORE_KIND(store_live_count,
+    store_live_count_fields);
 
 /* The time now, in Unix seconds. */
 int64_t

@@ -58,16 +58,17 @@ store_sqlite_address_pick(struct store *st, const char *protocol, int lo, int hi
 static int
 store_sqlite_address_vacant(struct store *st, const char *protocol, int port, char **cause)
 {
-	char	*owner, q[LOG_QUOTE_SIZE];
-	int	 rc;
+	struct store_address	*a;
+	char			 q[LOG_QUOTE_SIZE];
+	int			 rc;
 
-	rc = store_sqlite_address_owner(st, protocol, port, &owner, cause);
-	if (rc == 0 && owner != NULL) {
+	rc = store_sqlite_address_find(st, protocol, port, &a, cause);
+	if (rc == 0 && a != NULL) {
 		xasprintf(cause, "%sport %d is already reserved by account '%s'",
-		    strcmp(protocol, "udp") == 0 ? "UDP " : "", port, log_quote(owner, q));
+		    strcmp(protocol, "udp") == 0 ? "UDP " : "", port, log_quote(a->account, q));
 		rc = -1;
 	}
-	free(owner);
+	store_address_free(a);
 	return rc;
 }
 
@@ -102,12 +103,12 @@ store_sqlite_address_room(struct store *st, const char *account, char **cause)
 }
 
 /*
- * Reserve a port of protocol for account: port, or when 0 a random one nobody reserved of
- * lo-hi. *out gets the port reserved.
+ * Reserve a port of protocol for account on node (NULL: any): port, or when 0 a random one
+ * nobody reserved of lo-hi. *out gets the port reserved.
  */
 int
 store_sqlite_address_reserve(struct store *st, const char *account, const char *protocol,
-    int port, int lo, int hi, int *out, char **cause)
+    const char *node, int port, int lo, int hi, int *out, char **cause)
 {
 	sqlite3_stmt	*stmt;
 
@@ -120,9 +121,11 @@ store_sqlite_address_reserve(struct store *st, const char *account, const char *
 		return store_sqlite_abort(st);
 	if (port == 0 && store_sqlite_address_pick(st, protocol, lo, hi, &port, cause) != 0)
 		return store_sqlite_abort(st);
-	if (store_sqlite_prepare(st, "INSERT INTO addresses (protocol, port, account, created) "
-	    "VALUES (?4, ?1, ?2, ?3)", &stmt, cause) != 0)
+	if (store_sqlite_prepare(st, "INSERT INTO addresses (protocol, port, account, created, "
+	    "node) VALUES (?4, ?1, ?2, ?3, ?5)", &stmt, cause) != 0)
 		return store_sqlite_abort(st);
+	if (node != NULL)
+		sqlite3_bind_text(stmt, 5, node, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(stmt, 1, port);
 	sqlite3_bind_text(stmt, 2, account, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 3, store_now());
@@ -158,20 +161,27 @@ store_sqlite_address_release(struct store *st, const char *protocol, int port, c
 	return store_sqlite_commit(st, 1, cause);
 }
 
-/* Who reserved port for protocol: *account gets the name (free it), or NULL when nobody did. */
+/* An address record, a column per field (store_address_kind); SQLite knows no node's host. */
+#define STORE_ADDRESS_SELECT \
+	"SELECT protocol, port, account, created, node, NULL FROM addresses"
+
+/* The reservation of port for protocol: *out gets it, or NULL when nobody reserved it. */
 int
-store_sqlite_address_owner(struct store *st, const char *protocol, int port, char **account,
-    char **cause)
+store_sqlite_address_find(struct store *st, const char *protocol, int port,
+    struct store_address **out, char **cause)
 {
 	sqlite3_stmt	*stmt;
+	void		*a;
 
-	*account = NULL;
-	if (store_sqlite_prepare(st, "SELECT account FROM addresses WHERE protocol = ?2 AND "
-	    "port = ?1", &stmt, cause) != 0)
+	if (store_sqlite_prepare(st, STORE_ADDRESS_SELECT " WHERE protocol = ?2 AND port = ?1",
+	    &stmt, cause) != 0)
 		return -1;
 	sqlite3_bind_int(stmt, 1, port);
 	sqlite3_bind_text(stmt, 2, protocol, -1, SQLITE_TRANSIENT);
-	return store_sqlite_text(st, stmt, account, cause);
+	if (store_sqlite_one(st, stmt, &store_address_kind, &a, cause) != 0)
+		return -1;
+	*out = a;
+	return 0;
 }
 
 /* List every reserved address, by port, TCP before UDP. */
@@ -181,8 +191,8 @@ store_sqlite_address_list(struct store *st, struct store_address ***out, size_t 
 {
 	sqlite3_stmt	*stmt;
 
-	if (store_sqlite_prepare(st, "SELECT protocol, port, account, created FROM addresses "
-	    "ORDER BY port, protocol", &stmt, cause) != 0)
+	if (store_sqlite_prepare(st, STORE_ADDRESS_SELECT " ORDER BY port, protocol", &stmt,
+	    cause) != 0)
 		return -1;
 	*out = store_sqlite_collect(st, stmt, &store_address_kind, n, cause);
 	return *out != NULL ? 0 : -1;

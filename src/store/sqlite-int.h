@@ -85,10 +85,11 @@ int		 store_sqlite_key_find(struct store *, const char *, struct store_key **, c
 int		 store_sqlite_key_list(struct store *, struct store_key ***, size_t *, char **);
 
 /* sqlite-addresses.c */
-int		 store_sqlite_address_reserve(struct store *, const char *, const char *, int, int,
-		     int, int *, char **);
+int		 store_sqlite_address_reserve(struct store *, const char *, const char *,
+		     const char *, int, int, int, int *, char **);
 int		 store_sqlite_address_release(struct store *, const char *, int, char **);
-int		 store_sqlite_address_owner(struct store *, const char *, int, char **, char **);
+int		 store_sqlite_address_find(struct store *, const char *, int,
+		     struct store_address **, char **);
 int		 store_sqlite_address_list(struct store *, struct store_address ***, size_t *,
 		     char **);
 

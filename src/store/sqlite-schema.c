@@ -150,6 +150,13 @@ static const char store_schema_4[] =
 	"  protocol IN ('tcp', 'udp'));";
 
 /*
+ * User_version 5: a reserved address may belong to one gateway (node_name) of several that
+ * share a database; NULL, as for every address kept: to any.
+ */
+static const char store_schema_5[] =
+	"ALTER TABLE addresses ADD COLUMN node TEXT;";
+
+/*
  * The migrations: entry N takes the schema from user_version N to N + 1, in the same
  * transaction as the version bump. Never edit an entry once released; append a new one.
  */
@@ -158,6 +165,7 @@ static const char *const store_migrations[] = {
 	store_schema_2,
 	store_schema_3,
 	store_schema_4,
+	store_schema_5,
 };
 
 #define STORE_VERSION	((int)(sizeof store_migrations / sizeof store_migrations[0]))

@@ -647,15 +647,17 @@ store_address_protocol(const char *protocol, char **cause)
 }
 
 /*
- * Reserve a port of protocol for account: port, or when 0 a random one nobody reserved for
- * that protocol; either within lo-hi (the port_range or udp_port_range). *out gets the port
- * reserved.
+ * Reserve a port of protocol for account on node (NULL: any gateway sharing the database):
+ * port, or when 0 a random one nobody reserved for that protocol; either within lo-hi (the
+ * port_range or udp_port_range). *out gets the port reserved.
  */
 int
-store_address_reserve(struct store *st, const char *account, const char *protocol, int port,
-    int lo, int hi, int *out, char **cause)
+store_address_reserve(struct store *st, const char *account, const char *protocol,
+    const char *node, int port, int lo, int hi, int *out, char **cause)
 {
 	if (store_address_protocol(protocol, cause) != 0)
+		return -1;
+	if (node != NULL && store_node_check_name(node, cause) != 0)
 		return -1;
 	if (lo < 1 || hi > 65535 || lo > hi) {
 		xasprintf(cause, "invalid port_range %d-%d", lo, hi);
@@ -666,7 +668,8 @@ store_address_reserve(struct store *st, const char *account, const char *protoco
 		    strcmp(protocol, "udp") == 0 ? "udp_port_range" : "port_range", lo, hi);
 		return -1;
 	}
-	return st->backend->address_reserve(st, account, protocol, port, lo, hi, out, cause);
+	return st->backend->address_reserve(st, account, protocol, node, port, lo, hi, out,
+	    cause);
 }
 
 /* Release the reserved port of protocol. */
@@ -678,15 +681,33 @@ store_address_release(struct store *st, const char *protocol, int port, char **c
 	return st->backend->address_release(st, protocol, port, cause);
 }
 
+/* The reservation of port for protocol: *out gets it (with its node), or NULL when none. */
+int
+store_address_find(struct store *st, const char *protocol, int port, struct store_address **out,
+    char **cause)
+{
+	*out = NULL;
+	if (store_address_protocol(protocol, cause) != 0)
+		return -1;
+	return st->backend->address_find(st, protocol, port, out, cause);
+}
+
 /* Who reserved port for protocol: *account gets the name (free it), or NULL when nobody did. */
 int
 store_address_owner(struct store *st, const char *protocol, int port, char **account,
     char **cause)
 {
+	struct store_address	*a;
+
 	*account = NULL;
-	if (store_address_protocol(protocol, cause) != 0)
+	if (store_address_find(st, protocol, port, &a, cause) != 0)
 		return -1;
-	return st->backend->address_owner(st, protocol, port, account, cause);
+	if (a != NULL) {
+		*account = a->account;
+		a->account = NULL;
+		store_address_free(a);
+	}
+	return 0;
 }
 
 /* List every reserved address, by port, TCP first. */
@@ -710,6 +731,136 @@ void
 store_address_list_free(struct store_address **v, size_t n)
 {
 	store_list_free(v, n, &store_address_kind);
+}
+
+/* --- gateways sharing the database -------------------------------------------------------- */
+
+/* Is name a valid node name: 1-64 characters of A-Z a-z 0-9 . _ - ? */
+int
+store_node_check_name(const char *name, char **cause)
+{
+	char	 q[LOG_QUOTE_SIZE];
+	size_t	 len = strnlen(name, STORE_MAX_NODE + 1);
+
+	if (len == 0 || len > STORE_MAX_NODE || strspn(name,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len) {
+		xasprintf(cause, "node name '%s' is not 1-%d characters of A-Z a-z 0-9 . _ -",
+		    log_quote(name, q), STORE_MAX_NODE);
+		return -1;
+	}
+	return 0;
+}
+
+/* Does the backend keep a list of live tunnels that gateways share? */
+int
+store_shared(struct store *st)
+{
+	return st->backend->node_sync != NULL;
+}
+
+/*
+ * Node name (with its public host) joins: its row is made or renewed with a lease of lease
+ * seconds, the live tunnels it listed before (a restart) are dropped, and *number gets its
+ * number. Without shared state, *number is 0.
+ */
+int
+store_node_join(struct store *st, const char *name, const char *host, int lease,
+    int64_t *number, char **cause)
+{
+	*number = 0;
+	if (!store_shared(st))
+		return 0;
+	if (store_node_check_name(name, cause) != 0)
+		return -1;
+	return st->backend->node_join(st, name, host, lease, number, cause);
+}
+
+/*
+ * One sync of node name: renew its lease (seconds), add its new live tunnels, drop the gone
+ * ids, write the counts of the changed ones, and drop the nodes whose lease ran out with
+ * their tunnels. *close gets the ids of its tunnels another node asked to close. 1 when the
+ * node's row was gone (its lease ran out meanwhile): join again and list every tunnel.
+ */
+int
+store_node_sync(struct store *st, const char *name, int lease, struct store_live **add,
+    size_t nadd, const int64_t *gone, size_t ngone, struct store_live **changed,
+    size_t nchanged, int64_t **close, size_t *nclose, char **cause)
+{
+	*close = NULL;
+	*nclose = 0;
+	if (!store_shared(st))
+		return 0;
+	return st->backend->node_sync(st, name, lease, add, nadd, gone, ngone, changed, nchanged,
+	    close, nclose, cause);
+}
+
+/* Node name leaves (a clean stop): its row and its live tunnels go at once. */
+int
+store_node_leave(struct store *st, const char *name, char **cause)
+{
+	if (!store_shared(st))
+		return 0;
+	return st->backend->node_leave(st, name, cause);
+}
+
+/* The live tunnels of every node whose lease holds (of account, when not NULL), by node, id. */
+int
+store_live_list(struct store *st, const char *account, struct store_live ***out, size_t *n,
+    char **cause)
+{
+	*out = NULL;
+	*n = 0;
+	if (!store_shared(st)) {
+		*out = xcalloc(1, sizeof **out);
+		return 0;
+	}
+	return st->backend->live_list(st, account, out, n, cause);
+}
+
+/* The live tunnels and connections of each account on the nodes other than node name. */
+int
+store_live_counts(struct store *st, const char *name, struct store_live_count ***out,
+    size_t *n, char **cause)
+{
+	*out = NULL;
+	*n = 0;
+	if (!store_shared(st)) {
+		*out = xcalloc(1, sizeof **out);
+		return 0;
+	}
+	return st->backend->live_counts(st, name, out, n, cause);
+}
+
+/* Ask the node that holds live tunnel id to close it; -1 when no node holds it. */
+int
+store_live_close(struct store *st, int64_t id, char **cause)
+{
+	if (!store_shared(st)) {
+		xasprintf(cause, "no live tunnel %lld", (long long)id);
+		return -1;
+	}
+	return st->backend->live_close(st, id, cause);
+}
+
+/* Free a live tunnel; NULL is a no-op. */
+void
+store_live_free(struct store_live *l)
+{
+	store_record_free(l, &store_live_kind);
+}
+
+/* Free a list of live tunnels. */
+void
+store_live_list_free(struct store_live **v, size_t n)
+{
+	store_list_free(v, n, &store_live_kind);
+}
+
+/* Free a list of counts. */
+void
+store_live_counts_free(struct store_live_count **v, size_t n)
+{
+	store_list_free(v, n, &store_live_count_kind);
 }
 
 /* --- events ------------------------------------------------------------------------------- */

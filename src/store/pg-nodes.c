@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: ISC */
+/* tunnelgw: the PostgreSQL backend's nodes and live tunnels: what gateways sharing it know. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "pg-int.h"
+#include "xmalloc.h"
+
+#define STORE_PG_LIVE_ROWS	100	/* live tunnels inserted by one statement */
+#define STORE_PG_LIVE_COLS	11
+#define STORE_PG_SYNC_BUSY	1000	/* ms a sync waits for a lock on its rows */
+/* The time now by the database's clock: leases never depend on two gateways' clocks agreeing. */
+#define STORE_PG_NOW		"extract(epoch from now())::bigint"
+
+/* A live tunnel record, a column per field (store_live_kind). */
+#define STORE_PG_LIVE_SELECT \
+	"SELECT t.id, t.node, t.account, t.member, t.client, t.url, t.target, t.since," \
+	" t.conns, t.bytes_in, t.bytes_out FROM live_tunnels t JOIN nodes n ON n.name = t.node"
+
+/* A growing text. */
+struct store_pg_buf {
+	char	*s;
+	size_t	 len;
+	size_t	 size;
+};
+
+/* Append printf-style text to b. */
+static void __attribute__((format(printf, 2, 3)))
+store_pg_buf_add(struct store_pg_buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->s != NULL ? b->s + b->len : NULL, b->size - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			fatal("vsnprintf");
+		if (b->len + (size_t)n < b->size)
+			break;
+		b->size = (b->len + (size_t)n + 1) * 2;
+		b->s = xreallocarray(b->s, b->size, 1);
+	}
+	b->len += (size_t)n;
+}
+
+/*
+ * Node name joins: its row made or renewed with a lease of lease seconds, the live tunnels it
+ * listed before dropped (it restarted); *number gets its number.
+ */
+int
+store_pg_node_join(struct store *st, const char *name, const char *host, int lease,
+    int64_t *number, char **cause)
+{
+	struct store_pg_args	 a = { 0 };
+	PGresult		*r;
+
+	if (store_pg_begin_nolock(st, STORE_PG_SYNC_BUSY, cause) != 0)
+		return -1;
+	store_pg_text(&a, name);
+	store_pg_text(&a, host);
+	store_pg_int(&a, lease);
+	if ((r = store_pg_exec(st, "INSERT INTO nodes (name, public_host, joined, lease_until) "
+	    "VALUES ($1, $2, " STORE_PG_NOW ", " STORE_PG_NOW " + $3::integer) "
+	    "ON CONFLICT (name) DO UPDATE SET public_host = "
+	    "EXCLUDED.public_host, joined = EXCLUDED.joined, lease_until = EXCLUDED.lease_until "
+	    "RETURNING number", &a, cause)) == NULL)
+		return store_pg_abort(st);
+	*number = store_pg_col_int(r, 0, 0, 0);
+	PQclear(r);
+	a.n = 1;
+	if (store_pg_do(st, "DELETE FROM live_tunnels WHERE node = $1", &a, cause) < 0)
+		return store_pg_abort(st);
+	return store_pg_commit(st, 0, cause);
+}
+
+/* Within a sync: insert n live tunnels (n <= STORE_PG_LIVE_ROWS) of node with one statement. */
+static int
+store_pg_live_insert(struct store *st, const char *node, struct store_live **l, size_t n,
+    char **cause)
+{
+	const char		*v[STORE_PG_LIVE_ROWS * STORE_PG_LIVE_COLS];
+	char			 num[STORE_PG_LIVE_ROWS][5][24];
+	struct store_pg_buf	 sql = { NULL, 0, 0 };
+	PGresult		*r;
+	size_t			 i;
+	int			 k = 0;
+
+	store_pg_buf_add(&sql, "INSERT INTO live_tunnels (id, node, account, member, client, url, "
+	    "target, since, conns, bytes_in, bytes_out) VALUES ");
+	for (i = 0; i < n; i++) {
+		snprintf(num[i][0], sizeof num[i][0], "%lld", (long long)l[i]->id);
+		snprintf(num[i][1], sizeof num[i][1], "%lld", (long long)l[i]->since);
+		snprintf(num[i][2], sizeof num[i][2], "%d", l[i]->conns);
+		snprintf(num[i][3], sizeof num[i][3], "%lld", (long long)l[i]->bytes_in);
+		snprintf(num[i][4], sizeof num[i][4], "%lld", (long long)l[i]->bytes_out);
+		v[k++] = num[i][0];
+		v[k++] = node;
+		v[k++] = l[i]->account;
+		v[k++] = l[i]->member;
+		v[k++] = l[i]->client;
+		v[k++] = l[i]->url;
+		v[k++] = l[i]->target;
+		v[k++] = num[i][1];
+		v[k++] = num[i][2];
+		v[k++] = num[i][3];
+		v[k++] = num[i][4];
+		store_pg_buf_add(&sql, "%s($%d::bigint, $%d, $%d, $%d, $%d, $%d, $%d, $%d::bigint, "
+		    "$%d::integer, $%d::bigint, $%d::bigint)", i == 0 ? "" : ", ", k - 10, k - 9,
+		    k - 8, k - 7, k - 6, k - 5, k - 4, k - 3, k - 2, k - 1, k);
+	}
+	/* A tunnel listed again after a lost answer is the same tunnel. */
+	store_pg_buf_add(&sql, " ON CONFLICT (id) DO NOTHING");
+	r = store_pg_exec_v(st, sql.s, k, v, cause);
+	free(sql.s);
+	if (r == NULL)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
+/* Within a sync: drop the gone tunnels of node, and write the counts of the changed ones. */
+static int
+store_pg_live_update(struct store *st, const char *node, const int64_t *gone, size_t ngone,
+    struct store_live **ch, size_t nch, char **cause)
+{
+	struct store_pg_buf	 ids = { NULL, 0, 0 }, c = { NULL, 0, 0 }, in = { NULL, 0, 0 };
+	struct store_pg_buf	 out = { NULL, 0, 0 };
+	struct store_pg_args	 a = { 0 };
+	size_t			 i;
+	int			 rc = 0;
+
+	if (ngone > 0) {
+		store_pg_buf_add(&ids, "{");
+		for (i = 0; i < ngone; i++)
+			store_pg_buf_add(&ids, "%s%lld", i == 0 ? "" : ",", (long long)gone[i]);
+		store_pg_buf_add(&ids, "}");
+		store_pg_text(&a, node);
+		store_pg_text(&a, ids.s);
+		rc = store_pg_do(st, "DELETE FROM live_tunnels WHERE node = $1 AND "
+		    "id = ANY($2::bigint[])", &a, cause) < 0 ? -1 : 0;
+		free(ids.s);
+		ids.s = NULL;
+		ids.len = ids.size = 0;
+	}
+	if (rc != 0 || nch == 0)
+		return rc;
+	store_pg_buf_add(&ids, "{");
+	store_pg_buf_add(&c, "{");
+	store_pg_buf_add(&in, "{");
+	store_pg_buf_add(&out, "{");
+	for (i = 0; i < nch; i++) {
+		store_pg_buf_add(&ids, "%s%lld", i == 0 ? "" : ",", (long long)ch[i]->id);
+		store_pg_buf_add(&c, "%s%d", i == 0 ? "" : ",", ch[i]->conns);
+		store_pg_buf_add(&in, "%s%lld", i == 0 ? "" : ",", (long long)ch[i]->bytes_in);
+		store_pg_buf_add(&out, "%s%lld", i == 0 ? "" : ",", (long long)ch[i]->bytes_out);
+	}
+	store_pg_buf_add(&ids, "}");
+	store_pg_buf_add(&c, "}");
+	store_pg_buf_add(&in, "}");
+	store_pg_buf_add(&out, "}");
+	a.n = 0;
+	store_pg_text(&a, node);
+	store_pg_text(&a, ids.s);
+	store_pg_text(&a, c.s);
+	store_pg_text(&a, in.s);
+	store_pg_text(&a, out.s);
+	rc = store_pg_do(st, "UPDATE live_tunnels t SET conns = v.c, bytes_in = v.i, bytes_out = "
+	    "v.o FROM unnest($2::bigint[], $3::integer[], $4::bigint[], $5::bigint[]) AS "
+	    "v(id, c, i, o) WHERE t.id = v.id AND t.node = $1", &a, cause) < 0 ? -1 : 0;
+	free(ids.s);
+	free(c.s);
+	free(in.s);
+	free(out.s);
+	return rc;
+}
+
+/*
+ * One sync of node name, in one transaction: renew its lease; add, drop and count its live
+ * tunnels; take the ids another node asked it to close; drop the nodes whose lease ran out
+ * (their tunnels go with them). 1 when its own row was gone: it must join again.
+ */
+int
+store_pg_node_sync(struct store *st, const char *name, int lease, struct store_live **add,
+    size_t nadd, const int64_t *gone, size_t ngone, struct store_live **changed,
+    size_t nchanged, int64_t **close, size_t *nclose, char **cause)
+{
+	struct store_pg_args	 a = { 0 };
+	PGresult		*r;
+	size_t			 i, chunk;
+	int			 rc, k;
+
+	if (store_pg_begin_nolock(st, STORE_PG_SYNC_BUSY, cause) != 0)
+		return -1;
+	store_pg_text(&a, name);
+	store_pg_int(&a, lease);
+	if ((rc = store_pg_do(st, "UPDATE nodes SET lease_until = " STORE_PG_NOW " + $2::integer "
+	    "WHERE name = $1", &a, cause)) <= 0) {
+		store_pg_rollback(st);
+		return rc == 0 ? 1 : -1;
+	}
+	for (i = 0; i < nadd; i += chunk) {
+		chunk = nadd - i < STORE_PG_LIVE_ROWS ? nadd - i : STORE_PG_LIVE_ROWS;
+		if (store_pg_live_insert(st, name, add + i, chunk, cause) != 0)
+			return store_pg_abort(st);
+	}
+	if (store_pg_live_update(st, name, gone, ngone, changed, nchanged, cause) != 0)
+		return store_pg_abort(st);
+	a.n = 1;
+	if ((r = store_pg_exec(st, "UPDATE live_tunnels SET close_wanted = false WHERE node = $1 "
+	    "AND close_wanted RETURNING id", &a, cause)) == NULL)
+		return store_pg_abort(st);
+	if ((k = PQntuples(r)) > 0) {
+		*close = xreallocarray(NULL, (size_t)k, sizeof **close);
+		for (i = 0; i < (size_t)k; i++)
+			(*close)[i] = store_pg_col_int(r, (int)i, 0, 0);
+		*nclose = (size_t)k;
+	}
+	PQclear(r);
+	if (store_pg_do(st, "DELETE FROM nodes WHERE lease_until < " STORE_PG_NOW, NULL,
+	    cause) < 0 ||
+	    store_pg_commit(st, 0, cause) != 0) {
+		free(*close);
+		*close = NULL;
+		*nclose = 0;
+		return store_pg_abort(st);
+	}
+	return 0;
+}
+
+/* Node name leaves: its row and its live tunnels go. */
+int
+store_pg_node_leave(struct store *st, const char *name, char **cause)
+{
+	struct store_pg_args	 a = { 0 };
+
+	store_pg_text(&a, name);
+	return store_pg_do(st, "DELETE FROM nodes WHERE name = $1", &a, cause) < 0 ? -1 : 0;
+}
+
+/* The live tunnels of the nodes whose lease holds (account's, when not NULL). */
+int
+store_pg_live_list(struct store *st, const char *account, struct store_live ***out, size_t *n,
+    char **cause)
+{
+	struct store_pg_args	 a = { 0 };
+
+	store_pg_text(&a, account);
+	*out = store_pg_collect(st, STORE_PG_LIVE_SELECT " WHERE n.lease_until >= " STORE_PG_NOW
+	    " AND ($1::text IS NULL OR t.account = $1) ORDER BY t.node COLLATE \"C\", t.id", &a,
+	    &store_live_kind, n, cause);
+	return *out != NULL ? 0 : -1;
+}
+
+/* Each account's live tunnels and connections on the live nodes other than name. */
+int
+store_pg_live_counts(struct store *st, const char *name, struct store_live_count ***out,
+    size_t *n, char **cause)
+{
+	struct store_pg_args	 a = { 0 };
+
+	store_pg_text(&a, name);
+	*out = store_pg_collect(st, "SELECT t.account, count(*), sum(t.conns) FROM live_tunnels t "
+	    "JOIN nodes n ON n.name = t.node WHERE t.node <> $1 AND n.lease_until >= "
+	    STORE_PG_NOW " GROUP BY t.account", &a, &store_live_count_kind, n, cause);
+	return *out != NULL ? 0 : -1;
+}
+
+/*
+ * Ask the node that holds live tunnel id to close it: marked, and the change counter bumped
+ * so that the node hears of it at once.
+ */
+int
+store_pg_live_close(struct store *st, int64_t id, char **cause)
+{
+	struct store_pg_args	 a = { 0 };
+	int			 rc;
+
+	if (store_pg_begin_nolock(st, STORE_PG_SYNC_BUSY, cause) != 0)
+		return -1;
+	store_pg_int(&a, id);
+	if ((rc = store_pg_do(st, "UPDATE live_tunnels SET close_wanted = true WHERE id = $1 AND "
+	    "node IN (SELECT name FROM nodes WHERE lease_until >= " STORE_PG_NOW ")", &a,
+	    cause)) < 0)
+		return store_pg_abort(st);
+	if (rc == 0) {
+		xasprintf(cause, "no live tunnel %lld", (long long)id);
+		return store_pg_abort(st);
+	}
+	return store_pg_commit(st, 1, cause);
+}
