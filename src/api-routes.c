@@ -1519,7 +1519,7 @@ api_address_json(struct api_req *r, const struct store_address *a)
 
 	xasprintf(&url, "%s://%s%s%s:%d", a->protocol, v6 ? "[" : "", host, v6 ? "]" : "",
 	    a->port);
-	doc = json_pack("{s:s, s:s, s:i, s:s, s:o, s:s?}", "public_endpoint", url, "protocol",
+	doc = json_pack("{s:s, s:s, s:i, s:s, s:o, s:s*}", "public_endpoint", url, "protocol",
 	    a->protocol, "port", a->port, "account", a->account, "created", api_time(a->created),
 	    "node", a->node);
 	free(url);

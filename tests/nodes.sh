@@ -107,11 +107,6 @@ tunnel() {
 	TPORT=$(sed -n "s|^Forwarding  tcp://10.77.0.$n:\([0-9]*\)\$|\1|p" "$TG_TMP/$name.out")
 }
 
-# listed N: the number of live tunnels node N lists (of every node).
-listed() {
-	nctl "$1" tunnels | tail -n +2 | grep -c . || true
-}
-
 NOKEY="-o PubkeyAuthentication=no -o PasswordAuthentication=no -o KbdInteractiveAuthentication=yes -o BatchMode=no $TG_SSH_OPTS"
 for i in $NODES; do
 	node_conf "$i"
@@ -187,7 +182,8 @@ err_has b3 "refused: account 'bob' already has 2 tunnels open, its limit" \
 	"bob (max-tunnels 2) with one tunnel on node 1 and one on node 2 is refused a third on node 1"
 kill $!
 grep -q "^Forwarding" "$TG_TMP/b3.out" && fail "a third tunnel of bob opened: $(cat "$TG_TMP/b3.out")"
-[ "$(listed 3)" -ge 2 ] || fail "node 3 does not list bob's two tunnels: $(nctl 3 tunnels)"
+wait_for 5 sh -c "[ \$($IP netns exec tg-$$-3 $TUNNELGWCTL -f $TG_TMP/n3/gw.conf tunnels | grep -c '^tcp.* bob ') -ge 2 ]" ||
+	fail "node 3 does not list bob's two tunnels: $(nctl 3 tunnels)"
 nctl 3 tunnels | grep -q "bob .* n1$" && nctl 3 tunnels | grep -q "bob .* n2$" ||
 	fail "the listing does not name each tunnel's node: $(nctl 3 tunnels)"
 ok "tunnelgwctl tunnels on a third node lists both, each with its node's name"
@@ -210,9 +206,13 @@ ok "a token revoked through node 1 closes its session on node 3 within a second 
 opk=$(nctl 1 apikey create --operator 2>/dev/null)
 tunnel far 2 "$(nctl 1 token create alice 2>/dev/null)"
 farport=$TPORT
-json=$(inns 1 curl -s -H "Authorization: Bearer $opk" "http://127.0.0.1:8080/api/v1/tunnels")
-tid=$(printf '%s' "$json" | python3 -c "import json,sys; print([t['id'] for t in json.load(sys.stdin)['tunnels'] if t['public_endpoint'] == 'tcp://10.77.0.2:$farport' and t['node'] == 'n2'][0])") ||
-	fail "node 1's API does not list node 2's tunnel with its node: $json"
+# Node 2 lists it at its next sync, within a second.
+for _ in $(seq 50); do
+	json=$(inns 1 curl -s -H "Authorization: Bearer $opk" "http://127.0.0.1:8080/api/v1/tunnels")
+	tid=$(printf '%s' "$json" | python3 -c "import json,sys; print([t['id'] for t in json.load(sys.stdin)['tunnels'] if t['public_endpoint'] == 'tcp://10.77.0.2:$farport' and t['node'] == 'n2'][0])" 2>/dev/null) && break
+	sleep 0.1
+done
+[ -n "$tid" ] || fail "node 1's API does not list node 2's tunnel with its node: $json"
 ok "node 1's API lists node 2's tunnel, with node n2"
 code=$(inns 1 curl -s -o "$TG_TMP/del.json" -w '%{http_code}' -X DELETE -H "Authorization: Bearer $opk" \
 	"http://127.0.0.1:8080/api/v1/tunnels/$tid")
