@@ -182,53 +182,43 @@ access_account_max_tunnels(const char *account)
 }
 
 /*
- * The member a database login acts as, by its token (GRANT_TOKEN) or its key's fingerprint,
- * with its account's limits, into the grant: 0, or -1 when the store has no such member (or
- * cannot say) and the login must not stand.
+ * Give grant g what the database login it came from (its token, GRANT_TOKEN, or its key's
+ * fingerprint) acts as now: its member's name and role, its account's limits, its token's
+ * port. One query (store_login_find). 0; 1 when the store has no such member for the grant's
+ * account, or the token no longer works (the login must not stand); -1 when the store cannot
+ * say.
  */
 static int
 access_member(struct grant *g, long long token_id, const char *fp)
 {
-	struct store_member	*m = NULL;
-	struct store_account	*a = NULL;
-	struct store_token	*t = NULL;
+	struct store_login	*l = NULL;
 	struct grant_member	 gm;
 	enum role		 role, raw = 0;
 	char			*cause = NULL;
-	int			 rc;
+	int			 rc = 1;
 
 	if (access_store == NULL)
-		return -1;
-	if (g->how == GRANT_TOKEN)
-		rc = store_member_of_token(access_store, token_id, &m, &cause);
-	else
-		rc = store_member_of_key(access_store, fp, &m, &cause);
-	if (rc != 0 || (m != NULL && store_account_find(access_store, m->account, &a,
-	    &cause) != 0) || (g->how == GRANT_TOKEN &&
-	    store_token_find(access_store, token_id, &t, &cause) != 0)) {
+		return 1;
+	if (store_login_find(access_store, g->how == GRANT_TOKEN ? token_id : 0,
+	    g->how == GRANT_TOKEN ? NULL : fp, &l, &cause) != 0) {
 		access_db_error("member lookup", cause);
-		store_member_free(m);
-		store_account_free(a);
 		return -1;
 	}
-	rc = -1;
-	if (m != NULL && a != NULL && strcmp(m->account, g->account) == 0 &&
-	    role_parse(m->role, &role) == 0 &&
-	    (a->create_raw_tunnel == NULL || role_parse(a->create_raw_tunnel, &raw) == 0)) {
-		gm.name = m->name;
+	if (l != NULL && l->active && strcmp(l->account, g->account) == 0 &&
+	    role_parse(l->role, &role) == 0 &&
+	    (l->create_raw_tunnel == NULL || role_parse(l->create_raw_tunnel, &raw) == 0)) {
+		gm.name = l->member;
 		gm.role = role;
 		gm.raw_tunnel_role = raw;
-		gm.max_tunnels = a->max_tunnels;
-		gm.max_connections = a->max_connections;
-		gm.token_port = t != NULL ? t->port : 0;
-		gm.token_proto = t != NULL && t->protocol != NULL &&
-		    strcmp(t->protocol, "udp") == 0 ? GRANT_UDP : GRANT_TCP;
+		gm.max_tunnels = l->max_tunnels;
+		gm.max_connections = l->max_connections;
+		gm.token_port = l->port;
+		gm.token_proto = l->protocol != NULL && strcmp(l->protocol, "udp") == 0 ?
+		    GRANT_UDP : GRANT_TCP;
 		grant_set_member(g, &gm);
 		rc = 0;
 	}
-	store_member_free(m);
-	store_account_free(a);
-	store_token_free(t);
+	store_login_free(l);
 	return rc;
 }
 
@@ -312,35 +302,19 @@ access_reserved_ports(enum grant_proto proto, uint8_t *bits)
 const char *
 access_still_allowed(const struct client *c)
 {
-	struct store_key	*k = NULL;
-	char			*cause = NULL;
-	int			 rc;
-
 	if (access_store == NULL || c->grant == NULL)
 		return NULL;
 	switch (c->grant->how) {
 	case GRANT_TOKEN:
-		rc = store_token_active(access_store, c->token_id, &cause);
-		if (rc < 0) {
-			access_db_error("token check", cause);
+		/* A store that cannot say leaves the session as it is. */
+		if (access_member(c->grant, c->token_id, NULL) != 1)
 			return NULL;
-		}
-		if (!rc)
-			return "your token was revoked, has expired, or its account was deleted";
-		return access_member(c->grant, c->token_id, NULL) == 0 ? NULL :
-		    "your token's member was deleted";
+		return "your token was revoked, has expired, or its account or member was deleted";
 	case GRANT_DBKEY:
-		if (store_key_find(access_store, c->fingerprint, &k, &cause) != 0) {
-			access_db_error("key check", cause);
+		if (access_member(c->grant, 0, c->fingerprint) != 1)
 			return NULL;
-		}
-		rc = k != NULL && strcmp(k->account, c->grant->account) == 0;
-		store_key_free(k);
-		if (!rc)
-			return "your key was deleted or moved to another account, or its account "
-			    "was deleted";
-		return access_member(c->grant, 0, c->fingerprint) == 0 ? NULL :
-		    "your key's member was deleted";
+		return "your key was deleted or moved to another account, or its account was "
+		    "deleted";
 	default:
 		return NULL;
 	}

@@ -8,7 +8,9 @@
  *   last sync written (added, gone; open connections at once, bytes every NODES_BYTES_EVERY
  *   syncs), in one transaction; it hands back the tunnels another node asked to close;
  * - the counts: each account's tunnels and connections on the other nodes, for
- *   max_tunnels and max_connections here (registry_set_remote).
+ *   max_tunnels and max_connections here (registry_set_remote). Each node writes its own by
+ *   account when they move, and reads the others' changes since its last read
+ *   (src/nodes-counts.c): a second costs what changed in it, not the size of the list.
  *
  * A node whose lease ran out (it died, or lost the database that long) leaves the list, its
  * tunnels with it, at the next sync of any node; when it comes back it joins again and lists
@@ -60,6 +62,8 @@ static struct {
 	time_t			 failing;	/* since when syncs fail; 0: they work */
 	long long		 others_tunnels;	/* the counts last read, all accounts */
 	long long		 others_conns;
+	char			*counts_sig;	/* the other nodes those counts are of */
+	int64_t			 counts_seq;	/* the last change of theirs read */
 	time_t			 reported;
 } nodes;
 
@@ -130,6 +134,7 @@ nodes_join(void)
 	free(nodes.rows);
 	nodes.rows = NULL;
 	nodes.nrows = 0;
+	nodes_counts_joined();
 	nodes.joined = 1;
 	return 0;
 }
@@ -203,36 +208,32 @@ nodes_close_asked(const int64_t *ids, size_t n)
 		worker_close_tunnels();
 }
 
-/* Read the other nodes' counts by account, for the limits here. */
+/* Read what moved in the other nodes' counts by account, for the limits here. */
 static void
 nodes_counts(void)
 {
 	struct store_live_count	**v;
-	struct registry_count	 *c;
-	char			 *cause = NULL;
-	size_t			  n, i;
-	long long		  tunnels = 0, conns = 0;
+	char			 *cause = NULL, *sig;
+	size_t			  n;
+	int64_t			  last;
+	int			  reset;
+	long long		  tunnels = nodes.others_tunnels, conns = nodes.others_conns;
 
-	if (store_live_counts(nodes.store, nodes.name, &v, &n, &cause) != 0) {
+	if (store_live_counts(nodes.store, nodes.name, nodes.counts_sig, nodes.counts_seq, &v, &n,
+	    &last, &sig, &reset, &cause) != 0) {
 		nodes_trouble("cannot read the other gateways' counts", cause);
 		return;
 	}
-	c = xreallocarray(NULL, n + 1, sizeof *c);
-	for (i = 0; i < n; i++) {
-		c[i].account = v[i]->account;
-		c[i].tunnels = v[i]->tunnels;
-		c[i].conns = v[i]->conns;
-		tunnels += v[i]->tunnels;
-		conns += v[i]->conns;
-	}
-	registry_set_remote(c, n);
+	nodes_counts_theirs(v, n, reset, &tunnels, &conns);
+	store_live_counts_free(v, n);
+	free(nodes.counts_sig);
+	nodes.counts_sig = sig;
+	nodes.counts_seq = last;
 	if (tunnels != nodes.others_tunnels || conns != nodes.others_conns)
 		log_debug("node %s: the other gateways hold %lld tunnels with %lld connections",
 		    nodes.name, tunnels, conns);
 	nodes.others_tunnels = tunnels;
 	nodes.others_conns = conns;
-	free(c);
-	store_live_counts_free(v, n);
 }
 
 /* One sync (see the top of this file). */
@@ -244,8 +245,9 @@ nodes_sync(void)
 		size_t			  n;
 	}			  l = { NULL, 0 };
 	struct store_live	**add, **changed;
+	struct store_live_count	**counts;
 	int64_t			 *gone, *close;
-	size_t			  nadd, ngone, nch, nclose;
+	size_t			  nadd, ngone, nch, nclose, ncounts;
 	char			 *cause = NULL;
 	int			  rc;
 
@@ -256,8 +258,12 @@ nodes_sync(void)
 		qsort(l.v, l.n, sizeof *l.v, nodes_row_cmp);
 	nodes_diff(l.v, l.n, ++nodes.syncs % NODES_BYTES_EVERY == 0, &add, &nadd, &gone, &ngone,
 	    &changed, &nch);
+	nodes_counts_ours(l.v, l.n, &counts, &ncounts);
 	rc = store_node_sync(nodes.store, nodes.name, nodes.lease, add, nadd, gone, ngone,
-	    changed, nch, &close, &nclose, &cause);
+	    changed, nch, counts, ncounts, &close, &nclose, &cause);
+	if (rc == 0)
+		nodes_counts_written(counts, ncounts);
+	store_live_counts_free(counts, ncounts);
 	free(add);
 	free(gone);
 	free(changed);
@@ -360,6 +366,8 @@ nodes_stop(int leave)
 	store_close(nodes.store);
 	free(nodes.name);
 	free(nodes.rows);
+	free(nodes.counts_sig);
+	nodes_counts_free();
 	memset(&nodes, 0, sizeof nodes);
 }
 

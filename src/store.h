@@ -130,11 +130,13 @@ struct store_live {
 	int64_t		 bytes_out;
 };
 
-/* An account's live tunnels and open public connections on the other gateways. */
+/* An account's live tunnels and open public connections on one gateway, by change number. */
 struct store_live_count {
+	char		*node;
 	char		*account;
 	int		 tunnels;
 	int		 conns;
+	int64_t		 seq;
 };
 
 /* An event (src/events.c); NULL text and a negative number mean "none". */
@@ -151,6 +153,23 @@ struct store_event {
 	char		*detail;	/* a JSON object of the other fields */
 };
 
+/*
+ * What a login of the database (a token, or a key by its fingerprint) acts as, read in one
+ * query without any count: its member, the member's role, the account's limits, the token's
+ * port; active is 0 for a token revoked or expired.
+ */
+struct store_login {
+	char		*account;
+	char		*member;
+	char		*role;
+	char		*create_raw_tunnel;	/* NULL: the default */
+	int		 max_tunnels;		/* -1: no limit */
+	int		 max_connections;	/* -1: no limit */
+	int		 port;			/* a token's only port; 0: any */
+	char		*protocol;		/* with port: "tcp" or "udp" */
+	int		 active;
+};
+
 /* Which events store_event_query lists: NULL and 0 mean "any". */
 struct store_event_filter {
 	const char	*account;
@@ -162,7 +181,12 @@ struct store_event_filter {
 	int		 limit;
 };
 
-/* Opening, and the change counter the daemon polls. */
+/*
+ * Opening, and the change counter the daemon polls: it moves with every change that can end a
+ * session or narrow what it may do (a deletion, a revocation, a role or a limit changed, a
+ * tunnel another gateway asked to close), not with additions (an account, member, token, key,
+ * API key, reservation) nor with logins.
+ */
 struct store	*store_open(const char *, int, char **);
 void		 store_close(struct store *);
 int		 store_changes(struct store *, int64_t *, char **);
@@ -197,6 +221,9 @@ int		 store_member_list(struct store *, const char *, struct store_member ***, s
 		     char **);
 int		 store_member_of_token(struct store *, int64_t, struct store_member **, char **);
 int		 store_member_of_key(struct store *, const char *, struct store_member **, char **);
+int		 store_login_find(struct store *, int64_t, const char *, struct store_login **,
+		     char **);
+void		 store_login_free(struct store_login *);
 void		 store_member_free(struct store_member *);
 void		 store_member_list_free(struct store_member **, size_t);
 
@@ -262,13 +289,13 @@ int		 store_shared(struct store *);
 int		 store_node_join(struct store *, const char *, const char *, int, int64_t *,
 		     char **);
 int		 store_node_sync(struct store *, const char *, int, struct store_live **, size_t,
-		     const int64_t *, size_t, struct store_live **, size_t, int64_t **, size_t *,
-		     char **);
+		     const int64_t *, size_t, struct store_live **, size_t,
+		     struct store_live_count **, size_t, int64_t **, size_t *, char **);
 int		 store_node_leave(struct store *, const char *, char **);
 int		 store_live_list(struct store *, const char *, struct store_live ***, size_t *,
 		     char **);
-int		 store_live_counts(struct store *, const char *, struct store_live_count ***,
-		     size_t *, char **);
+int		 store_live_counts(struct store *, const char *, const char *, int64_t,
+		     struct store_live_count ***, size_t *, int64_t *, char **, int *, char **);
 int		 store_live_close(struct store *, int64_t, char **);
 void		 store_live_free(struct store_live *);
 void		 store_live_list_free(struct store_live **, size_t);

@@ -194,6 +194,48 @@ raw_exec(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
+/* Milliseconds since some fixed point. */
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The change counter as st sees it once a change made elsewhere has had the time to reach it:
+ * at once on SQLite; on PostgreSQL, when the notification comes (waited for up to 1 s).
+ */
+static int64_t
+changed_from(struct store *st, int64_t was)
+{
+	long long	 start = now_ms();
+	char		*cause = NULL;
+	int64_t		 seq;
+
+	for (;;) {
+		ck_assert_msg(store_changes(st, &seq, &cause) == 0, "%s", cause);
+		if (seq != was || !on_pg || now_ms() - start > 1000)
+			return seq;
+		usleep(5000);
+	}
+}
+
+/* The change counter as st sees it after long enough for a change to have come (200 ms). */
+static int64_t
+unchanged(struct store *st)
+{
+	char	*cause = NULL;
+	int64_t	 seq;
+
+	if (on_pg)
+		usleep(200000);
+	ck_assert_msg(store_changes(st, &seq, &cause) == 0, "%s", cause);
+	return seq;
+}
+
 /* Read a whole file into a new buffer; its length goes to *len. */
 static char *
 slurp(const char *path, size_t *len)
@@ -395,7 +437,10 @@ START_TEST(test_members)
 	ck_assert_int_eq(store_changes(st, &seq, &cause), 0);
 	ck_assert_int_eq(store_member_add(st, "team", "dev1", "developer", &cause), 0);
 	ck_assert_int_eq(store_changes(st, &seq2, &cause), 0);
-	ck_assert_int_gt(seq2, seq);
+	ck_assert_int_eq(seq2, seq);	/* an addition ends no session */
+	ck_assert_int_eq(store_member_set_role(st, "team", "dev1", "viewer", &cause), 0);
+	ck_assert_int_eq(store_member_set_role(st, "team", "dev1", "developer", &cause), 0);
+	ck_assert_int_gt(seq2 = changed_from(st, seq), seq);
 	FAILED_WITH(store_member_add(st, "team", "dev1", "viewer", &cause),
 	    "account 'team' already has a member 'dev1'");
 	FAILED_WITH(store_member_add(st, "team", "x", "admin", &cause),
@@ -1270,16 +1315,6 @@ START_TEST(test_cascade)
 }
 END_TEST
 
-/* Milliseconds since some fixed point. */
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A write lock held by another connection: each write waits, fails clearly, writes nothing. */
 START_TEST(test_locked)
 {
@@ -1337,38 +1372,9 @@ START_TEST(test_locked)
 END_TEST
 
 /*
- * The change counter as st sees it once a change made elsewhere has had the time to reach it:
- * at once on SQLite; on PostgreSQL, when the notification comes (waited for up to 1 s).
+ * The change counter moves with every change that can end a session or narrow it, by this or
+ * another connection; not with additions, nor with logins.
  */
-static int64_t
-changed_from(struct store *st, int64_t was)
-{
-	long long	 start = now_ms();
-	char		*cause = NULL;
-	int64_t		 seq;
-
-	for (;;) {
-		ck_assert_msg(store_changes(st, &seq, &cause) == 0, "%s", cause);
-		if (seq != was || !on_pg || now_ms() - start > 1000)
-			return seq;
-		usleep(5000);
-	}
-}
-
-/* The change counter as st sees it after long enough for a change to have come (200 ms). */
-static int64_t
-unchanged(struct store *st)
-{
-	char	*cause = NULL;
-	int64_t	 seq;
-
-	if (on_pg)
-		usleep(200000);
-	ck_assert_msg(store_changes(st, &seq, &cause) == 0, "%s", cause);
-	return seq;
-}
-
-/* The change counter moves with every change, by this or another connection, not with logins. */
 START_TEST(test_changes)
 {
 	char		*path = db_path(), *cause = NULL, *t, *acct;
@@ -1378,9 +1384,16 @@ START_TEST(test_changes)
 	ck_assert_int_eq(store_changes(st, &s0, &cause), 0);
 	ck_assert_int_eq(store_changes(st, &s1, &cause), 0);
 	ck_assert_int_eq(s0, s1);
+	/* What adds (an account, a token) can end no session: not counted. */
 	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
-	ck_assert_int_gt(s1 = changed_from(st, s0), s0);
 	ck_assert_int_eq(store_token_create(ctl, "alice", NULL, 0, &t, &id, &cause), 0);
+	ck_assert_int_eq(unchanged(st), s0);
+	/* What narrows (a limit) is, by this connection or another. */
+	ck_assert_int_eq(store_account_set(ctl, "alice", &(struct store_account_set){ 3,
+	    STORE_UNCHANGED, STORE_UNCHANGED, NULL }, &cause), 0);
+	ck_assert_int_gt(s1 = changed_from(st, s0), s0);
+	ck_assert_int_eq(store_account_set(st, "alice", &(struct store_account_set){ 4,
+	    STORE_UNCHANGED, STORE_UNCHANGED, NULL }, &cause), 0);
 	ck_assert_int_gt(s2 = changed_from(st, s1), s1);
 	ck_assert_int_eq(store_token_verify(ctl, t, &acct, &id, &cause), 0);
 	free(acct);
@@ -1563,7 +1576,7 @@ START_TEST(test_pg_refused)
 	store_close(st);
 	raw_exec(path, "UPDATE tunnelgw_schema SET version = 9");
 	ck_assert_ptr_null(store_open(path, 100, &cause));
-	ck_assert_str_eq(cause, "DB: schema version 9 is newer than this tunnelgw understands (1)");
+	ck_assert_str_eq(cause, "DB: schema version 9 is newer than this tunnelgw understands (2)");
 	free(cause);
 	free(path);
 }
@@ -1590,8 +1603,10 @@ START_TEST(test_pg_reconnect)
 	ck_assert_int_eq(store_account_find(st, "bob", &a, &cause), 0);
 	ck_assert_ptr_nonnull(a);
 	store_account_free(a);
+	ck_assert_int_eq(store_account_set(ctl, "bob", &(struct store_account_set){ 3,
+	    STORE_UNCHANGED, STORE_UNCHANGED, NULL }, &cause), 0);
 	ck_assert_msg(store_changes(st, &s1, &cause) == 0, "%s", cause);
-	ck_assert_int_gt(s1, s0);
+	ck_assert_int_gt(s1 = changed_from(st, s0), s0);
 	PQfinish(admin);
 	store_close(ctl);
 	store_close(st);

@@ -93,6 +93,8 @@ struct store_backend {
 			     char **);
 	int		 (*member_of_key)(struct store *, const char *, struct store_member **,
 			     char **);
+	int		 (*login_find)(struct store *, int64_t, const char *, struct store_login **,
+			     char **);
 
 	/* apikey_add: account and member (both NULL: the operator's), hash; *id out. */
 	int		 (*apikey_add)(struct store *, const char *, const char *,
@@ -140,12 +142,13 @@ struct store_backend {
 			     char **);
 	int		 (*node_sync)(struct store *, const char *, int, struct store_live **,
 			     size_t, const int64_t *, size_t, struct store_live **, size_t,
-			     int64_t **, size_t *, char **);
+			     struct store_live_count **, size_t, int64_t **, size_t *, char **);
 	int		 (*node_leave)(struct store *, const char *, char **);
 	int		 (*live_list)(struct store *, const char *, struct store_live ***, size_t *,
 			     char **);
-	int		 (*live_counts)(struct store *, const char *, struct store_live_count ***,
-			     size_t *, char **);
+	int		 (*live_counts)(struct store *, const char *, const char *, int64_t,
+			     struct store_live_count ***, size_t *, int64_t *, char **, int *,
+			     char **);
 	int		 (*live_close)(struct store *, int64_t, char **);
 };
 
@@ -159,6 +162,7 @@ extern const struct store_kind store_address_kind;
 extern const struct store_kind store_event_kind;
 extern const struct store_kind store_live_kind;
 extern const struct store_kind store_live_count_kind;
+extern const struct store_kind store_login_kind;
 int64_t		 store_now(void);
 void		 store_record_free(void *, const struct store_kind *);
 void		 store_list_free(void *, size_t, const struct store_kind *);

@@ -94,7 +94,7 @@ store_pg_account_add(struct store *st, const char *name, int max_tunnels, char *
 	    "$3)", &a, cause) < 0 ||
 	    store_pg_member_insert(st, name, STORE_OWNER_MEMBER, "owner", cause) != 0)
 		return store_pg_abort(st);
-	return store_pg_commit(st, 1, cause);
+	return store_pg_commit(st, 0, cause);
 }
 
 /*
@@ -228,7 +228,7 @@ store_pg_member_add(struct store *st, const char *account, const char *name, con
 	free(why);
 	if (store_pg_member_insert(st, account, name, role, cause) != 0)
 		return store_pg_abort(st);
-	return store_pg_commit(st, 1, cause);
+	return store_pg_commit(st, 0, cause);
 }
 
 /*
@@ -349,6 +349,35 @@ store_pg_member_of_key(struct store *st, const char *fingerprint, struct store_m
 	return store_pg_member_query(st, STORE_PG_MEMBER_SELECT
 	    " JOIN keys x ON x.member = m.id WHERE x.fingerprint = $2", fingerprint, NULL, 0, out,
 	    cause);
+}
+
+/* What a login of token id, or of the key with fingerprint, acts as (see store_login_find). */
+int
+store_pg_login_find(struct store *st, int64_t id, const char *fingerprint,
+    struct store_login **out, char **cause)
+{
+	struct store_pg_args	 a = { 0 };
+	void			*l;
+
+	if (fingerprint == NULL) {
+		store_pg_int(&a, id);
+		store_pg_int(&a, store_now());
+	} else
+		store_pg_text(&a, fingerprint);
+	if (store_pg_one(st, fingerprint == NULL ?
+	    "SELECT m.account, m.name, m.role, a.create_raw_tunnel, a.max_tunnels,"
+	    " a.max_connections, t.port, CASE WHEN t.port IS NULL THEN NULL"
+	    " ELSE coalesce(t.protocol, 'tcp') END, CASE WHEN t.revoked IS NULL AND"
+	    " (t.expires IS NULL OR t.expires > $2) THEN 1 ELSE 0 END FROM tokens t"
+	    " JOIN members m ON m.id = t.member JOIN accounts a ON a.name = m.account"
+	    " WHERE t.id = $1" :
+	    "SELECT m.account, m.name, m.role, a.create_raw_tunnel, a.max_tunnels,"
+	    " a.max_connections, NULL, NULL, 1 FROM keys k JOIN members m ON m.id = k.member"
+	    " JOIN accounts a ON a.name = m.account WHERE k.fingerprint = $1", &a,
+	    &store_login_kind, &l, cause) != 0)
+		return -1;
+	*out = l;
+	return 0;
 }
 
 /* List the members of account (NULL: every account's), by account, then name. */

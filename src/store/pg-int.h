@@ -107,6 +107,8 @@ int		 store_pg_member_of_token(struct store *, int64_t, struct store_member **,
 		     char **);
 int		 store_pg_member_of_key(struct store *, const char *, struct store_member **,
 		     char **);
+int		 store_pg_login_find(struct store *, int64_t, const char *, struct store_login **,
+		     char **);
 
 /* pg-tokens.c: tokens and API keys. */
 int		 store_pg_token_add(struct store *, const char *, const char *,
@@ -147,13 +149,13 @@ int		 store_pg_event_list(struct store *, const struct store_event_filter *,
 int		 store_pg_node_join(struct store *, const char *, const char *, int, int64_t *,
 		     char **);
 int		 store_pg_node_sync(struct store *, const char *, int, struct store_live **, size_t,
-		     const int64_t *, size_t, struct store_live **, size_t, int64_t **, size_t *,
-		     char **);
+		     const int64_t *, size_t, struct store_live **, size_t,
+		     struct store_live_count **, size_t, int64_t **, size_t *, char **);
 int		 store_pg_node_leave(struct store *, const char *, char **);
 int		 store_pg_live_list(struct store *, const char *, struct store_live ***, size_t *,
 		     char **);
-int		 store_pg_live_counts(struct store *, const char *, struct store_live_count ***,
-		     size_t *, char **);
+int		 store_pg_live_counts(struct store *, const char *, const char *, int64_t,
+		     struct store_live_count ***, size_t *, int64_t *, char **, int *, char **);
 int		 store_pg_live_close(struct store *, int64_t, char **);
 
 #endif

@@ -55,7 +55,7 @@ store_pg_key_add(struct store *st, const struct store_key *k, char **cause)
 	if (store_pg_do(st, "INSERT INTO keys (fingerprint, account, type, key, comment, "
 	    "added_by, created, member) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", &a, cause) < 0)
 		return store_pg_abort(st);
-	return store_pg_commit(st, 1, cause);
+	return store_pg_commit(st, 0, cause);
 }
 
 /* Delete the key with this fingerprint. */
@@ -194,7 +194,7 @@ store_pg_address_reserve(struct store *st, const char *account, const char *prot
 	if (store_pg_do(st, "INSERT INTO addresses (protocol, port, account, created, node) "
 	    "VALUES ($1, $2, $3, $4, $5)", &a, cause) < 0)
 		return store_pg_abort(st);
-	if (store_pg_commit(st, 1, cause) != 0)
+	if (store_pg_commit(st, 0, cause) != 0)
 		return -1;
 	*out = port;
 	return 0;
@@ -219,7 +219,7 @@ store_pg_address_release(struct store *st, const char *protocol, int port, char 
 		    "UDP " : "", port);
 		return store_pg_abort(st);
 	}
-	return store_pg_commit(st, 1, cause);
+	return store_pg_commit(st, 0, cause);
 }
 
 /* An address record with its node's public host, a column per field (store_address_kind). */

@@ -19,6 +19,8 @@
 #define STORE_PG_SYNC_BUSY	1000	/* ms a sync waits for a lock on its rows */
 /* The time now by the database's clock: leases never depend on two gateways' clocks agreeing. */
 #define STORE_PG_NOW		"extract(epoch from now())::bigint"
+/* The lock that orders the writes of node_accounts, so that seq is their commit order. */
+#define STORE_PG_COUNTS_LOCK	"1413961522"
 
 /* A live tunnel record, a column per field (store_live_kind). */
 #define STORE_PG_LIVE_SELECT \
@@ -53,6 +55,16 @@ store_pg_buf_add(struct store_pg_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* Append s to b as an element of a PostgreSQL array literal: quoted, \ and " escaped. */
+static void
+store_pg_buf_elem(struct store_pg_buf *b, const char *s, int first)
+{
+	store_pg_buf_add(b, "%s\"", first ? "" : ",");
+	for (; *s != '\0'; s++)
+		store_pg_buf_add(b, "%s%c", *s == '"' || *s == '\\' ? "\\" : "", *s);
+	store_pg_buf_add(b, "\"");
+}
+
 /*
  * Node name joins: its row made or renewed with a lease of lease seconds, the live tunnels it
  * listed before dropped (it restarted); *number gets its number.
@@ -78,9 +90,53 @@ store_pg_node_join(struct store *st, const char *name, const char *host, int lea
 	*number = store_pg_col_int(r, 0, 0, 0);
 	PQclear(r);
 	a.n = 1;
-	if (store_pg_do(st, "DELETE FROM live_tunnels WHERE node = $1", &a, cause) < 0)
+	if (store_pg_do(st, "DELETE FROM live_tunnels WHERE node = $1", &a, cause) < 0 ||
+	    store_pg_do(st, "SELECT pg_advisory_xact_lock(" STORE_PG_COUNTS_LOCK ")", NULL,
+	    cause) < 0 ||
+	    store_pg_do(st, "UPDATE node_accounts SET tunnels = 0, conns = 0, seq = "
+	    "nextval('node_accounts_seq') WHERE node = $1 AND (tunnels <> 0 OR conns <> 0)", &a,
+	    cause) < 0)
 		return store_pg_abort(st);
 	return store_pg_commit(st, 0, cause);
+}
+
+/* Within a sync: write the counts by account of node that moved, in change order. */
+static int
+store_pg_counts_write(struct store *st, const char *node, struct store_live_count **c,
+    size_t n, char **cause)
+{
+	struct store_pg_buf	 acc = { NULL, 0, 0 }, t = { NULL, 0, 0 }, k = { NULL, 0, 0 };
+	struct store_pg_args	 a = { 0 };
+	size_t			 i;
+	int			 rc;
+
+	if (n == 0)
+		return 0;
+	store_pg_buf_add(&acc, "{");
+	store_pg_buf_add(&t, "{");
+	store_pg_buf_add(&k, "{");
+	for (i = 0; i < n; i++) {
+		store_pg_buf_elem(&acc, c[i]->account, i == 0);
+		store_pg_buf_add(&t, "%s%d", i == 0 ? "" : ",", c[i]->tunnels);
+		store_pg_buf_add(&k, "%s%d", i == 0 ? "" : ",", c[i]->conns);
+	}
+	store_pg_buf_add(&acc, "}");
+	store_pg_buf_add(&t, "}");
+	store_pg_buf_add(&k, "}");
+	store_pg_text(&a, node);
+	store_pg_text(&a, acc.s);
+	store_pg_text(&a, t.s);
+	store_pg_text(&a, k.s);
+	rc = store_pg_do(st, "SELECT pg_advisory_xact_lock(" STORE_PG_COUNTS_LOCK ")", NULL,
+	    cause) < 0 || store_pg_do(st, "INSERT INTO node_accounts (node, account, tunnels, "
+	    "conns, seq) SELECT $1, v.a, v.t, v.c, nextval('node_accounts_seq') FROM "
+	    "unnest($2::text[], $3::integer[], $4::integer[]) AS v(a, t, c) ON CONFLICT (node, "
+	    "account) DO UPDATE SET tunnels = EXCLUDED.tunnels, conns = EXCLUDED.conns, seq = "
+	    "EXCLUDED.seq", &a, cause) < 0 ? -1 : 0;
+	free(acc.s);
+	free(t.s);
+	free(k.s);
+	return rc;
 }
 
 /* Within a sync: insert n live tunnels (n <= STORE_PG_LIVE_ROWS) of node with one statement. */
@@ -192,7 +248,8 @@ store_pg_live_update(struct store *st, const char *node, const int64_t *gone, si
 int
 store_pg_node_sync(struct store *st, const char *name, int lease, struct store_live **add,
     size_t nadd, const int64_t *gone, size_t ngone, struct store_live **changed,
-    size_t nchanged, int64_t **close, size_t *nclose, char **cause)
+    size_t nchanged, struct store_live_count **counts, size_t ncounts, int64_t **close,
+    size_t *nclose, char **cause)
 {
 	struct store_pg_args	 a = { 0 };
 	PGresult		*r;
@@ -213,7 +270,8 @@ store_pg_node_sync(struct store *st, const char *name, int lease, struct store_l
 		if (store_pg_live_insert(st, name, add + i, chunk, cause) != 0)
 			return store_pg_abort(st);
 	}
-	if (store_pg_live_update(st, name, gone, ngone, changed, nchanged, cause) != 0)
+	if (store_pg_live_update(st, name, gone, ngone, changed, nchanged, cause) != 0 ||
+	    store_pg_counts_write(st, name, counts, ncounts, cause) != 0)
 		return store_pg_abort(st);
 	a.n = 1;
 	if ((r = store_pg_exec(st, "UPDATE live_tunnels SET close_wanted = false WHERE node = $1 "
@@ -261,18 +319,45 @@ store_pg_live_list(struct store *st, const char *account, struct store_live ***o
 	return *out != NULL ? 0 : -1;
 }
 
-/* Each account's live tunnels and connections on the live nodes other than name. */
+/*
+ * The counts by account of the live nodes other than name, changed after change number after;
+ * all of them when those nodes are not the ones known names (see store_live_counts).
+ */
 int
-store_pg_live_counts(struct store *st, const char *name, struct store_live_count ***out,
-    size_t *n, char **cause)
+store_pg_live_counts(struct store *st, const char *name, const char *known, int64_t after,
+    struct store_live_count ***out, size_t *n, int64_t *last, char **sig, int *reset,
+    char **cause)
 {
 	struct store_pg_args	 a = { 0 };
+	size_t			 i;
 
 	store_pg_text(&a, name);
-	*out = store_pg_collect(st, "SELECT t.account, count(*), sum(t.conns) FROM live_tunnels t "
-	    "JOIN nodes n ON n.name = t.node WHERE t.node <> $1 AND n.lease_until >= "
-	    STORE_PG_NOW " GROUP BY t.account", &a, &store_live_count_kind, n, cause);
-	return *out != NULL ? 0 : -1;
+	if (store_pg_string(st, "SELECT coalesce(string_agg(name || ':' || number, ',' ORDER BY "
+	    "name COLLATE \"C\"), '') FROM nodes WHERE lease_until >= " STORE_PG_NOW " AND "
+	    "name <> $1", &a, sig, cause) != 0)
+		return -1;
+	if (*sig == NULL)
+		*sig = xstrdup("");
+	if (known == NULL || strcmp(*sig, known) != 0) {
+		*reset = 1;
+		after = 0;
+	}
+	store_pg_int(&a, after);
+	*out = store_pg_collect(st, "SELECT c.node, c.account, c.tunnels, c.conns, c.seq FROM "
+	    "node_accounts c JOIN nodes n ON n.name = c.node WHERE c.node <> $1 AND "
+	    "n.lease_until >= " STORE_PG_NOW " AND c.seq > $2::bigint ORDER BY c.seq", &a,
+	    &store_live_count_kind, n, cause);
+	if (*out == NULL) {
+		free(*sig);
+		*sig = NULL;
+		return -1;
+	}
+	*last = after;
+	for (i = 0; i < *n; i++) {
+		if ((*out)[i]->seq > *last)
+			*last = (*out)[i]->seq;
+	}
+	return 0;
 }
 
 /*

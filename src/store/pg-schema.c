@@ -134,6 +134,19 @@ static const char store_pg_schema_2[] =
 	");"
 	"CREATE INDEX live_tunnels_node ON live_tunnels(node);"
 	"CREATE INDEX live_tunnels_account ON live_tunnels(account);"
+	"CREATE INDEX live_tunnels_close ON live_tunnels(node) WHERE close_wanted;"
+	/* Each node's counts by account; seq grows with every change, under one lock, so a
+	 * reader that asks for seq > its last misses none. */
+	"CREATE SEQUENCE node_accounts_seq;"
+	"CREATE TABLE node_accounts ("
+	"  node text NOT NULL REFERENCES nodes(name) ON DELETE CASCADE,"
+	"  account text NOT NULL,"
+	"  tunnels integer NOT NULL,"
+	"  conns integer NOT NULL,"
+	"  seq bigint NOT NULL,"
+	"  PRIMARY KEY (node, account)"
+	");"
+	"CREATE INDEX node_accounts_seq_idx ON node_accounts(seq);"
 	"ALTER TABLE addresses ADD COLUMN node text;";
 
 /*

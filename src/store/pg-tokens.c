@@ -65,7 +65,7 @@ store_pg_token_add(struct store *st, const char *account, const char *member,
 	    "member, port, once, protocol) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
 	    "RETURNING id", &a, id, cause) != 0)
 		return store_pg_abort(st);
-	return store_pg_commit(st, 1, cause);
+	return store_pg_commit(st, 0, cause);
 }
 
 /* Revoke token id. */
@@ -225,7 +225,7 @@ store_pg_apikey_add(struct store *st, const char *account, const char *member,
 	if (store_pg_insert_id(st, "INSERT INTO apikeys (member, lookup, hash, created) "
 	    "VALUES ($1, $2, $3, $4) RETURNING id", &a, id, cause) != 0)
 		return store_pg_abort(st);
-	return store_pg_commit(st, 1, cause);
+	return store_pg_commit(st, 0, cause);
 }
 
 /* Revoke API key id. */
@@ -251,7 +251,7 @@ store_pg_apikey_revoke(struct store *st, int64_t id, char **cause)
 		xasprintf(cause, "API key %lld is already revoked", (long long)id);
 		return store_pg_abort(st);
 	}
-	return store_pg_commit(st, 1, cause);
+	return store_pg_commit(st, 0, cause);
 }
 
 /*

@@ -26,7 +26,8 @@
  *   are operator actions, logins and registrations: rare enough for one lock. Events do not
  *   take it (they only insert and trim).
  * - The change counter: table "changes" holds one sequence number, bumped in every write
- *   transaction that changes what the daemon enforces, which also NOTIFYs STORE_PG_CHANNEL.
+ *   transaction that can end a session or narrow it (src/store.h), which also NOTIFYs
+ *   STORE_PG_CHANNEL.
  *   store_changes listens on a connection of its own and reads the counter only when a
  *   notification came (or the listening connection was made again, when some may have been
  *   missed): polling it costs one read() that finds nothing.
@@ -643,22 +644,29 @@ store_pg_changes(struct store *st, int64_t *seq, char **cause)
 	struct store_pg	*pg = store_pg_of(st);
 	PGnotify	*nf;
 	PGresult	*r;
-	int		 got = 0;
+	int		 got = 0, attempt;
 
 	pg->listening = 1;
-	if (!pg->listen.ready || PQstatus(pg->listen.c) != CONNECTION_OK) {
-		if (store_pg_conn_ready(pg, &pg->listen, cause) != 0)
+	for (attempt = 0;; attempt++) {
+		if (!pg->listen.ready || PQstatus(pg->listen.c) != CONNECTION_OK) {
+			if (store_pg_conn_ready(pg, &pg->listen, cause) != 0)
+				return -1;
+			if ((r = store_pg_run(pg, &pg->listen, "LISTEN " STORE_PG_CHANNEL, NULL,
+			    cause)) == NULL)
+				return -1;
+			PQclear(r);
+			pg->seq_valid = 0;	/* a notification may have been missed */
+		}
+		if (PQconsumeInput(pg->listen.c) && PQstatus(pg->listen.c) == CONNECTION_OK)
+			break;
+		/* Broken (the server restarted): make it again at once, once. */
+		if (attempt > 0) {
+			store_pg_result_error(pg, pg->listen.c, NULL, cause);
+			store_pg_conn_drop(&pg->listen);
 			return -1;
-		if ((r = store_pg_run(pg, &pg->listen, "LISTEN " STORE_PG_CHANNEL, NULL,
-		    cause)) == NULL)
-			return -1;
-		PQclear(r);
-		pg->seq_valid = 0;
-	}
-	if (!PQconsumeInput(pg->listen.c)) {
-		store_pg_result_error(pg, pg->listen.c, NULL, cause);
+		}
 		store_pg_conn_drop(&pg->listen);
-		return -1;
+		pg->listen.next_try = 0;
 	}
 	while ((nf = PQnotifies(pg->listen.c)) != NULL) {
 		got = 1;
@@ -713,6 +721,7 @@ static const struct store_backend store_pg_backend = {
 	.member_list = store_pg_member_list,
 	.member_of_token = store_pg_member_of_token,
 	.member_of_key = store_pg_member_of_key,
+	.login_find = store_pg_login_find,
 	.apikey_add = store_pg_apikey_add,
 	.apikey_revoke = store_pg_apikey_revoke,
 	.apikey_use = store_pg_apikey_use,

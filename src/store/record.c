@@ -85,10 +85,23 @@ static const struct store_field store_live_fields[] = {
 	STORE_FIELD(STORE_INT64, store_live, bytes_in, 0),
 	STORE_FIELD(STORE_INT64, store_live, bytes_out, 0),
 };
+static const struct store_field store_login_fields[] = {
+	STORE_FIELD(STORE_TEXT, store_login, account, 0),
+	STORE_FIELD(STORE_TEXT, store_login, member, 0),
+	STORE_FIELD(STORE_TEXT, store_login, role, 0),
+	STORE_FIELD(STORE_TEXT, store_login, create_raw_tunnel, 0),
+	STORE_FIELD(STORE_INT, store_login, max_tunnels, -1),
+	STORE_FIELD(STORE_INT, store_login, max_connections, -1),
+	STORE_FIELD(STORE_INT, store_login, port, 0),
+	STORE_FIELD(STORE_TEXT, store_login, protocol, 0),
+	STORE_FIELD(STORE_INT, store_login, active, 0),
+};
 static const struct store_field store_live_count_fields[] = {
+	STORE_FIELD(STORE_TEXT, store_live_count, node, 0),
 	STORE_FIELD(STORE_TEXT, store_live_count, account, 0),
 	STORE_FIELD(STORE_INT, store_live_count, tunnels, 0),
 	STORE_FIELD(STORE_INT, store_live_count, conns, 0),
+	STORE_FIELD(STORE_INT64, store_live_count, seq, 0),
 };
 static const struct store_field store_event_fields[] = {
 	STORE_FIELD(STORE_INT64, store_event, id, 0),
@@ -113,6 +126,7 @@ const struct store_kind store_key_kind = STORE_KIND(store_key, store_key_fields)
 const struct store_kind store_address_kind = STORE_KIND(store_address, store_address_fields);
 const struct store_kind store_event_kind = STORE_KIND(store_event, store_event_fields);
 const struct store_kind store_live_kind = STORE_KIND(store_live, store_live_fields);
+const struct store_kind store_login_kind = STORE_KIND(store_login, store_login_fields);
 const struct store_kind store_live_count_kind = STORE_KIND(store_live_count,
     store_live_count_fields);
 

@@ -77,7 +77,7 @@ store_sqlite_account_add(struct store *st, const char *name, int max_tunnels, ch
 	if (store_sqlite_done(st, stmt, cause) != 0 ||
 	    store_sqlite_member_insert(st, name, STORE_OWNER_MEMBER, "owner", cause) != 0)
 		return store_sqlite_abort(st);
-	return store_sqlite_commit(st, 1, cause);
+	return store_sqlite_commit(st, 0, cause);
 }
 
 /* Bind a limit of store_account_set to a column: -1 as NULL. */

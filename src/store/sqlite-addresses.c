@@ -132,7 +132,7 @@ store_sqlite_address_reserve(struct store *st, const char *account, const char *
 	sqlite3_bind_text(stmt, 4, protocol, -1, SQLITE_TRANSIENT);
 	if (store_sqlite_done(st, stmt, cause) != 0)
 		return store_sqlite_abort(st);
-	if (store_sqlite_commit(st, 1, cause) != 0)
+	if (store_sqlite_commit(st, 0, cause) != 0)
 		return -1;
 	*out = port;
 	return 0;
@@ -158,7 +158,7 @@ store_sqlite_address_release(struct store *st, const char *protocol, int port, c
 		    "UDP " : "", port);
 		return store_sqlite_abort(st);
 	}
-	return store_sqlite_commit(st, 1, cause);
+	return store_sqlite_commit(st, 0, cause);
 }
 
 /* An address record, a column per field (store_address_kind); SQLite knows no node's host. */

@@ -42,7 +42,7 @@ store_sqlite_apikey_add(struct store *st, const char *account, const char *membe
 	if (store_sqlite_done(st, stmt, cause) != 0)
 		return store_sqlite_abort(st);
 	*id = sqlite3_last_insert_rowid(store_sqlite_of(st)->db);
-	return store_sqlite_commit(st, 1, cause);
+	return store_sqlite_commit(st, 0, cause);
 }
 
 /* Revoke API key id. */
@@ -73,7 +73,7 @@ store_sqlite_apikey_revoke(struct store *st, int64_t id, char **cause)
 		xasprintf(cause, "API key %lld is already revoked", (long long)id);
 		return store_sqlite_abort(st);
 	}
-	return store_sqlite_commit(st, 1, cause);
+	return store_sqlite_commit(st, 0, cause);
 }
 
 /*

@@ -118,6 +118,8 @@ int		 store_sqlite_member_of_token(struct store *, int64_t, struct store_member 
 		     char **);
 int		 store_sqlite_member_of_key(struct store *, const char *, struct store_member **,
 		     char **);
+int		 store_sqlite_login_find(struct store *, int64_t, const char *,
+		     struct store_login **, char **);
 int		 store_sqlite_apikey_add(struct store *, const char *, const char *,
 		     const struct store_hash *, int64_t *, char **);
 int		 store_sqlite_apikey_revoke(struct store *, int64_t, char **);

@@ -74,7 +74,7 @@ store_sqlite_key_add(struct store *st, const struct store_key *k, char **cause)
 	    store_sqlite_key_unique(st, k->fingerprint, cause) != 0 ||
 	    store_sqlite_key_insert(st, k, mid, cause) != 0)
 		return store_sqlite_abort(st);
-	return store_sqlite_commit(st, 1, cause);
+	return store_sqlite_commit(st, 0, cause);
 }
 
 /* Delete the key with this fingerprint. */

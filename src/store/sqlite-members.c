@@ -93,7 +93,7 @@ store_sqlite_member_add(struct store *st, const char *account, const char *name,
 	free(why);
 	if (store_sqlite_member_insert(st, account, name, role, cause) != 0)
 		return store_sqlite_abort(st);
-	return store_sqlite_commit(st, 1, cause);
+	return store_sqlite_commit(st, 0, cause);
 }
 
 /*
@@ -224,6 +224,36 @@ store_sqlite_member_of_key(struct store *st, const char *fingerprint,
 	return store_sqlite_member_query(st, STORE_MEMBER_SELECT
 	    " JOIN keys x ON x.member = m.id WHERE x.fingerprint = ?2", fingerprint, NULL, 0, out,
 	    cause);
+}
+
+/* What a login of token id, or of the key with fingerprint, acts as (see store_login_find). */
+int
+store_sqlite_login_find(struct store *st, int64_t id, const char *fingerprint,
+    struct store_login **out, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	void		*l;
+
+	if (store_sqlite_prepare(st, fingerprint == NULL ?
+	    "SELECT m.account, m.name, m.role, a.create_raw_tunnel, a.max_tunnels,"
+	    " a.max_connections, t.port, CASE WHEN t.port IS NULL THEN NULL"
+	    " ELSE coalesce(t.protocol, 'tcp') END, CASE WHEN t.revoked IS NULL AND"
+	    " (t.expires IS NULL OR t.expires > ?2) THEN 1 ELSE 0 END FROM tokens t"
+	    " JOIN members m ON m.id = t.member JOIN accounts a ON a.name = m.account"
+	    " WHERE t.id = ?1" :
+	    "SELECT m.account, m.name, m.role, a.create_raw_tunnel, a.max_tunnels,"
+	    " a.max_connections, NULL, NULL, 1 FROM keys k JOIN members m ON m.id = k.member"
+	    " JOIN accounts a ON a.name = m.account WHERE k.fingerprint = ?3", &stmt, cause) != 0)
+		return -1;
+	if (fingerprint == NULL) {
+		sqlite3_bind_int64(stmt, 1, id);
+		sqlite3_bind_int64(stmt, 2, store_now());
+	} else
+		sqlite3_bind_text(stmt, 3, fingerprint, -1, SQLITE_TRANSIENT);
+	if (store_sqlite_one(st, stmt, &store_login_kind, &l, cause) != 0)
+		return -1;
+	*out = l;
+	return 0;
 }
 
 /* List the members of account (NULL: every account's), by account, then name. */

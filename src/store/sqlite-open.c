@@ -38,6 +38,7 @@ static const struct store_backend store_sqlite_backend = {
 	.member_list = store_sqlite_member_list,
 	.member_of_token = store_sqlite_member_of_token,
 	.member_of_key = store_sqlite_member_of_key,
+	.login_find = store_sqlite_login_find,
 	.apikey_add = store_sqlite_apikey_add,
 	.apikey_revoke = store_sqlite_apikey_revoke,
 	.apikey_use = store_sqlite_apikey_use,

@@ -56,7 +56,7 @@ store_sqlite_token_add(struct store *st, const char *account, const char *member
 	if (store_sqlite_done(st, stmt, cause) != 0)
 		return store_sqlite_abort(st);
 	*id = sqlite3_last_insert_rowid(store_sqlite_of(st)->db);
-	return store_sqlite_commit(st, 1, cause);
+	return store_sqlite_commit(st, 0, cause);
 }
 
 /* Revoke token id. */

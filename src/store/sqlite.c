@@ -23,7 +23,8 @@
  * - Every write is one BEGIN IMMEDIATE transaction: it takes the write lock first (waiting up
  *   to the busy timeout), checks, writes and commits, or rolls back and changes nothing.
  * - The change counter: table "changes" holds one sequence number, bumped in every write
- *   transaction that changes what the daemon enforces (not by a token's last_used). The
+ *   transaction that can end a session or narrow it (src/store.h): every worker then checks
+ *   each of its sessions, so additions and a token's last_used do not bump it. The
  *   daemon polls store_changes(), which first asks PRAGMA data_version (no I/O, in memory)
  *   whether another connection committed anything, and reads the counter only then.
  */

@@ -91,8 +91,8 @@ store_close(struct store *st)
 }
 
 /*
- * The change counter: *seq grows whenever any process commits a change to accounts, tokens
- * (not their last_used), keys or addresses. Cheap enough to poll.
+ * The change counter: *seq grows whenever any process commits a change that can end a session
+ * or narrow it (see src/store.h). Cheap enough to poll.
  */
 int
 store_changes(struct store *st, int64_t *seq, char **cause)
@@ -733,6 +733,28 @@ store_address_list_free(struct store_address **v, size_t n)
 	store_list_free(v, n, &store_address_kind);
 }
 
+/* --- logins ------------------------------------------------------------------------------- */
+
+/*
+ * What the login of token id (fingerprint NULL) or of the key with fingerprint acts as: *out
+ * gets it, or NULL when no member holds that token or key. One query, no counts: what every
+ * login and every check of a session after a change reads.
+ */
+int
+store_login_find(struct store *st, int64_t id, const char *fingerprint,
+    struct store_login **out, char **cause)
+{
+	*out = NULL;
+	return st->backend->login_find(st, id, fingerprint, out, cause);
+}
+
+/* Free a login; NULL is a no-op. */
+void
+store_login_free(struct store_login *l)
+{
+	store_record_free(l, &store_login_kind);
+}
+
 /* --- gateways sharing the database -------------------------------------------------------- */
 
 /* Is name a valid node name: 1-64 characters of A-Z a-z 0-9 . _ - ? */
@@ -777,21 +799,23 @@ store_node_join(struct store *st, const char *name, const char *host, int lease,
 
 /*
  * One sync of node name: renew its lease (seconds), add its new live tunnels, drop the gone
- * ids, write the counts of the changed ones, and drop the nodes whose lease ran out with
- * their tunnels. *close gets the ids of its tunnels another node asked to close. 1 when the
- * node's row was gone (its lease ran out meanwhile): join again and list every tunnel.
+ * ids, write the counts of the changed ones and its counts by account that moved (account,
+ * tunnels, conns of counts), and drop the nodes whose lease ran out with their tunnels.
+ * *close gets the ids of its tunnels another node asked to close. 1 when the node's row was
+ * gone (its lease ran out meanwhile): join again and list every tunnel.
  */
 int
 store_node_sync(struct store *st, const char *name, int lease, struct store_live **add,
     size_t nadd, const int64_t *gone, size_t ngone, struct store_live **changed,
-    size_t nchanged, int64_t **close, size_t *nclose, char **cause)
+    size_t nchanged, struct store_live_count **counts, size_t ncounts, int64_t **close,
+    size_t *nclose, char **cause)
 {
 	*close = NULL;
 	*nclose = 0;
 	if (!store_shared(st))
 		return 0;
 	return st->backend->node_sync(st, name, lease, add, nadd, gone, ngone, changed, nchanged,
-	    close, nclose, cause);
+	    counts, ncounts, close, nclose, cause);
 }
 
 /* Node name leaves (a clean stop): its row and its live tunnels go at once. */
@@ -817,18 +841,28 @@ store_live_list(struct store *st, const char *account, struct store_live ***out,
 	return st->backend->live_list(st, account, out, n, cause);
 }
 
-/* The live tunnels and connections of each account on the nodes other than node name. */
+/*
+ * The counts by account of the live nodes other than node name that changed after change
+ * number after: *last gets the highest number read (after, when none). *sig gets a new string
+ * that names those nodes; when it differs from known (NULL: none known), every count is read,
+ * not only the changed ones, and *reset is set.
+ */
 int
-store_live_counts(struct store *st, const char *name, struct store_live_count ***out,
-    size_t *n, char **cause)
+store_live_counts(struct store *st, const char *name, const char *known, int64_t after,
+    struct store_live_count ***out, size_t *n, int64_t *last, char **sig, int *reset,
+    char **cause)
 {
 	*out = NULL;
 	*n = 0;
+	*last = after;
+	*sig = NULL;
+	*reset = 0;
 	if (!store_shared(st)) {
 		*out = xcalloc(1, sizeof **out);
+		*sig = xstrdup("");
 		return 0;
 	}
-	return st->backend->live_counts(st, name, out, n, cause);
+	return st->backend->live_counts(st, name, known, after, out, n, last, sig, reset, cause);
 }
 
 /* Ask the node that holds live tunnel id to close it; -1 when no node holds it. */
