@@ -5,8 +5,9 @@
  * change is heard of:
  *
  * - the sync: the lease of this node renewed, and the changes to its live tunnels since the
- *   last sync written (added, gone; open connections at once, bytes every NODES_BYTES_EVERY
- *   syncs), in one transaction; it hands back the tunnels another node asked to close;
+ *   last sync written (added, gone; their connection and byte counts, for listings, every
+ *   NODES_BYTES_EVERY syncs), in one transaction; it hands back the tunnels another node
+ *   asked to close;
  * - the counts: each account's tunnels and connections on the other nodes, for
  *   max_tunnels and max_connections here (registry_set_remote). Each node writes its own by
  *   account when they move, and reads the others' changes since its last read
@@ -38,7 +39,7 @@
 #include "xmalloc.h"
 
 #define NODES_BUSY_MS		1000	/* ms a sync waits for the database's locks */
-#define NODES_BYTES_EVERY	10	/* syncs between writes of the byte counts */
+#define NODES_BYTES_EVERY	10	/* syncs between writes of a tunnel's counts */
 #define NODES_REPORT		60	/* seconds between reports of the same trouble */
 
 /* A live tunnel as the last sync wrote it. */
@@ -141,8 +142,8 @@ nodes_join(void)
 
 /*
  * Compare this gateway's live tunnels (sorted by id) with what the list holds: the new ones
- * into *add, the ids gone into *gone, those whose counts moved into *changed (bytes only
- * with bytes set). The records stay in live; the arrays are new.
+ * into *add, the ids gone into *gone, and with bytes set those whose counts moved into
+ * *changed. The records stay in live; the arrays are new.
  */
 static void
 nodes_diff(struct store_live **live, size_t n, int bytes, struct store_live ***add,
@@ -160,12 +161,13 @@ nodes_diff(struct store_live **live, size_t n, int bytes, struct store_live ***a
 		else if (i == n || nodes.rows[j].id < live[i]->id)
 			(*gone)[(*ngone)++] = nodes.rows[j++].id;
 		else {
-			if (live[i]->conns != nodes.rows[j].conns || (bytes &&
-			    (live[i]->bytes_in != nodes.rows[j].bytes_in ||
-			    live[i]->bytes_out != nodes.rows[j].bytes_out)))
+			if (bytes && (live[i]->conns != nodes.rows[j].conns ||
+			    live[i]->bytes_in != nodes.rows[j].bytes_in ||
+			    live[i]->bytes_out != nodes.rows[j].bytes_out))
 				(*changed)[(*nch)++] = live[i];
 			else {
 				/* Not written: what the list holds stays the reference. */
+				live[i]->conns = nodes.rows[j].conns;
 				live[i]->bytes_in = nodes.rows[j].bytes_in;
 				live[i]->bytes_out = nodes.rows[j].bytes_out;
 			}

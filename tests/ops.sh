@@ -110,7 +110,7 @@ port=$(allocated a)
 
 expect_status 0 ctl tunnels
 row=$(printf '%s\n' "$TG_OUT" | grep "^tcp://127.0.0.1:$port ") || fail "no row for port $port: $TG_OUT"
-read -r url account forward conns bin bout since <<<"$row"
+read -r url account forward conns bin bout since _node <<<"$row"	# NODE: with PostgreSQL
 [ "$url $account $forward $conns $bin $bout" = "tcp://127.0.0.1:$port ops localhost:0 0 0 0" ] ||
 	fail "the tunnel's row: $row"
 case "$since" in 20[0-9][0-9]-*T*Z) ;; *) fail "since is not an RFC 3339 time: $since" ;; esac
