@@ -242,6 +242,11 @@ late=$(nctl 1 token create alice 2>/dev/null)
 "$top_srcdir/tests/pgserver.sh" stop "$TG_TMP/pg"
 inns 1 $TG_PY stream "$steady" 1000000 4 >/dev/null || fail "the tunnel stopped carrying data with the database down"
 ok "with the database stopped, a tunnel on node 1 carries 4 x 1 MB, intact"
+# The server stays down until node 1 has found it so at a sync (one a second): an outage that
+# falls between two syncs would leave it nothing to catch up on.
+wait_for 5 grep -q "node n1: cannot sync with the gateways sharing the database: DB: " \
+	"$TG_TMP/n1/gw.log" || fail "node 1 does not say it cannot sync: $(tail -5 "$TG_TMP/n1/gw.log")"
+ok "node 1 says it cannot sync with the other gateways, and why"
 # shellcheck disable=SC2086
 inns 1 ssh $NOKEY -o ExitOnForwardFailure=yes -p 2222 -R "0:127.0.0.1:$SVC_1" "$late@10.77.0.1" tcp \
 	>"$TG_TMP/late.out" 2>"$TG_TMP/late.err" </dev/null && fail "a token login passed with the database down"

@@ -250,6 +250,18 @@ store_pg_result_error(struct store_pg *pg, PGconn *c, const PGresult *r, char **
 }
 
 /*
+ * Whether r says the server is ending this connection (SQLSTATE class 57P: shut down, restarted,
+ * pg_terminate_backend): libpq may not have seen the close yet, and the connection is no use.
+ */
+static int
+store_pg_ending(const PGresult *r)
+{
+	const char	*state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return state != NULL && strncmp(state, "57P", 3) == 0;
+}
+
+/*
  * Wait for the answer to what was sent on pc, until deadline (ms): the first failed result,
  * or else the last one. NULL (and the connection dropped) when none came in time or the
  * connection broke.
@@ -301,9 +313,9 @@ done:
 	if (keep == NULL || (PQresultStatus(keep) != PGRES_COMMAND_OK &&
 	    PQresultStatus(keep) != PGRES_TUPLES_OK)) {
 		store_pg_result_error(pg, pc->c, keep, cause);
-		PQclear(keep);
-		if (PQstatus(pc->c) != CONNECTION_OK)
+		if (PQstatus(pc->c) != CONNECTION_OK || store_pg_ending(keep))
 			store_pg_conn_drop(pc);
+		PQclear(keep);
 		return NULL;
 	}
 	return keep;
