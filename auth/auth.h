@@ -199,7 +199,7 @@ const char	*grant_proto_name(enum grant_proto);
 int		 grant_max_tunnels(const struct grant *);
 enum refusal	 grant_forward(const struct grant *, enum grant_proto, const char *, int,
 		    const char *, enum grant_port *, char **);
-enum refusal	 grant_tunnel_limit(const struct grant *, char **);
+enum refusal	 grant_tunnel_limit(const struct grant *, int, char **);
 enum refusal	 grant_role_refusal(const struct grant *, char **);
 enum refusal	 grant_port_failed(int);
 int		 grant_port_holder(const struct grant *, int, const char *, unsigned long long,

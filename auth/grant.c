@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -518,10 +519,11 @@ grant_forward(const struct grant *g, enum grant_proto proto, const char *address
 
 /* The account holds as many tunnels as grant_max_tunnels() allows: say so in *why. */
 enum refusal
-grant_tunnel_limit(const struct grant *g, char **why)
+grant_tunnel_limit(const struct grant *g, int elsewhere, char **why)
 {
 	int		 limit = grant_max_tunnels(g);
 	const char	*which;
+	char		 where[48] = "";
 
 	/* Which limit it is, and who can raise it: as grant_max_tunnels picks it. */
 	if (g->key.max_tunnels >= 0)
@@ -531,8 +533,10 @@ grant_tunnel_limit(const struct grant *g, char **why)
 		    "tunnelgwctl account set";
 	else
 		which = "the gateway's max_tunnels; its operator can raise it in tunnelgw.conf";
-	xasprintf(why, "account '%s' already has %d tunnel%s open, its limit (%s)", g->account,
-	    limit, limit == 1 ? "" : "s", which);
+	if (elsewhere > 0)
+		snprintf(where, sizeof where, " (%d on other gateways)", elsewhere);
+	xasprintf(why, "account '%s' already has %d tunnel%s open%s, its limit (%s)", g->account,
+	    limit, limit == 1 ? "" : "s", where, which);
 	return REFUSAL_TUNNEL_LIMIT;
 }
 

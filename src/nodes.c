@@ -20,14 +20,22 @@
  *
  * It has a connection of its own (store_open), with a short busy timeout, so a database that
  * stops answering holds the main thread at most NODES_BUSY_MS and 1 s, once.
+ *
+ * Each start makes a random instance id: the node's row is held by one run. A gateway started
+ * with a node_name another running gateway holds waits at start for that lease to run out (a
+ * run that crashed), then gives up saying why; a run whose row another took over stops
+ * syncing and says so once a minute.
  */
 #include "config.h"
 
 #include <event2/event.h>
+#include <openssl/rand.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "access.h"
 #include "conf.h"
@@ -55,6 +63,7 @@ static struct {
 	const struct conf	*conf;		/* the daemon's, which outlives this */
 	char			*name;
 	int			 lease;
+	char			 instance[33];	/* this run's, in hex */
 	struct event		*tick;
 	int			 joined;	/* 0: join (again) before the next sync */
 	struct nodes_row	*rows;		/* what the shared list holds of ours, by id */
@@ -120,15 +129,36 @@ nodes_trouble(const char *what, char *cause)
 	free(cause);
 }
 
+/* A new random id for this run of the node. */
+static void
+nodes_new_instance(void)
+{
+	unsigned char	 raw[16];
+	size_t		 i;
+
+	if (RAND_bytes(raw, sizeof raw) != 1)
+		fatal("cannot make a random instance id");
+	for (i = 0; i < sizeof raw; i++)
+		snprintf(nodes.instance + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* This run as the store knows it; valid while nodes.name is. */
+static struct store_node
+nodes_me(void)
+{
+	return (struct store_node){ nodes.name, nodes.instance, nodes.conf->public_host,
+	    nodes.lease };
+}
+
 /* Join the shared list: (again) as if nothing of ours were there. */
 static int
 nodes_join(void)
 {
-	char	*cause = NULL;
-	int64_t	 number;
+	struct store_node	 me = nodes_me();
+	char			*cause = NULL;
+	int64_t			 number;
 
-	if (store_node_join(nodes.store, nodes.name, nodes.conf->public_host, nodes.lease,
-	    &number, &cause) != 0) {
+	if (store_node_join(nodes.store, &me, &number, &cause) != 0) {
 		nodes_trouble("cannot join the gateways sharing the database", cause);
 		return -1;
 	}
@@ -246,6 +276,7 @@ nodes_sync(void)
 		struct store_live	**v;
 		size_t			  n;
 	}			  l = { NULL, 0 };
+	struct store_node	  me = nodes_me();
 	struct store_live	**add, **changed;
 	struct store_live_count	**counts;
 	int64_t			 *gone, *close;
@@ -261,7 +292,7 @@ nodes_sync(void)
 	nodes_diff(l.v, l.n, ++nodes.syncs % NODES_BYTES_EVERY == 0, &add, &nadd, &gone, &ngone,
 	    &changed, &nch);
 	nodes_counts_ours(l.v, l.n, &counts, &ncounts);
-	rc = store_node_sync(nodes.store, nodes.name, nodes.lease, add, nadd, gone, ngone,
+	rc = store_node_sync(nodes.store, &me, add, nadd, gone, ngone,
 	    changed, nch, counts, ncounts, &close, &nclose, &cause);
 	if (rc == 0)
 		nodes_counts_written(counts, ncounts);
@@ -272,7 +303,8 @@ nodes_sync(void)
 	if (rc == 1) {
 		/* Our lease ran out meanwhile: the others dropped us. Join and list it all. */
 		log_warn("node %s: the shared list had dropped this gateway (its lease of %d s ran "
-		    "out); joining again", nodes.name, nodes.lease);
+		    "out, or another gateway took its node_name); joining again", nodes.name,
+		    nodes.lease);
 		nodes.joined = 0;
 	} else if (rc != 0)
 		nodes_trouble("cannot sync with the gateways sharing the database", cause);
@@ -307,9 +339,12 @@ nodes_tick(evutil_socket_t fd, short what, void *arg)
 int
 nodes_start(const struct conf *c, struct event_base *base, char **cause)
 {
-	struct timeval	 tv = { 1, 0 };
-	char		*why = NULL;
-	int64_t		 number;
+	struct timeval		 tv = { 1, 0 };
+	struct store_node	 me;
+	char			*why = NULL;
+	int64_t			 number;
+	time_t			 deadline;
+	int			 rc, waited = 0;
 
 	if ((nodes.store = store_open(c->database, NODES_BUSY_MS, cause)) == NULL)
 		return -1;
@@ -321,8 +356,24 @@ nodes_start(const struct conf *c, struct event_base *base, char **cause)
 	nodes.conf = c;
 	nodes.name = xstrdup(c->node_name);
 	nodes.lease = c->node_lease;
-	if (store_node_join(nodes.store, nodes.name, c->public_host, nodes.lease, &number,
-	    &why) != 0) {
+	nodes_new_instance();
+	me = nodes_me();
+	/*
+	 * Another run holds the name: one that crashed leaves it when its lease runs out, so wait
+	 * that long (before this gateway is ready); one that runs keeps it, and this one stops.
+	 */
+	deadline = time(NULL) + nodes.lease + 2;
+	while ((rc = store_node_join(nodes.store, &me, &number, &why)) == 1 &&
+	    time(NULL) < deadline) {
+		if (!waited)
+			log_warn("node %s: %s; waiting up to %d s in case that gateway stopped "
+			    "without leaving", nodes.name, why, nodes.lease + 2);
+		waited = 1;
+		free(why);
+		why = NULL;
+		sleep(1);
+	}
+	if (rc != 0) {
 		xasprintf(cause, "node %s: cannot join the gateways sharing the database: %s",
 		    nodes.name, why);
 		free(why);
@@ -353,11 +404,13 @@ nodes_poke(void)
 void
 nodes_stop(int leave)
 {
-	char	*cause = NULL;
+	struct store_node	 me;
+	char			*cause = NULL;
 
 	if (nodes.store == NULL)
 		return;
-	if (leave && store_node_leave(nodes.store, nodes.name, &cause) != 0) {
+	me = nodes_me();
+	if (leave && store_node_leave(nodes.store, &me, &cause) != 0) {
 		log_warn("node %s: cannot leave the list (it goes when its lease runs out): %s",
 		    nodes.name, cause);
 		free(cause);

@@ -395,6 +395,20 @@ registry_account_tunnels(const char *account)
 	return n;
 }
 
+/* Return how many tunnels an account holds on the other gateways, as the last sync found. */
+int
+registry_remote_tunnels(const char *account)
+{
+	struct reg_remote	*r;
+	int			 n;
+
+	pthread_mutex_lock(&registry_lock);
+	r = registry_remote_find(account);
+	n = r != NULL ? r->tunnels : 0;
+	pthread_mutex_unlock(&registry_lock);
+	return n;
+}
+
 /*
  * Who holds the tunnel at url: 0 with its account (a new string), session and since, or -1
  * when no live tunnel has that url.

@@ -55,6 +55,7 @@ void	 registry_conn(struct reg_tunnel *, int);
 int	 registry_connections_open(void);
 void	 registry_bytes(struct reg_tunnel *, uint64_t, uint64_t);
 int	 registry_account_tunnels(const char *);
+int	 registry_remote_tunnels(const char *);
 int	 registry_holder(const char *, char **, unsigned long long *, time_t *);
 char	*registry_format(const char *, int, int *);
 char	*registry_format_nodes(const char *, int, int *, const char *,

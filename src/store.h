@@ -130,6 +130,18 @@ struct store_live {
 	int64_t		 bytes_out;
 };
 
+/*
+ * A gateway sharing the database, as it joins and syncs. A node's row is held by one run of
+ * it: a second gateway started with the same node_name is refused while the first's lease
+ * holds, and a run whose row another took over is told so at its next sync.
+ */
+struct store_node {
+	const char	*name;
+	const char	*instance;	/* random, new at each start: which run holds the row */
+	const char	*host;		/* its public_host */
+	int		 lease;		/* seconds */
+};
+
 /* An account's live tunnels and open public connections on one gateway, by change number. */
 struct store_live_count {
 	char		*node;
@@ -248,7 +260,6 @@ int		 store_token_revoke(struct store *, int64_t, char **);
 int		 store_token_wellformed(const char *);
 int		 store_token_verify(struct store *, const char *, char **, int64_t *, char **);
 int		 store_token_check(struct store *, const char *, char **, int64_t *, char **);
-int		 store_token_active(struct store *, int64_t, char **);
 int		 store_token_list(struct store *, struct store_token ***, size_t *, char **);
 void		 store_token_free(struct store_token *);
 void		 store_token_list_free(struct store_token **, size_t);
@@ -277,8 +288,8 @@ void		 store_address_free(struct store_address *);
 void		 store_address_list_free(struct store_address **, size_t);
 
 /*
- * Gateways sharing a database (PostgreSQL): a node joins with its name and public host and
- * learns its number; it keeps its lease (seconds) with each sync, which also writes the
+ * Gateways sharing a database (PostgreSQL): a node joins (struct store_node) and learns its
+ * number, unless another run of that name holds it (1); it keeps its lease (seconds) with each sync, which also writes the
  * changes to its live tunnels (added, gone, counts) and hands back the ids some other node
  * asked it to close. The list shows the live tunnels of every node whose lease holds.
  * store_shared says whether the backend has any of this (SQLite: no, and the calls do
@@ -286,12 +297,12 @@ void		 store_address_list_free(struct store_address **, size_t);
  */
 int		 store_node_check_name(const char *, char **);
 int		 store_shared(struct store *);
-int		 store_node_join(struct store *, const char *, const char *, int, int64_t *,
-		     char **);
-int		 store_node_sync(struct store *, const char *, int, struct store_live **, size_t,
+int		 store_node_join(struct store *, const struct store_node *, int64_t *, char **);
+int		 store_node_sync(struct store *, const struct store_node *, struct store_live **,
+		     size_t,
 		     const int64_t *, size_t, struct store_live **, size_t,
 		     struct store_live_count **, size_t, int64_t **, size_t *, char **);
-int		 store_node_leave(struct store *, const char *, char **);
+int		 store_node_leave(struct store *, const struct store_node *, char **);
 int		 store_live_list(struct store *, const char *, struct store_live ***, size_t *,
 		     char **);
 int		 store_live_counts(struct store *, const char *, const char *, int64_t,

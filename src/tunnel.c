@@ -354,7 +354,8 @@ tunnel_add(struct client *c, enum grant_proto proto, const char *address, int po
 		free(peer);
 	}
 	if (t->reg == NULL) {
-		metrics_count_refusal(grant_tunnel_limit(c->grant, reason));
+		metrics_count_refusal(grant_tunnel_limit(c->grant,
+		    registry_remote_tunnels(c->grant->account), reason));
 		free(target);
 		close(fd);
 		ports_release(proto, *bound);

@@ -384,18 +384,21 @@ END_TEST
 static const struct {
 	const char	*key;
 	int		 account_max;
+	int		 elsewhere;	/* on other gateways */
 	const char	*why;
 } tunnel_limit_cases[] = {
 #define BY_ACCOUNT " (the account's max-tunnels; the gateway's operator can raise it: " \
 	"tunnelgwctl account set)"
 #define BY_KEY " (the key's max-tunnels in the keys file; the gateway's operator can raise it)"
 #define BY_GATEWAY " (the gateway's max_tunnels; its operator can raise it in tunnelgw.conf)"
-	{ NULL, 1, "account 'alice' already has 1 tunnel open, its limit" BY_ACCOUNT },
-	{ NULL, 2, "account 'alice' already has 2 tunnels open, its limit" BY_ACCOUNT },
-	{ NULL, 0, "account 'alice' already has 0 tunnels open, its limit" BY_ACCOUNT },
-	{ NULL, -1, "account 'alice' already has 32 tunnels open, its limit" BY_GATEWAY },
-	{ "max-tunnels=1", 5, "account 'alice' already has 1 tunnel open, its limit" BY_KEY },
-	{ "max-tunnels=3", -1, "account 'alice' already has 3 tunnels open, its limit" BY_KEY },
+	{ NULL, 1, 0, "account 'alice' already has 1 tunnel open, its limit" BY_ACCOUNT },
+	{ NULL, 2, 0, "account 'alice' already has 2 tunnels open, its limit" BY_ACCOUNT },
+	{ NULL, 0, 0, "account 'alice' already has 0 tunnels open, its limit" BY_ACCOUNT },
+	{ NULL, -1, 0, "account 'alice' already has 32 tunnels open, its limit" BY_GATEWAY },
+	{ "max-tunnels=1", 5, 0, "account 'alice' already has 1 tunnel open, its limit" BY_KEY },
+	{ "max-tunnels=3", -1, 0, "account 'alice' already has 3 tunnels open, its limit" BY_KEY },
+	{ NULL, 2, 1, "account 'alice' already has 2 tunnels open (1 on other gateways), its limit"
+	    BY_ACCOUNT },
 };
 
 /* grant_tunnel_limit: the message names the account and its limit, singular or plural. */
@@ -409,7 +412,8 @@ START_TEST(test_tunnel_limit)
 				    tunnel_limit_cases[i].account_max);
 		char		*why = NULL;
 
-		ck_assert_int_eq(grant_tunnel_limit(g, &why), REFUSAL_TUNNEL_LIMIT);
+		ck_assert_int_eq(grant_tunnel_limit(g, tunnel_limit_cases[i].elsewhere, &why),
+		    REFUSAL_TUNNEL_LIMIT);
 		same_message(i, why, tunnel_limit_cases[i].why);
 		free(why);
 		grant_release(g);

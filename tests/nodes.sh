@@ -107,6 +107,21 @@ tunnel() {
 	TPORT=$(sed -n "s|^Forwarding  tcp://10.77.0.$n:\([0-9]*\)\$|\1|p" "$TG_TMP/$name.out")
 }
 
+# refused NAME N TOKEN FORWARD MESSAGE DESCRIPTION: ssh -R FORWARD with TOKEN to node N is
+# refused, and the client shows MESSAGE. Without ExitOnForwardFailure the session stays, and
+# ssh prints the gateway's reason.
+refused() {
+	local name=$1 n=$2 token=$3 fwd=$4
+	# shellcheck disable=SC2086
+	"$IP" netns exec "tg-$$-$n" ssh $NOKEY -p 2222 -R "$fwd" "$token@10.77.0.$n" tcp \
+		>"$TG_TMP/$name.out" 2>"$TG_TMP/$name.err" </dev/null &
+	TG_PIDS="$TG_PIDS $!"
+	err_has "$name" "$5" "$6"
+	kill $!
+	! grep -q "^Forwarding" "$TG_TMP/$name.out" ||
+		fail "$name: the forward was granted: $(cat "$TG_TMP/$name.out")"
+}
+
 NOKEY="-o PubkeyAuthentication=no -o PasswordAuthentication=no -o KbdInteractiveAuthentication=yes -o BatchMode=no $TG_SSH_OPTS"
 for i in $NODES; do
 	node_conf "$i"
@@ -151,15 +166,9 @@ done
 # --- an address reserved on another node: the client is told where to go
 nctl 1 address reserve alice 20050 --node n2 >/dev/null
 contains "$(nctl 1 address list)" "tcp://10.77.0.2:20050  alice" "address list shows the node's own host"
-t=$(nctl 1 token create alice 2>/dev/null)
-# Without ExitOnForwardFailure the session stays, and ssh shows the gateway's reason.
-# shellcheck disable=SC2086
-"$IP" netns exec "tg-$$-1" ssh $NOKEY -p 2222 -R "20050:127.0.0.1:$SVC_1" "$t@10.77.0.1" tcp \
-	>"$TG_TMP/away.out" 2>"$TG_TMP/away.err" </dev/null &
-TG_PIDS="$TG_PIDS $!"
-err_has away "forward of localhost:20050 refused: tcp port 20050 is reserved for this account on gateway n2: connect to 10.77.0.2 instead" \
+refused away 1 "$(nctl 1 token create alice 2>/dev/null)" "20050:127.0.0.1:$SVC_1" \
+	"forward of localhost:20050 refused: tcp port 20050 is reserved for this account on gateway n2: connect to 10.77.0.2 instead" \
 	"asking node 1 for an address reserved on node 2 is refused, naming the host to use"
-kill $!
 tunnel here 2 "$(nctl 2 token create alice 2>/dev/null)" -R "20050:127.0.0.1:$SVC_2"
 inns 2 $TG_PY stream 20050 100000 2 >/dev/null || fail "the reserved address carries no data on its node"
 ok "on node 2 the same client gets the address, and it carries data"
@@ -173,20 +182,33 @@ tunnel b1 1 "$(nctl 1 token create bob 2>/dev/null)"
 tunnel b2 2 "$(nctl 1 token create bob 2>/dev/null)"
 wait_for 10 grep -q "node n1: the other gateways hold 1 tunnels" "$TG_TMP/n1/gw.log" ||
 	fail "node 1 did not learn of node 2's tunnel: $(tail -5 "$TG_TMP/n1/gw.log")"
-t=$(nctl 1 token create bob 2>/dev/null)
-# shellcheck disable=SC2086
-"$IP" netns exec "tg-$$-1" ssh $NOKEY -p 2222 -R "0:127.0.0.1:$SVC_1" "$t@10.77.0.1" tcp \
-	>"$TG_TMP/b3.out" 2>"$TG_TMP/b3.err" </dev/null &
-TG_PIDS="$TG_PIDS $!"
-err_has b3 "refused: account 'bob' already has 2 tunnels open, its limit" \
+refused b3 1 "$(nctl 1 token create bob 2>/dev/null)" "0:127.0.0.1:$SVC_1" \
+	"refused: account 'bob' already has 2 tunnels open (1 on other gateways), its limit" \
 	"bob (max-tunnels 2) with one tunnel on node 1 and one on node 2 is refused a third on node 1"
-kill $!
-grep -q "^Forwarding" "$TG_TMP/b3.out" && fail "a third tunnel of bob opened: $(cat "$TG_TMP/b3.out")"
 wait_for 5 sh -c "[ \$($IP netns exec tg-$$-3 $TUNNELGWCTL -f $TG_TMP/n3/gw.conf tunnels | grep -c '^tcp.* bob ') -ge 2 ]" ||
 	fail "node 3 does not list bob's two tunnels: $(nctl 3 tunnels)"
 nctl 3 tunnels | grep -q "bob .* n1$" && nctl 3 tunnels | grep -q "bob .* n2$" ||
 	fail "the listing does not name each tunnel's node: $(nctl 3 tunnels)"
 ok "tunnelgwctl tunnels on a third node lists both, each with its node's name"
+
+# --- a second gateway started with a node_name in use: it waits out the lease, then stops
+mkdir -p "$TG_TMP/dup"
+sed -e 's/10.77.0.3:2222/10.77.0.3:2223/' -e 's/node_name = "n3"/node_name = "n2"/' \
+	-e '/api_listen/d' "$TG_TMP/n3/gw.conf" >"$TG_TMP/dup/gw.conf"
+: >"$TG_TMP/dup/authorized_keys"
+start=$(date +%s)
+inns 3 "$TUNNELGW" -f "$TG_TMP/dup/gw.conf" -v >"$TG_TMP/dup/gw.log" 2>&1 &&
+	fail "a second gateway named n2 started: $(cat "$TG_TMP/dup/gw.log")"
+contains "$(cat "$TG_TMP/dup/gw.log")" "node n2: cannot join the gateways sharing the database: node_name 'n2' is in use by another gateway that is running (public_host '10.77.0.2'" \
+	"a second gateway with node_name n2 stops, naming the running one's host"
+grep -q "waiting up to 5 s in case that gateway stopped without leaving" "$TG_TMP/dup/gw.log" ||
+	fail "it did not say it waits for the lease: $(cat "$TG_TMP/dup/gw.log")"
+took=$(( $(date +%s) - start ))
+[ "$took" -le 10 ] || fail "it took $took s to give up"
+nctl 3 tunnels | grep -q "bob .* n2$" || fail "n2's tunnel left the list: $(nctl 3 tunnels)"
+inns 2 $TG_PY stream "$(sed -n 's|^Forwarding  tcp://10.77.0.2:\([0-9]*\)$|\1|p' "$TG_TMP/b2.out")" 100000 1 \
+	>/dev/null || fail "n2's tunnel stopped carrying data"
+ok "after waiting out the lease ($took s), it stops; the running n2 keeps its row and its tunnel carries data"
 
 # --- a token revoked on one node closes the session on another within a second
 tok=$(nctl 1 token create alice 2>"$TG_TMP/tok.err")
@@ -234,6 +256,17 @@ ok "node 3 killed with SIGKILL: its tunnel is still listed while its lease (3 s)
 wait_for 8 sh -c "! $IP netns exec tg-$$-1 $TUNNELGWCTL -f $TG_TMP/n1/gw.conf tunnels | grep -q ' n3\$'" ||
 	fail "node 3's tunnel is still listed $(( $(date +%s) - killed )) s after the kill"
 ok "then it leaves the list, $(( $(date +%s) - killed )) s after the kill (lease 3 s, syncs every second)"
+# Started again at once, it would wait for the lease of its killed run; that has run out now.
+start_node 3
+grep -q "waiting up to" "$TG_TMP/n3/gw.log" && fail "node 3 waited for a lease that had run out"
+nctl 1 tunnels >"$TG_TMP/after.txt"
+grep -q ' n3$' "$TG_TMP/after.txt" && fail "node 3's killed run's tunnel is back: $(cat "$TG_TMP/after.txt")"
+ok "node 3 started again joins at once, with none of its killed run's tunnels"
+kill -9 "$NODE_PID_3"
+start_node 3
+grep -q "node n3: node_name 'n3' is in use by another gateway that is running .*; waiting up to 5 s" \
+	"$TG_TMP/n3/gw.log" || fail "node 3 did not wait for its killed run's lease: $(cat "$TG_TMP/n3/gw.log")"
+ok "killed and started again at once, node 3 waits for its killed run's lease, then joins"
 
 # --- a PostgreSQL restart: tunnels keep flowing; token logins are refused clearly, then resume
 tunnel steady 1 "$(nctl 1 token create alice 2>/dev/null)"

@@ -116,7 +116,6 @@ struct store_backend {
 	int		 (*token_revoke)(struct store *, int64_t, char **);
 	int		 (*token_use)(struct store *, const struct store_hash *, int, char **,
 			     int64_t *, char **);
-	int		 (*token_active)(struct store *, int64_t, char **);
 	int		 (*token_list)(struct store *, struct store_token ***, size_t *, char **);
 
 	int		 (*key_add)(struct store *, const struct store_key *, char **);
@@ -138,12 +137,11 @@ struct store_backend {
 			     struct store_event ***, size_t *, char **);
 
 	/* Gateways sharing the database: NULL in a backend that has no shared state. */
-	int		 (*node_join)(struct store *, const char *, const char *, int, int64_t *,
-			     char **);
-	int		 (*node_sync)(struct store *, const char *, int, struct store_live **,
+	int		 (*node_join)(struct store *, const struct store_node *, int64_t *, char **);
+	int		 (*node_sync)(struct store *, const struct store_node *, struct store_live **,
 			     size_t, const int64_t *, size_t, struct store_live **, size_t,
 			     struct store_live_count **, size_t, int64_t **, size_t *, char **);
-	int		 (*node_leave)(struct store *, const char *, char **);
+	int		 (*node_leave)(struct store *, const struct store_node *, char **);
 	int		 (*live_list)(struct store *, const char *, struct store_live ***, size_t *,
 			     char **);
 	int		 (*live_counts)(struct store *, const char *, const char *, int64_t,

@@ -118,7 +118,6 @@ int		 store_pg_token_find(struct store *, int64_t, struct store_token **, char *
 int		 store_pg_token_revoke(struct store *, int64_t, char **);
 int		 store_pg_token_use(struct store *, const struct store_hash *, int, char **,
 		     int64_t *, char **);
-int		 store_pg_token_active(struct store *, int64_t, char **);
 int		 store_pg_token_list(struct store *, struct store_token ***, size_t *, char **);
 int		 store_pg_apikey_add(struct store *, const char *, const char *,
 		     const struct store_hash *, int64_t *, char **);
@@ -146,12 +145,12 @@ int		 store_pg_event_list(struct store *, const struct store_event_filter *,
 		     struct store_event ***, size_t *, char **);
 
 /* pg-nodes.c: gateways sharing the database, and their live tunnels. */
-int		 store_pg_node_join(struct store *, const char *, const char *, int, int64_t *,
-		     char **);
-int		 store_pg_node_sync(struct store *, const char *, int, struct store_live **, size_t,
+int		 store_pg_node_join(struct store *, const struct store_node *, int64_t *, char **);
+int		 store_pg_node_sync(struct store *, const struct store_node *, struct store_live **,
+		     size_t,
 		     const int64_t *, size_t, struct store_live **, size_t,
 		     struct store_live_count **, size_t, int64_t **, size_t *, char **);
-int		 store_pg_node_leave(struct store *, const char *, char **);
+int		 store_pg_node_leave(struct store *, const struct store_node *, char **);
 int		 store_pg_live_list(struct store *, const char *, struct store_live ***, size_t *,
 		     char **);
 int		 store_pg_live_counts(struct store *, const char *, const char *, int64_t,

@@ -66,27 +66,60 @@ store_pg_buf_elem(struct store_pg_buf *b, const char *s, int first)
 }
 
 /*
- * Node name joins: its row made or renewed with a lease of lease seconds, the live tunnels it
- * listed before dropped (it restarted); *number gets its number.
+ * Within a join: say which other run holds node name's row (1), or -1 with a message.
  */
-int
-store_pg_node_join(struct store *st, const char *name, const char *host, int lease,
-    int64_t *number, char **cause)
+static int
+store_pg_node_held(struct store *st, const char *name, char **cause)
 {
 	struct store_pg_args	 a = { 0 };
 	PGresult		*r;
+	char			 qn[LOG_QUOTE_SIZE], qh[LOG_QUOTE_SIZE], *host;
+
+	store_pg_text(&a, name);
+	if ((r = store_pg_exec(st, "SELECT public_host, lease_until - " STORE_PG_NOW " FROM nodes "
+	    "WHERE name = $1", &a, cause)) == NULL)
+		return -1;
+	host = store_pg_col_text(r, 0, 0);
+	xasprintf(cause, "node_name '%s' is in use by another gateway that is running (public_host "
+	    "'%s', its lease runs %lld s more): give each gateway its own node_name",
+	    log_quote(name, qn), log_quote(host != NULL ? host : "", qh),
+	    (long long)store_pg_col_int(r, 0, 1, 0));
+	free(host);
+	PQclear(r);
+	return 1;
+}
+
+/*
+ * Node n joins: its row made, or renewed when this run or one whose lease ran out held it,
+ * with a lease of n->lease seconds; the live tunnels listed under its name before dropped
+ * (it restarted); *number gets its number. 1 when another run holds it (see store_node_join).
+ */
+int
+store_pg_node_join(struct store *st, const struct store_node *n, int64_t *number, char **cause)
+{
+	struct store_pg_args	 a = { 0 };
+	PGresult		*r;
+	int			 rc;
 
 	if (store_pg_begin_nolock(st, STORE_PG_SYNC_BUSY, cause) != 0)
 		return -1;
-	store_pg_text(&a, name);
-	store_pg_text(&a, host);
-	store_pg_int(&a, lease);
-	if ((r = store_pg_exec(st, "INSERT INTO nodes (name, public_host, joined, lease_until) "
-	    "VALUES ($1, $2, " STORE_PG_NOW ", " STORE_PG_NOW " + $3::integer) "
-	    "ON CONFLICT (name) DO UPDATE SET public_host = "
-	    "EXCLUDED.public_host, joined = EXCLUDED.joined, lease_until = EXCLUDED.lease_until "
+	store_pg_text(&a, n->name);
+	store_pg_text(&a, n->host);
+	store_pg_int(&a, n->lease);
+	store_pg_text(&a, n->instance);
+	if ((r = store_pg_exec(st, "INSERT INTO nodes (name, public_host, joined, lease_until, "
+	    "instance) VALUES ($1, $2, " STORE_PG_NOW ", " STORE_PG_NOW " + $3::integer, $4) "
+	    "ON CONFLICT (name) DO UPDATE SET public_host = EXCLUDED.public_host, joined = "
+	    "EXCLUDED.joined, lease_until = EXCLUDED.lease_until, instance = EXCLUDED.instance "
+	    "WHERE nodes.lease_until < " STORE_PG_NOW " OR nodes.instance = EXCLUDED.instance "
 	    "RETURNING number", &a, cause)) == NULL)
 		return store_pg_abort(st);
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		rc = store_pg_node_held(st, n->name, cause);
+		store_pg_rollback(st);
+		return rc;
+	}
 	*number = store_pg_col_int(r, 0, 0, 0);
 	PQclear(r);
 	a.n = 1;
@@ -241,17 +274,18 @@ store_pg_live_update(struct store *st, const char *node, const int64_t *gone, si
 }
 
 /*
- * One sync of node name, in one transaction: renew its lease; add, drop and count its live
+ * One sync of node n, in one transaction: renew its lease (unless another run holds it now); add, drop and count its live
  * tunnels; take the ids another node asked it to close; drop the nodes whose lease ran out
  * (their tunnels go with them). 1 when its own row was gone: it must join again.
  */
 int
-store_pg_node_sync(struct store *st, const char *name, int lease, struct store_live **add,
+store_pg_node_sync(struct store *st, const struct store_node *n, struct store_live **add,
     size_t nadd, const int64_t *gone, size_t ngone, struct store_live **changed,
     size_t nchanged, struct store_live_count **counts, size_t ncounts, int64_t **close,
     size_t *nclose, char **cause)
 {
 	struct store_pg_args	 a = { 0 };
+	const char		*name = n->name;
 	PGresult		*r;
 	size_t			 i, chunk;
 	int			 rc, k;
@@ -259,9 +293,10 @@ store_pg_node_sync(struct store *st, const char *name, int lease, struct store_l
 	if (store_pg_begin_nolock(st, STORE_PG_SYNC_BUSY, cause) != 0)
 		return -1;
 	store_pg_text(&a, name);
-	store_pg_int(&a, lease);
+	store_pg_int(&a, n->lease);
+	store_pg_text(&a, n->instance);
 	if ((rc = store_pg_do(st, "UPDATE nodes SET lease_until = " STORE_PG_NOW " + $2::integer "
-	    "WHERE name = $1", &a, cause)) <= 0) {
+	    "WHERE name = $1 AND instance = $3", &a, cause)) <= 0) {
 		store_pg_rollback(st);
 		return rc == 0 ? 1 : -1;
 	}
@@ -295,14 +330,16 @@ store_pg_node_sync(struct store *st, const char *name, int lease, struct store_l
 	return 0;
 }
 
-/* Node name leaves: its row and its live tunnels go. */
+/* Node n leaves: its row, when this run holds it, and its live tunnels go. */
 int
-store_pg_node_leave(struct store *st, const char *name, char **cause)
+store_pg_node_leave(struct store *st, const struct store_node *n, char **cause)
 {
 	struct store_pg_args	 a = { 0 };
 
-	store_pg_text(&a, name);
-	return store_pg_do(st, "DELETE FROM nodes WHERE name = $1", &a, cause) < 0 ? -1 : 0;
+	store_pg_text(&a, n->name);
+	store_pg_text(&a, n->instance);
+	return store_pg_do(st, "DELETE FROM nodes WHERE name = $1 AND instance = $2", &a,
+	    cause) < 0 ? -1 : 0;
 }
 
 /* The live tunnels of the nodes whose lease holds (account's, when not NULL). */

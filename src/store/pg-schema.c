@@ -150,12 +150,20 @@ static const char store_pg_schema_2[] =
 	"ALTER TABLE addresses ADD COLUMN node text;";
 
 /*
+ * Version 3: which run of a node holds its row (a random id each gateway makes at start), so
+ * that a second gateway started with a name in use is refused instead of sharing its row.
+ */
+static const char store_pg_schema_3[] =
+	"ALTER TABLE nodes ADD COLUMN instance text NOT NULL DEFAULT '';";
+
+/*
  * The migrations: entry N takes the schema from version N to N + 1, in the same transaction
  * as the version's change. Never edit an entry once released; append a new one.
  */
 static const char *const store_pg_migrations[] = {
 	store_pg_schema_1,
 	store_pg_schema_2,
+	store_pg_schema_3,
 };
 
 #define STORE_PG_VERSION ((int)(sizeof store_pg_migrations / sizeof store_pg_migrations[0]))

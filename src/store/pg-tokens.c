@@ -170,18 +170,6 @@ abort:
 	return rc;
 }
 
-/* Is token id still usable (exists, not revoked, not expired): 1 or 0, or -1 on error. */
-int
-store_pg_token_active(struct store *st, int64_t id, char **cause)
-{
-	struct store_pg_args	 a = { 0 };
-
-	store_pg_int(&a, id);
-	store_pg_int(&a, store_now());
-	return store_pg_exists(st, "SELECT 1 FROM tokens WHERE id = $1 AND revoked IS NULL "
-	    "AND (expires IS NULL OR expires > $2) AND member IS NOT NULL", &a, cause);
-}
-
 /* Find token id: *out gets it, or NULL when there is none. */
 int
 store_pg_token_find(struct store *st, int64_t id, struct store_token **out, char **cause)

@@ -742,7 +742,6 @@ static const struct store_backend store_pg_backend = {
 	.token_find = store_pg_token_find,
 	.token_revoke = store_pg_token_revoke,
 	.token_use = store_pg_token_use,
-	.token_active = store_pg_token_active,
 	.token_list = store_pg_token_list,
 	.key_add = store_pg_key_add,
 	.key_del = store_pg_key_del,

@@ -74,7 +74,6 @@ int		 store_sqlite_token_find(struct store *, int64_t, struct store_token **, ch
 int		 store_sqlite_token_revoke(struct store *, int64_t, char **);
 int		 store_sqlite_token_use(struct store *, const struct store_hash *, int, char **,
 		     int64_t *, char **);
-int		 store_sqlite_token_active(struct store *, int64_t, char **);
 int		 store_sqlite_token_list(struct store *, struct store_token ***, size_t *,
 		     char **);
 

@@ -47,7 +47,6 @@ static const struct store_backend store_sqlite_backend = {
 	.token_find = store_sqlite_token_find,
 	.token_revoke = store_sqlite_token_revoke,
 	.token_use = store_sqlite_token_use,
-	.token_active = store_sqlite_token_active,
 	.token_list = store_sqlite_token_list,
 	.key_add = store_sqlite_key_add,
 	.key_del = store_sqlite_key_del,

@@ -185,20 +185,6 @@ abort:
 	return rc;
 }
 
-/* Is token id still usable (exists, not revoked, not expired): 1 or 0, or -1 on error. */
-int
-store_sqlite_token_active(struct store *st, int64_t id, char **cause)
-{
-	sqlite3_stmt	*stmt;
-
-	if (store_sqlite_prepare(st, "SELECT 1 FROM tokens WHERE id = ?1 AND revoked IS NULL "
-	    "AND (expires IS NULL OR expires > ?2) AND member IS NOT NULL", &stmt, cause) != 0)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int64(stmt, 2, store_now());
-	return store_sqlite_exists(st, stmt, cause);
-}
-
 /* A token record, a column per field (store_token_kind). */
 #define STORE_TOKEN_SELECT \
 	"SELECT t.id, t.account, t.created, t.expires, t.revoked, t.last_used, m.name, t.port," \

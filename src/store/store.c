@@ -532,13 +532,6 @@ store_token_check(struct store *st, const char *secret, char **account, int64_t 
 	return store_token_lookup(st, secret, 0, account, id, cause);
 }
 
-/* Is token id still usable (exists, not revoked, not expired): 1 or 0, or -1 on error. */
-int
-store_token_active(struct store *st, int64_t id, char **cause)
-{
-	return st->backend->token_active(st, id, cause);
-}
-
 /* List every token, by id; never a secret or a hash. */
 int
 store_token_list(struct store *st, struct store_token ***out, size_t *n, char **cause)
@@ -781,31 +774,31 @@ store_shared(struct store *st)
 }
 
 /*
- * Node name (with its public host) joins: its row is made or renewed with a lease of lease
- * seconds, the live tunnels it listed before (a restart) are dropped, and *number gets its
- * number. Without shared state, *number is 0.
+ * Node n joins: its row is made, or taken over from a run whose lease ran out or from this
+ * run, with a lease of n->lease seconds; the live tunnels listed under its name before (a
+ * restart) are dropped, and *number gets its number. 1, with *cause naming the holder, when
+ * another run of that name holds the row and its lease. Without shared state, *number is 0.
  */
 int
-store_node_join(struct store *st, const char *name, const char *host, int lease,
-    int64_t *number, char **cause)
+store_node_join(struct store *st, const struct store_node *n, int64_t *number, char **cause)
 {
 	*number = 0;
 	if (!store_shared(st))
 		return 0;
-	if (store_node_check_name(name, cause) != 0)
+	if (store_node_check_name(n->name, cause) != 0)
 		return -1;
-	return st->backend->node_join(st, name, host, lease, number, cause);
+	return st->backend->node_join(st, n, number, cause);
 }
 
 /*
- * One sync of node name: renew its lease (seconds), add its new live tunnels, drop the gone
+ * One sync of node n: renew its lease, add its new live tunnels, drop the gone
  * ids, write the counts of the changed ones and its counts by account that moved (account,
  * tunnels, conns of counts), and drop the nodes whose lease ran out with their tunnels.
  * *close gets the ids of its tunnels another node asked to close. 1 when the node's row was
- * gone (its lease ran out meanwhile): join again and list every tunnel.
+ * gone or another run's (its lease ran out meanwhile): join again and list every tunnel.
  */
 int
-store_node_sync(struct store *st, const char *name, int lease, struct store_live **add,
+store_node_sync(struct store *st, const struct store_node *n, struct store_live **add,
     size_t nadd, const int64_t *gone, size_t ngone, struct store_live **changed,
     size_t nchanged, struct store_live_count **counts, size_t ncounts, int64_t **close,
     size_t *nclose, char **cause)
@@ -814,17 +807,17 @@ store_node_sync(struct store *st, const char *name, int lease, struct store_live
 	*nclose = 0;
 	if (!store_shared(st))
 		return 0;
-	return st->backend->node_sync(st, name, lease, add, nadd, gone, ngone, changed, nchanged,
+	return st->backend->node_sync(st, n, add, nadd, gone, ngone, changed, nchanged,
 	    counts, ncounts, close, nclose, cause);
 }
 
-/* Node name leaves (a clean stop): its row and its live tunnels go at once. */
+/* Node n leaves (a clean stop): its row, if this run holds it, and its live tunnels go. */
 int
-store_node_leave(struct store *st, const char *name, char **cause)
+store_node_leave(struct store *st, const struct store_node *n, char **cause)
 {
 	if (!store_shared(st))
 		return 0;
-	return st->backend->node_leave(st, name, cause);
+	return st->backend->node_leave(st, n, cause);
 }
 
 /* The live tunnels of every node whose lease holds (of account, when not NULL), by node, id. */
