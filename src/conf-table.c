@@ -64,7 +64,8 @@ const struct conf_option conf_table[] = {
 	{ .name = "node_name", .type = CONF_STRING, .offset = OFF(node_name),
 	  .def_str = "", .check = conf_check_node_name,
 	  .help = "This gateway's name among those sharing a PostgreSQL database: 1-64 characters "
-		  "of A-Z a-z 0-9 . _ -, unique among them; \"\" uses this machine's host name." },
+		  "of A-Z a-z 0-9 . _ -, unique among them (a gateway started with a name another "
+		  "running one holds stops, saying so); \"\" uses this machine's host name." },
 	{ .name = "node_lease", .type = CONF_INT, .offset = OFF(node_lease),
 	  .def_num = 15, .min = 3, .max = 3600,
 	  .help = "Seconds the shared list keeps this gateway's tunnels after its last word: a "

@@ -82,7 +82,8 @@ daemon_store_poll(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon	*d = arg;
 	int64_t		 seq;
-	char		*cause = NULL;
+	char		*cause = NULL, **accounts;
+	size_t		 n;
 	time_t		 now = time(NULL);
 
 	if (++d->store_ticks % DAEMON_STORE_TICKS == 0) {
@@ -109,10 +110,16 @@ daemon_store_poll(evutil_socket_t fd, short what, void *arg)
 	}
 	if (seq == d->store_seq)
 		return;
-	log_debug("account store changed (%lld -> %lld)", (long long)d->store_seq,
-	    (long long)seq);
 	d->store_seq = seq;
-	worker_recheck_all();
+	if (store_changed_accounts(d->store, &accounts, &n) != 0) {
+		log_debug("account store changed (%lld): checking every session", (long long)seq);
+		worker_recheck_all();
+	} else {
+		log_debug("account store changed (%lld): checking the sessions of %zu account%s",
+		    (long long)seq, n, n == 1 ? "" : "s");
+		worker_recheck_accounts(accounts, n);
+		store_changed_free(accounts, n);
+	}
 	nodes_poke();
 }
 
@@ -121,11 +128,16 @@ static int
 daemon_open_store(struct daemon *d, char **cause)
 {
 	struct timeval	 tv = { 0, DAEMON_STORE_POLL_MS * 1000 };
+	char		**accounts;
+	size_t		 n;
 
 	if ((d->store = store_open(d->conf->database, STORE_BUSY_TIMEOUT, cause)) == NULL)
 		return -1;
 	if (store_changes(d->store, &d->store_seq, cause) != 0)
 		return -1;
+	/* What changed before the start concerns no session: there is none yet. */
+	if (store_changed_accounts(d->store, &accounts, &n) == 0)
+		store_changed_free(accounts, n);
 	d->store_poll = event_new(d->base, -1, EV_PERSIST, daemon_store_poll, d);
 	if (d->store_poll == NULL || event_add(d->store_poll, &tv) != 0)
 		fatal("cannot add a timer to the event loop");
@@ -569,9 +581,13 @@ daemon_run(struct conf *conf, int verbose, char **cause)
 		if (d->sigs[i] == NULL || event_add(d->sigs[i], NULL) == -1)
 			fatal("cannot watch signal %d", signals[i]);
 	}
+	/*
+	 * The control socket before the node joins: a second daemon on this host is told so at
+	 * once, not after waiting out the lease of the first one's node_name.
+	 */
 	if (daemon_load_keys(d, cause) != 0 || daemon_open_store(d, cause) != 0 ||
-	    nodes_start(conf, d->base, cause) != 0 || events_open(conf, cause) != 0 || daemon_open_ops(d, cause) != 0 ||
-	    daemon_listen(d, cause) != 0)
+	    events_open(conf, cause) != 0 || daemon_open_ops(d, cause) != 0 ||
+	    nodes_start(conf, d->base, cause) != 0 || daemon_listen(d, cause) != 0)
 		goto out;
 	if (worker_start_all(conf, d->keys, cause) != 0)
 		goto out;

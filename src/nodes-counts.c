@@ -163,7 +163,8 @@ nodes_counts_joined(void)
 
 /*
  * Take the other gateways' rows read since the last read (all of them, after reset), and
- * hand the sums by account to the registry. Returns the sums of every account, for the log.
+ * hand the sums of the accounts they name to the registry (of every account, after reset).
+ * *tunnels and *conns, the sums over every account, move by what changed.
  */
 void
 nodes_counts_theirs(struct store_live_count **v, size_t n, int reset, long long *tunnels,
@@ -172,12 +173,14 @@ nodes_counts_theirs(struct store_live_count **v, size_t n, int reset, long long 
 	struct registry_count	*rc;
 	struct ncount		*c, *s;
 	char			*key;
-	size_t			 i, k = 0;
+	size_t			 i;
 
 	if (reset) {
 		ncounts_clear(&ncounts_theirs);
 		ncounts_clear(&ncounts_sums);
+		*tunnels = *conns = 0;
 	}
+	rc = xreallocarray(NULL, n + 1, sizeof *rc);
 	for (i = 0; i < n; i++) {
 		xasprintf(&key, "%s\n%s", v[i]->node, v[i]->account);
 		c = ncounts_get(&ncounts_theirs, key, 1);
@@ -185,26 +188,17 @@ nodes_counts_theirs(struct store_live_count **v, size_t n, int reset, long long 
 		s = ncounts_get(&ncounts_sums, v[i]->account, 1);
 		s->tunnels += v[i]->tunnels - c->tunnels;
 		s->conns += v[i]->conns - c->conns;
+		*tunnels += v[i]->tunnels - c->tunnels;
+		*conns += v[i]->conns - c->conns;
 		c->tunnels = v[i]->tunnels;
 		c->conns = v[i]->conns;
+		/* The table's key outlives the call: the sums are dropped only at a reset. */
+		rc[i].account = s->key;
+		rc[i].tunnels = s->tunnels;
+		rc[i].conns = s->conns;
 	}
-	if (n == 0 && !reset)
-		return;
-	*tunnels = *conns = 0;
-	rc = xreallocarray(NULL, ncounts_sums.n + 1, sizeof *rc);
-	for (i = 0; i < NCOUNTS_BUCKETS; i++) {
-		for (s = ncounts_sums.b[i]; s != NULL; s = s->next) {
-			if (s->tunnels == 0 && s->conns == 0)
-				continue;
-			rc[k].account = s->key;
-			rc[k].tunnels = s->tunnels;
-			rc[k].conns = s->conns;
-			*tunnels += s->tunnels;
-			*conns += s->conns;
-			k++;
-		}
-	}
-	registry_set_remote(rc, k);
+	if (n > 0 || reset)
+		registry_set_remote(rc, n, reset);
 	free(rc);
 }
 

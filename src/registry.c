@@ -125,35 +125,52 @@ registry_account_find(const char *account, int create)
 	return a;
 }
 
+/* Under the lock: forget an account's counts on the other gateways. */
+static void
+registry_remote_free(struct reg_remote *r)
+{
+	LIST_REMOVE(r, entry);
+	free(r->name);
+	free(r);
+}
+
 /*
- * Replace what the other gateways sharing the database hold, by account: their live tunnels
- * count against max_tunnels here, and their open connections against max_connections.
+ * Set what the other gateways sharing the database hold, for the n accounts of v (with
+ * reset, for every account: those not in v hold nothing): their live tunnels count against
+ * max_tunnels here, and their open connections against max_connections. Without reset, a
+ * call costs its n accounts, not every account known.
  */
 void
-registry_set_remote(const struct registry_count *v, size_t n)
+registry_set_remote(const struct registry_count *v, size_t n, int reset)
 {
 	struct reg_remote	*r;
 	struct reg_account	*a;
 	size_t			 i;
 
 	pthread_mutex_lock(&registry_lock);
-	for (i = 0; i < REGISTRY_ACCOUNT_BUCKETS; i++) {
-		while ((r = LIST_FIRST(&registry_remote[i])) != NULL) {
-			LIST_REMOVE(r, entry);
-			free(r->name);
-			free(r);
-		}
+	for (i = 0; reset && i < REGISTRY_ACCOUNT_BUCKETS; i++) {
+		while ((r = LIST_FIRST(&registry_remote[i])) != NULL)
+			registry_remote_free(r);
 		LIST_FOREACH(a, &registry_accounts[i], entry)
 			atomic_store(&a->remote_conns, 0);
 	}
 	for (i = 0; i < n; i++) {
-		r = xcalloc(1, sizeof *r);
-		r->name = xstrdup(v[i].account);
-		r->tunnels = v[i].tunnels;
-		r->conns = v[i].conns;
-		LIST_INSERT_HEAD(&registry_remote[registry_bucket(r->name)], r, entry);
-		if ((a = registry_account_find(r->name, 0)) != NULL)
-			atomic_store(&a->remote_conns, r->conns);
+		if ((r = registry_remote_find(v[i].account)) == NULL &&
+		    (v[i].tunnels != 0 || v[i].conns != 0)) {
+			r = xcalloc(1, sizeof *r);
+			r->name = xstrdup(v[i].account);
+			LIST_INSERT_HEAD(&registry_remote[registry_bucket(r->name)], r, entry);
+		}
+		if (r != NULL && v[i].tunnels == 0 && v[i].conns == 0) {
+			registry_remote_free(r);
+			r = NULL;
+		}
+		if (r != NULL) {
+			r->tunnels = v[i].tunnels;
+			r->conns = v[i].conns;
+		}
+		if ((a = registry_account_find(v[i].account, 0)) != NULL)
+			atomic_store(&a->remote_conns, r != NULL ? r->conns : 0);
 	}
 	pthread_mutex_unlock(&registry_lock);
 }

@@ -60,7 +60,7 @@ int	 registry_holder(const char *, char **, unsigned long long *, time_t *);
 char	*registry_format(const char *, int, int *);
 char	*registry_format_nodes(const char *, int, int *, const char *,
 	    const struct registry_view *, size_t);
-void	 registry_set_remote(const struct registry_count *, size_t);
+void	 registry_set_remote(const struct registry_count *, size_t, int);
 void	 registry_id_base(unsigned long long);
 void	 registry_set_owner(struct reg_tunnel *, const char *, const char *);
 int	 registry_owner(unsigned long long, char **, char **);

@@ -197,11 +197,14 @@ struct store_event_filter {
  * Opening, and the change counter the daemon polls: it moves with every change that can end a
  * session or narrow what it may do (a deletion, a revocation, a role or a limit changed, a
  * tunnel another gateway asked to close), not with additions (an account, member, token, key,
- * API key, reservation) nor with logins.
+ * API key, reservation) nor with logins. store_changed_accounts says which accounts' sessions
+ * the changes seen concern, where the backend can (PostgreSQL's notifications); 1: any.
  */
 struct store	*store_open(const char *, int, char **);
 void		 store_close(struct store *);
 int		 store_changes(struct store *, int64_t *, char **);
+int		 store_changed_accounts(struct store *, char ***, size_t *);
+void		 store_changed_free(char **, size_t);
 int		 store_is_uri(const char *);
 const char	*store_where(struct store *);
 int		 store_integrity(struct store *, char **);

@@ -53,6 +53,10 @@ static struct {
 	time_t			 when;
 }			worker_probes[WORKER_PROBES];
 #define WORKER_STORE_BUSY 250	/* ms a worker waits for the store's write lock */
+#define WORKER_RECHECK_MAX 256	/* accounts waiting to be checked; more: every session */
+
+/* What each worker is to check against the store (struct worker's recheck fields). */
+static pthread_mutex_t	worker_recheck_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct worker;
 
@@ -66,6 +70,10 @@ struct worker {
 	struct store		*store;
 	atomic_int		 load;
 	TAILQ_HEAD(, client)	 clients;
+	/* Under worker_recheck_lock: the sessions to check, of every account or of these. */
+	int			 recheck_all;
+	char			**recheck;
+	size_t			 nrecheck;
 };
 
 static struct worker	*workers;
@@ -202,16 +210,52 @@ worker_shutdown(struct worker *w)
 	event_base_loopexit(w->base, NULL);
 }
 
-/* The account store changed: close the sessions whose login no longer stands. */
+/* Order account names, for bsearch. */
+static int
+worker_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Under worker_recheck_lock: forget the accounts w was to check. */
+static void
+worker_recheck_clear(struct worker *w)
+{
+	store_changed_free(w->recheck, w->nrecheck);
+	w->recheck = NULL;
+	w->nrecheck = 0;
+}
+
+/*
+ * The account store changed: close the sessions whose login no longer stands, of the
+ * accounts the change concerns (or of every one).
+ */
 static void
 worker_recheck(struct worker *w)
 {
 	struct client	*c, *next;
 	const char	*why;
-	char		*msg;
+	char		*msg, **names;
+	size_t		 n;
+	int		 all;
 
+	pthread_mutex_lock(&worker_recheck_lock);
+	all = w->recheck_all;
+	names = w->recheck;
+	n = w->nrecheck;
+	w->recheck_all = 0;
+	w->recheck = NULL;
+	w->nrecheck = 0;
+	pthread_mutex_unlock(&worker_recheck_lock);
+	if (!all && n == 0)
+		return;
+	if (n > 1)
+		qsort(names, n, sizeof *names, worker_name_cmp);
 	for (c = TAILQ_FIRST(&w->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
+		if (!all && (c->grant == NULL || bsearch(&c->grant->account, names, n,
+		    sizeof *names, worker_name_cmp) == NULL))
+			continue;
 		if ((why = access_still_allowed(c)) == NULL)
 			continue;
 		sshgw_session_notice(c->sess, "tunnelgw: closing: %s", why);
@@ -219,6 +263,7 @@ worker_recheck(struct worker *w)
 		sshgw_session_close(c->sess, msg);
 		free(msg);
 	}
+	store_changed_free(names, n);
 }
 
 /* Close this worker's tunnels that were asked to close. */
@@ -512,6 +557,51 @@ worker_close_tunnels(void)
 void
 worker_recheck_all(void)
 {
+	int	 i;
+
+	pthread_mutex_lock(&worker_recheck_lock);
+	for (i = 0; i < nworkers; i++) {
+		workers[i].recheck_all = 1;
+		worker_recheck_clear(&workers[i]);
+	}
+	pthread_mutex_unlock(&worker_recheck_lock);
+	worker_tell_all(WORKER_RECHECK);
+}
+
+/*
+ * Ask every worker to check its sessions of these n accounts against the account store,
+ * which changed for them (the names are copied).
+ */
+void
+worker_recheck_accounts(char *const *accounts, size_t n)
+{
+	size_t	 i, j;
+	int	 k;
+
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&worker_recheck_lock);
+	for (k = 0; k < nworkers; k++) {
+		struct worker	*w = &workers[k];
+
+		for (i = 0; i < n && !w->recheck_all; i++) {
+			for (j = 0; j < w->nrecheck; j++) {
+				if (strcmp(w->recheck[j], accounts[i]) == 0)
+					break;
+			}
+			if (j < w->nrecheck)
+				continue;
+			if (w->nrecheck == WORKER_RECHECK_MAX) {
+				w->recheck_all = 1;
+				worker_recheck_clear(w);
+				break;
+			}
+			w->recheck = xreallocarray(w->recheck, w->nrecheck + 1,
+			    sizeof *w->recheck);
+			w->recheck[w->nrecheck++] = xstrdup(accounts[i]);
+		}
+	}
+	pthread_mutex_unlock(&worker_recheck_lock);
 	worker_tell_all(WORKER_RECHECK);
 }
 
@@ -554,6 +644,7 @@ worker_stop_all(void)
 		sshgw_server_free(workers[i].srv);
 		store_close(workers[i].store);
 		event_base_free(workers[i].base);
+		worker_recheck_clear(&workers[i]);
 	}
 	free(workers);
 	workers = NULL;

@@ -11,6 +11,7 @@ void	 worker_ssh_settings(const struct conf *, struct sshgw_settings *);
 int	 worker_start_all(const struct conf *, const struct keyfile *, char **);
 void	 worker_dispatch(int);
 void	 worker_recheck_all(void);
+void	 worker_recheck_accounts(char *const *, size_t);
 void	 worker_close_tunnels(void);
 void	 worker_probe(unsigned long long);
 void	 worker_keys_all(const struct keyfile *);

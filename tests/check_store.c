@@ -1398,6 +1398,8 @@ START_TEST(test_changes)
 	char		*path = db_path(), *cause = NULL, *t, *acct;
 	struct store	*st = open_ok(path, 1000), *ctl = open_ok(path, 1000);
 	int64_t		 s0, s1, s2, s3, id;
+	char		**names;
+	size_t		 n;
 
 	ck_assert_int_eq(store_changes(st, &s0, &cause), 0);
 	ck_assert_int_eq(store_changes(st, &s1, &cause), 0);
@@ -1418,6 +1420,11 @@ START_TEST(test_changes)
 	ck_assert_int_eq(unchanged(st), s2);
 	ck_assert_int_eq(store_token_revoke(ctl, id, &cause), 0);
 	ck_assert_int_gt(s3 = changed_from(st, s2), s2);
+	/* SQLite cannot say which account a change concerns: any. */
+	if (!on_pg) {
+		ck_assert_int_eq(store_changed_accounts(st, &names, &n), 1);
+		ck_assert_ptr_null(names);
+	}
 	/* A failed write changes nothing. */
 	ck_assert_int_eq(store_account_add(ctl, "alice", -1, &cause), -1);
 	free(cause);
@@ -1611,6 +1618,8 @@ START_TEST(test_pg_reconnect)
 	struct store_account	*a;
 	PGconn			*admin;
 	int64_t			 s0, s1;
+	char			**names;
+	size_t			 n;
 
 	ck_assert_int_eq(store_account_add(st, "alice", -1, &cause), 0);
 	ck_assert_int_eq(store_changes(st, &s0, &cause), 0);
@@ -1625,6 +1634,8 @@ START_TEST(test_pg_reconnect)
 	    STORE_UNCHANGED, STORE_UNCHANGED, NULL }, &cause), 0);
 	ck_assert_msg(store_changes(st, &s1, &cause) == 0, "%s", cause);
 	ck_assert_int_gt(s1 = changed_from(st, s0), s0);
+	/* Listening again, notifications may have been missed: any account may have changed. */
+	ck_assert_int_eq(store_changed_accounts(st, &names, &n), 1);
 	PQfinish(admin);
 	store_close(ctl);
 	store_close(st);
@@ -1638,13 +1649,21 @@ START_TEST(test_pg_notify)
 	char		*path = db_path(), *cause = NULL, *t;
 	struct store	*node = open_ok(path, 1000), *ctl = open_ok(path, 1000);
 	long long	 start;
-	int64_t		 s0, s1, id;
+	int64_t		 s0, s1, s2, id;
+	char		**names, **more;
+	size_t		 n, k, i;
+	int		 seen = 0;
 
 	ck_assert_int_eq(store_account_add(ctl, "alice", -1, &cause), 0);
 	ck_assert_int_eq(store_token_create(ctl, "alice", NULL, 0, &t, &id, &cause), 0);
 	ck_assert_int_eq(store_changes(node, &s0, &cause), 0);
+	/* Listening began: what came before is not known, so any account may have changed. */
+	ck_assert_int_eq(store_changed_accounts(node, &names, &n), 1);
+	ck_assert_uint_eq(n, 0);
 	ck_assert_int_eq(store_changes(node, &s1, &cause), 0);
 	ck_assert_int_eq(s1, s0);
+	ck_assert_int_eq(store_changed_accounts(node, &names, &n), 0);
+	ck_assert_uint_eq(n, 0);
 	ck_assert_int_eq(token_stands(node, id), 1);
 	ck_assert_int_eq(store_token_revoke(ctl, id, &cause), 0);
 	start = now_ms();
@@ -1655,6 +1674,28 @@ START_TEST(test_pg_notify)
 	} while (s1 == s0 && now_ms() - start < 1000);
 	ck_assert_int_gt(s1, s0);
 	ck_assert_int_eq(token_stands(node, id), 0);
+	/* The notification named the token's account: only its sessions are to be checked. */
+	ck_assert_int_eq(store_changed_accounts(node, &names, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(names[0], "alice");
+	store_changed_free(names, n);
+	/* Two changes of one account and one of another: each account once. */
+	ck_assert_int_eq(store_account_add(ctl, "bob", -1, &cause), 0);
+	ck_assert_int_eq(store_account_set(ctl, "bob", &(struct store_account_set){ 3,
+	    STORE_UNCHANGED, STORE_UNCHANGED, NULL }, &cause), 0);
+	ck_assert_int_eq(store_account_set(ctl, "bob", &(struct store_account_set){ 4,
+	    STORE_UNCHANGED, STORE_UNCHANGED, NULL }, &cause), 0);
+	ck_assert_int_eq(store_account_del(ctl, "alice", &cause), 0);
+	start = now_ms();
+	do {
+		usleep(5000);
+		ck_assert_int_eq(store_changes(node, &s2, &cause), 0);
+		ck_assert_int_eq(store_changed_accounts(node, &more, &k), 0);
+		for (i = 0; i < k; i++)
+			seen |= strcmp(more[i], "bob") == 0 ? 1 : strcmp(more[i], "alice") == 0 ? 2 : 4;
+		store_changed_free(more, k);
+	} while (seen != 3 && now_ms() - start < 1000);
+	ck_assert_int_eq(seen, 3);
 	strfreezero(t);
 	store_close(ctl);
 	store_close(node);

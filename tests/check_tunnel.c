@@ -138,6 +138,41 @@ START_TEST(test_connection_limits)
 }
 END_TEST
 
+/*
+ * The other gateways' counts (registry_set_remote) count against an account's limits here;
+ * a call without reset changes only the accounts it names, and a zero drops one.
+ */
+START_TEST(test_remote_counts)
+{
+	const struct registry_count	 all[] = { { "alice", 2, 1 }, { "bob", 1, 0 } };
+	const struct registry_count	 alice_gone[] = { { "alice", 0, 0 } };
+	struct reg_tunnel		*t;
+
+	registry_set_remote(all, 2, 1);
+	ck_assert_int_eq(registry_remote_tunnels("alice"), 2);
+	ck_assert_int_eq(registry_remote_tunnels("bob"), 1);
+	ck_assert_int_eq(registry_remote_tunnels("carol"), 0);
+	t = registry_add("alice", "tcp://gw.example.com:21010", "localhost:1", 1, 3);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(registry_account_tunnels("alice"), 3);
+	ck_assert_int_eq(registry_account_conns(t), 1);
+	/* Two here and there would pass max_tunnels 3. */
+	ck_assert_ptr_null(registry_add("alice", "tcp://gw.example.com:21011", "localhost:1", 1,
+	    3));
+	registry_set_remote(alice_gone, 1, 0);
+	ck_assert_int_eq(registry_remote_tunnels("alice"), 0);
+	ck_assert_int_eq(registry_remote_tunnels("bob"), 1);
+	ck_assert_int_eq(registry_account_conns(t), 0);
+	ck_assert_int_eq(registry_account_tunnels("alice"), 1);
+	registry_set_remote(all, 1, 0);
+	ck_assert_int_eq(registry_account_conns(t), 1);
+	registry_set_remote(NULL, 0, 1);
+	ck_assert_int_eq(registry_remote_tunnels("bob"), 0);
+	ck_assert_int_eq(registry_account_conns(t), 0);
+	registry_remove(t);
+}
+END_TEST
+
 /* max_connections_per_tunnel 0 sets no limit on a tunnel; max_connections still holds. */
 START_TEST(test_no_tunnel_limit)
 {
@@ -304,6 +339,7 @@ tunnel_suite(void)
 
 	tcase_add_test(tc, test_connection_limits);
 	tcase_add_test(tc, test_no_tunnel_limit);
+	tcase_add_test(tc, test_remote_counts);
 	tcase_add_test(tc, test_ip_rules);
 	tcase_add_test(tc, test_conn_rate);
 	tcase_add_test(tc, test_conn_rate_ipv6);

@@ -223,6 +223,9 @@ took=$(python3 -c "import datetime,sys; t=datetime.datetime.strptime(sys.argv[1]
 python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 1.0 else 1)" "$took" ||
 	fail "the session closed $took s after the revocation"
 ok "a token revoked through node 1 closes its session on node 3 within a second ($took s)"
+grep -q "account store changed ([0-9]*): checking the sessions of 1 account$" "$TG_TMP/n3/gw.log" ||
+	fail "node 3 did not check just the sessions of the token's account: $(grep 'store changed' "$TG_TMP/n3/gw.log")"
+ok "the notification named the token's account: node 3 checked only that account's sessions"
 
 # --- a tunnel closed through another node's API
 opk=$(nctl 1 apikey create --operator 2>/dev/null)

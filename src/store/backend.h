@@ -69,6 +69,7 @@ struct store_kind {
 struct store_backend {
 	void		 (*close)(struct store *);
 	int		 (*changes)(struct store *, int64_t *, char **);
+	int		 (*changed_accounts)(struct store *, char ***, size_t *);	/* NULL: any */
 	int		 (*integrity)(struct store *, char **);
 
 	int		 (*account_add)(struct store *, const char *, int, char **);
@@ -172,6 +173,12 @@ int		 store_address_pick(int, int, const int *, size_t, int *, char **);
 char		*store_token_generate(const char *, char **);
 int		 store_token_hash(const char *, struct store_hash *, char **);
 int		 store_token_usable(const struct store_match *, int64_t, char **);
+
+/* rules.c: the rules of every backend, and their refusals. */
+int		 store_rule_address_taken(const char *, int, const char *, char **);
+int		 store_rule_address_room(const char *, int64_t, int64_t, char **);
+int		 store_rule_member_taken(const char *, const char *, char **);
+int		 store_rule_last_owner(const char *, const char *, char **);
 
 /* key.c */
 struct store_key *store_key_parse(const char *, const char *, const char *, char **);

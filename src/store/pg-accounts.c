@@ -128,7 +128,7 @@ store_pg_account_set(struct store *st, const char *name, const struct store_acco
 	    " create_raw_tunnel = CASE WHEN $8::boolean THEN create_raw_tunnel ELSE $9::text END"
 	    " WHERE name = $1", &a, cause) < 0)
 		return store_pg_abort(st);
-	return store_pg_commit(st, 1, cause);
+	return store_pg_commit_change(st, 'a', name, cause);
 }
 
 /* Delete account name with its members, tokens, keys and addresses (ON DELETE CASCADE). */
@@ -144,7 +144,7 @@ store_pg_account_del(struct store *st, const char *name, char **cause)
 	store_pg_text(&a, name);
 	if (store_pg_do(st, "DELETE FROM accounts WHERE name = $1", &a, cause) < 0)
 		return store_pg_abort(st);
-	return store_pg_commit(st, 1, cause);
+	return store_pg_commit_change(st, 'a', name, cause);
 }
 
 /* Find account name: *out gets it, or NULL when there is none. */
@@ -213,7 +213,7 @@ int
 store_pg_member_add(struct store *st, const char *account, const char *name, const char *role,
     char **cause)
 {
-	char	 qa[LOG_QUOTE_SIZE], qn[LOG_QUOTE_SIZE], *why = NULL;
+	char	*why = NULL;
 	int64_t	 id;
 
 	if (store_pg_begin(st, cause) != 0)
@@ -221,8 +221,7 @@ store_pg_member_add(struct store *st, const char *account, const char *name, con
 	if (store_pg_account_need(st, account, cause) != 0)
 		return store_pg_abort(st);
 	if (store_pg_member_id(st, account, name, &id, NULL, &why) == 0) {
-		xasprintf(cause, "account '%s' already has a member '%s'", log_quote(account, qa),
-		    log_quote(name, qn));
+		store_rule_member_taken(account, name, cause);
 		return store_pg_abort(st);
 	}
 	free(why);
@@ -240,7 +239,6 @@ store_pg_member_keep_owner(struct store *st, const char *account, const char *na
     int64_t id, const char *role, char **cause)
 {
 	struct store_pg_args	 a = { 0 };
-	char			 qa[LOG_QUOTE_SIZE], qn[LOG_QUOTE_SIZE];
 	int			 rc;
 
 	if (role == NULL || strcmp(role, "owner") != 0)
@@ -250,10 +248,7 @@ store_pg_member_keep_owner(struct store *st, const char *account, const char *na
 	if ((rc = store_pg_exists(st, "SELECT 1 FROM members WHERE account = $1 AND "
 	    "role = 'owner' AND id != $2", &a, cause)) != 0)
 		return rc == 1 ? 0 : -1;
-	xasprintf(cause, "'%s' is the only owner of account '%s': an account keeps at least one "
-	    "owner (make another member owner first, or delete the account)", log_quote(name, qn),
-	    log_quote(account, qa));
-	return -1;
+	return store_rule_last_owner(account, name, cause);
 }
 
 /* Delete member name of account, with its keys, tokens and API keys (ON DELETE CASCADE). */
@@ -274,7 +269,7 @@ store_pg_member_del(struct store *st, const char *account, const char *name, cha
 	store_pg_int(&a, id);
 	if (rc != 0 || store_pg_do(st, "DELETE FROM members WHERE id = $1", &a, cause) < 0)
 		return store_pg_abort(st);
-	return store_pg_commit(st, 1, cause);
+	return store_pg_commit_change(st, 'a', account, cause);
 }
 
 /* Give member name of account the role role. */
@@ -299,7 +294,7 @@ store_pg_member_set_role(struct store *st, const char *account, const char *name
 	if (rc != 0 || store_pg_do(st, "UPDATE members SET role = $2 WHERE id = $1", &a,
 	    cause) < 0)
 		return store_pg_abort(st);
-	return store_pg_commit(st, 1, cause);
+	return store_pg_commit_change(st, 'a', account, cause);
 }
 
 /* Run a member query whose $1 is the time now and whose $2 (and $3) are given. */

@@ -39,6 +39,10 @@ struct store_pg {
 	int		 listening;	/* store_changes was called: keep listen */
 	int64_t		 seq;		/* the change counter last read */
 	int		 seq_valid;	/* 0: read it again */
+	int64_t		 heard;		/* polls that found notifications: seq moves with it */
+	int		 scope_all;	/* since store_changed_accounts: any account changed */
+	char		**scope;	/* ... or these (STORE_PG_SCOPE_MAX at most) */
+	size_t		 nscope;
 };
 
 /* A statement's parameters, as text; a NULL value is SQL NULL. At most one is a hash. */
@@ -76,6 +80,8 @@ int		 store_pg_begin(struct store *, char **);
 int		 store_pg_begin_nolock(struct store *, int, char **);
 void		 store_pg_rollback(struct store *);
 int		 store_pg_commit(struct store *, int, char **);
+int		 store_pg_commit_change(struct store *, char, const char *, char **);
+int		 store_pg_commit_change_of(struct store *, char, PGresult *, char **);
 int		 store_pg_abort(struct store *);
 
 /* pg-schema.c: the schema, its checks and migrations. */

@@ -63,19 +63,19 @@ int
 store_pg_key_del(struct store *st, const char *fingerprint, char **cause)
 {
 	struct store_pg_args	 a = { 0 };
+	PGresult		*r;
 	char			 q[LOG_QUOTE_SIZE];
 	int			 rc;
 
 	if (store_pg_begin(st, cause) != 0)
 		return -1;
 	store_pg_text(&a, fingerprint);
-	if ((rc = store_pg_do(st, "DELETE FROM keys WHERE fingerprint = $1", &a, cause)) < 0)
+	if ((r = store_pg_exec(st, "DELETE FROM keys WHERE fingerprint = $1 RETURNING account", &a,
+	    cause)) == NULL)
 		return store_pg_abort(st);
-	if (rc == 0) {
+	if ((rc = store_pg_commit_change_of(st, 'a', r, cause)) == 1)
 		xasprintf(cause, "no key with fingerprint '%s'", log_quote(fingerprint, q));
-		return store_pg_abort(st);
-	}
-	return store_pg_commit(st, 1, cause);
+	return rc == 0 ? 0 : -1;
 }
 
 /* Find the key with this fingerprint: *out gets it, or NULL when there is none. */
@@ -137,7 +137,6 @@ store_pg_address_room(struct store *st, const char *account, char **cause)
 {
 	struct store_pg_args	 a = { 0 };
 	PGresult		*r;
-	char			 q[LOG_QUOTE_SIZE];
 	int64_t			 max = -1, held = 0;
 
 	store_pg_text(&a, account);
@@ -149,12 +148,7 @@ store_pg_address_room(struct store *st, const char *account, char **cause)
 		held = store_pg_col_int(r, 0, 1, 0);
 	}
 	PQclear(r);
-	if (max < 0 || held < max)
-		return 0;
-	xasprintf(cause, "account '%s' holds %lld reserved addresses, its limit (max-addresses "
-	    "%lld; the gateway's operator can raise it: tunnelgwctl account set)",
-	    log_quote(account, q), (long long)held, (long long)max);
-	return -1;
+	return store_rule_address_room(account, held, max, cause);
 }
 
 /*
@@ -167,7 +161,6 @@ store_pg_address_reserve(struct store *st, const char *account, const char *prot
 {
 	struct store_pg_args	 a = { 0 };
 	struct store_address	*owner = NULL;
-	char			 q[LOG_QUOTE_SIZE];
 
 	if (store_pg_begin(st, cause) != 0)
 		return -1;
@@ -178,9 +171,7 @@ store_pg_address_reserve(struct store *st, const char *account, const char *prot
 		if (store_pg_address_find(st, protocol, port, &owner, cause) != 0)
 			return store_pg_abort(st);
 		if (owner != NULL) {
-			xasprintf(cause, "%sport %d is already reserved by account '%s'",
-			    strcmp(protocol, "udp") == 0 ? "UDP " : "", port,
-			    log_quote(owner->account, q));
+			store_rule_address_taken(protocol, port, owner->account, cause);
 			store_address_free(owner);
 			return store_pg_abort(st);
 		}

@@ -405,18 +405,17 @@ int
 store_pg_live_close(struct store *st, int64_t id, char **cause)
 {
 	struct store_pg_args	 a = { 0 };
+	PGresult		*r;
 	int			 rc;
 
 	if (store_pg_begin_nolock(st, STORE_PG_SYNC_BUSY, cause) != 0)
 		return -1;
 	store_pg_int(&a, id);
-	if ((rc = store_pg_do(st, "UPDATE live_tunnels SET close_wanted = true WHERE id = $1 AND "
-	    "node IN (SELECT name FROM nodes WHERE lease_until >= " STORE_PG_NOW ")", &a,
-	    cause)) < 0)
+	if ((r = store_pg_exec(st, "UPDATE live_tunnels SET close_wanted = true WHERE id = $1 AND "
+	    "node IN (SELECT name FROM nodes WHERE lease_until >= " STORE_PG_NOW ") RETURNING node",
+	    &a, cause)) == NULL)
 		return store_pg_abort(st);
-	if (rc == 0) {
+	if ((rc = store_pg_commit_change_of(st, 'n', r, cause)) == 1)
 		xasprintf(cause, "no live tunnel %lld", (long long)id);
-		return store_pg_abort(st);
-	}
-	return store_pg_commit(st, 1, cause);
+	return rc == 0 ? 0 : -1;
 }

@@ -74,28 +74,35 @@ store_pg_token_revoke(struct store *st, int64_t id, char **cause)
 {
 	struct store_pg_args	 a = { 0 };
 	PGresult		*r;
-	int			 found, revoked;
+	char			*account;
+	int			 found, revoked, rc;
 
 	if (store_pg_begin(st, cause) != 0)
 		return -1;
 	store_pg_int(&a, id);
-	if ((r = store_pg_exec(st, "SELECT revoked FROM tokens WHERE id = $1", &a,
+	if ((r = store_pg_exec(st, "SELECT revoked, account FROM tokens WHERE id = $1", &a,
 	    cause)) == NULL)
 		return store_pg_abort(st);
 	found = PQntuples(r) > 0;
 	revoked = found && !PQgetisnull(r, 0, 0);
+	account = found ? store_pg_col_text(r, 0, 1) : NULL;
 	PQclear(r);
 	if (!found || revoked) {
 		if (!found)
 			xasprintf(cause, "no token with id %lld", (long long)id);
 		else
 			xasprintf(cause, "token %lld is already revoked", (long long)id);
+		free(account);
 		return store_pg_abort(st);
 	}
 	store_pg_int(&a, store_now());
-	if (store_pg_do(st, "UPDATE tokens SET revoked = $2 WHERE id = $1", &a, cause) < 0)
+	if (store_pg_do(st, "UPDATE tokens SET revoked = $2 WHERE id = $1", &a, cause) < 0) {
+		free(account);
 		return store_pg_abort(st);
-	return store_pg_commit(st, 1, cause);
+	}
+	rc = store_pg_commit_change(st, 'a', account, cause);
+	free(account);
+	return rc;
 }
 
 /*

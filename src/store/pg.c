@@ -27,10 +27,13 @@
  *   take it (they only insert and trim).
  * - The change counter: table "changes" holds one sequence number, bumped in every write
  *   transaction that can end a session or narrow it (src/store.h), which also NOTIFYs
- *   STORE_PG_CHANNEL.
+ *   STORE_PG_CHANNEL with what it concerns: "a:ACCOUNT" (the sessions of that account),
+ *   "n:NODE" (a tunnel of that gateway asked to close: no session), or "" (anything).
  *   store_changes listens on a connection of its own and reads the counter only when a
  *   notification came (or the listening connection was made again, when some may have been
- *   missed): polling it costs one read() that finds nothing.
+ *   missed): polling it costs one read() that finds nothing. store_changed_accounts then
+ *   names the accounts whose sessions to check, so that a revocation costs each gateway one
+ *   read per session of that account, not one per session it holds.
  * - No call waits long: an answer may take the lock wait and STORE_PG_ANSWER_MS more, then the
  *   connection is dropped. A connection lost is made again by the calls that follow, each
  *   advancing it for at most STORE_PG_CONNECT_MS, at most one new attempt per
@@ -39,6 +42,8 @@
  */
 
 #define STORE_PG_CONNECT_MS	100	/* ms a call may spend advancing a new connection */
+#define STORE_PG_SCOPE_MAX	256	/* accounts named between two looks; more: any */
+#define STORE_PG_PAYLOAD_MAX	4000	/* bytes of a notification's payload (8000 at most) */
 
 /* The PostgreSQL store st is: this backend opened it. */
 struct store_pg *
@@ -624,16 +629,73 @@ store_pg_commit(struct store *st, int bump, char **cause)
 	struct store_pg	*pg = store_pg_of(st);
 	PGresult	*r;
 
-	r = store_pg_run(pg, &pg->q, bump ? "UPDATE changes SET seq = seq + 1 WHERE id = 1; "
-	    "NOTIFY " STORE_PG_CHANNEL "; COMMIT" : "COMMIT", NULL, cause);
+	if (bump)
+		return store_pg_commit_change(st, 0, NULL, cause);
+	if ((r = store_pg_run(pg, &pg->q, "COMMIT", NULL, cause)) == NULL) {
+		store_pg_rollback(st);
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * Commit a change that can end a session or narrow it: the counter bumped, and every gateway
+ * listening told what it concerns: kind 'a', the sessions of account name; 'n', a tunnel of
+ * node name (no session); 0 or a NULL name, anything.
+ */
+int
+store_pg_commit_change(struct store *st, char kind, const char *name, char **cause)
+{
+	struct store_pg	*pg = store_pg_of(st);
+	PGresult	*r;
+	char		*payload, *lit, *sql;
+
+	if (kind == 0 || name == NULL || strlen(name) > STORE_PG_PAYLOAD_MAX)
+		payload = xstrdup("");
+	else
+		xasprintf(&payload, "%c:%s", kind, name);
+	if (pg->q.c == NULL || (lit = PQescapeLiteral(pg->q.c, payload, strlen(payload))) ==
+	    NULL) {
+		free(payload);
+		xasprintf(cause, "DB: lost the connection to %s", pg->where);
+		store_pg_rollback(st);
+		return -1;
+	}
+	xasprintf(&sql, "UPDATE changes SET seq = seq + 1 WHERE id = 1; SELECT pg_notify('"
+	    STORE_PG_CHANNEL "', %s); COMMIT", lit);
+	PQfreemem(lit);
+	free(payload);
+	r = store_pg_run(pg, &pg->q, sql, NULL, cause);
+	free(sql);
 	if (r == NULL) {
 		store_pg_rollback(st);
 		return -1;
 	}
 	PQclear(r);
-	if (bump)
-		pg->seq_valid = 0;
-	return 0;
+	return 0;	/* seen here too when its notification comes, as elsewhere */
+}
+
+/*
+ * Commit a change concerning the name in the first column of r's first row (see
+ * store_pg_commit_change); r is cleared. 1 when r has no row: nothing changed, rolled back.
+ */
+int
+store_pg_commit_change_of(struct store *st, char kind, PGresult *r, char **cause)
+{
+	char	*name;
+	int	 rc;
+
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		store_pg_rollback(st);
+		return 1;
+	}
+	name = store_pg_col_text(r, 0, 0);
+	PQclear(r);
+	rc = store_pg_commit_change(st, kind, name, cause);
+	free(name);
+	return rc;
 }
 
 /* Roll back and fail: the ending of every write that found a problem. */
@@ -646,9 +708,61 @@ store_pg_abort(struct store *st)
 
 /* --- the change counter -------------------------------------------------------------------- */
 
+/* Any account may have changed: every session is to be checked. */
+static void
+store_pg_scope_all(struct store_pg *pg)
+{
+	store_changed_free(pg->scope, pg->nscope);
+	pg->scope = NULL;
+	pg->nscope = 0;
+	pg->scope_all = 1;
+}
+
+/* Note what a notification's payload says changed (see the top of this file). */
+static void
+store_pg_scope_add(struct store_pg *pg, const char *payload)
+{
+	size_t	 i;
+
+	if (strncmp(payload, "n:", 2) == 0 || pg->scope_all)
+		return;		/* a node's tunnel: no session; or every one already */
+	if (strncmp(payload, "a:", 2) != 0 || pg->nscope == STORE_PG_SCOPE_MAX) {
+		store_pg_scope_all(pg);
+		return;
+	}
+	for (i = 0; i < pg->nscope; i++) {
+		if (strcmp(pg->scope[i], payload + 2) == 0)
+			return;
+	}
+	pg->scope = xreallocarray(pg->scope, pg->nscope + 1, sizeof *pg->scope);
+	pg->scope[pg->nscope++] = xstrdup(payload + 2);
+}
+
+/* The accounts named since the last call (see store_changed_accounts). */
+static int
+store_pg_changed_accounts(struct store *st, char ***accounts, size_t *n)
+{
+	struct store_pg	*pg = store_pg_of(st);
+	int		 all = pg->scope_all;
+
+	*accounts = pg->scope;
+	*n = pg->nscope;
+	pg->scope = NULL;
+	pg->nscope = 0;
+	pg->scope_all = 0;
+	if (all) {
+		store_changed_free(*accounts, *n);
+		*accounts = NULL;
+		*n = 0;
+	}
+	return all;
+}
+
 /*
  * The change counter (see store_changes): read again only when a notification came, or when
- * the listening connection was made again.
+ * the listening connection was made again. What it returns is the database's counter plus
+ * the polls that heard notifications: a notification heard after the counter was read still
+ * moves it, and its account is then named.
  */
 static int
 store_pg_changes(struct store *st, int64_t *seq, char **cause)
@@ -668,6 +782,7 @@ store_pg_changes(struct store *st, int64_t *seq, char **cause)
 				return -1;
 			PQclear(r);
 			pg->seq_valid = 0;	/* a notification may have been missed */
+			store_pg_scope_all(pg);
 		}
 		if (PQconsumeInput(pg->listen.c) && PQstatus(pg->listen.c) == CONNECTION_OK)
 			break;
@@ -682,8 +797,11 @@ store_pg_changes(struct store *st, int64_t *seq, char **cause)
 	}
 	while ((nf = PQnotifies(pg->listen.c)) != NULL) {
 		got = 1;
+		store_pg_scope_add(pg, nf->extra != NULL ? nf->extra : "");
 		PQfreemem(nf);
 	}
+	if (got)
+		pg->heard++;
 	if (got || !pg->seq_valid) {
 		if ((r = store_pg_exec(st, "SELECT seq FROM changes WHERE id = 1", NULL,
 		    cause)) == NULL)
@@ -697,7 +815,7 @@ store_pg_changes(struct store *st, int64_t *seq, char **cause)
 		pg->seq_valid = 1;
 		PQclear(r);
 	}
-	*seq = pg->seq;
+	*seq = pg->seq + pg->heard;
 	return 0;
 }
 
@@ -711,6 +829,7 @@ store_pg_close(struct store *st)
 
 	store_pg_conn_drop(&pg->q);
 	store_pg_conn_drop(&pg->listen);
+	store_changed_free(pg->scope, pg->nscope);
 	free(pg->uri);
 	free(pg->where);
 	free(pg);
@@ -720,6 +839,7 @@ store_pg_close(struct store *st)
 static const struct store_backend store_pg_backend = {
 	.close = store_pg_close,
 	.changes = store_pg_changes,
+	.changed_accounts = store_pg_changed_accounts,
 	.integrity = store_pg_integrity,
 	.account_add = store_pg_account_add,
 	.account_del = store_pg_account_del,

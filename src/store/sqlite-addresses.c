@@ -59,15 +59,11 @@ static int
 store_sqlite_address_vacant(struct store *st, const char *protocol, int port, char **cause)
 {
 	struct store_address	*a;
-	char			 q[LOG_QUOTE_SIZE];
 	int			 rc;
 
 	rc = store_sqlite_address_find(st, protocol, port, &a, cause);
-	if (rc == 0 && a != NULL) {
-		xasprintf(cause, "%sport %d is already reserved by account '%s'",
-		    strcmp(protocol, "udp") == 0 ? "UDP " : "", port, log_quote(a->account, q));
-		rc = -1;
-	}
+	if (rc == 0 && a != NULL)
+		rc = store_rule_address_taken(protocol, port, a->account, cause);
 	store_address_free(a);
 	return rc;
 }
@@ -77,7 +73,6 @@ static int
 store_sqlite_address_room(struct store *st, const char *account, char **cause)
 {
 	sqlite3_stmt	*stmt;
-	char		 q[LOG_QUOTE_SIZE];
 	int64_t		 max = -1, held = 0;
 	int		 rc;
 
@@ -94,12 +89,7 @@ store_sqlite_address_room(struct store *st, const char *account, char **cause)
 		store_sqlite_error(st, rc, cause);
 		return -1;
 	}
-	if (max < 0 || held < max)
-		return 0;
-	xasprintf(cause, "account '%s' holds %lld reserved addresses, its limit (max-addresses "
-	    "%lld; the gateway's operator can raise it: tunnelgwctl account set)",
-	    log_quote(account, q), (long long)held, (long long)max);
-	return -1;
+	return store_rule_address_room(account, held, max, cause);
 }
 
 /*

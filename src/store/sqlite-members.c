@@ -78,7 +78,7 @@ int
 store_sqlite_member_add(struct store *st, const char *account, const char *name,
     const char *role, char **cause)
 {
-	char		 qa[LOG_QUOTE_SIZE], qn[LOG_QUOTE_SIZE], *why = NULL;
+	char		*why = NULL;
 	int64_t		 id;
 
 	if (store_sqlite_begin(st, cause) != 0)
@@ -86,8 +86,7 @@ store_sqlite_member_add(struct store *st, const char *account, const char *name,
 	if (store_sqlite_account_need(st, account, cause) != 0)
 		return store_sqlite_abort(st);
 	if (store_sqlite_member_id(st, account, name, &id, NULL, &why) == 0) {
-		xasprintf(cause, "account '%s' already has a member '%s'", log_quote(account, qa),
-		    log_quote(name, qn));
+		store_rule_member_taken(account, name, cause);
 		return store_sqlite_abort(st);
 	}
 	free(why);
@@ -105,7 +104,6 @@ store_sqlite_member_keep_owner(struct store *st, const char *account, const char
     int64_t id, const char *role, char **cause)
 {
 	sqlite3_stmt	*stmt;
-	char		 qa[LOG_QUOTE_SIZE], qn[LOG_QUOTE_SIZE];
 	int		 rc;
 
 	if (role == NULL || strcmp(role, "owner") != 0)
@@ -117,10 +115,7 @@ store_sqlite_member_keep_owner(struct store *st, const char *account, const char
 	sqlite3_bind_int64(stmt, 2, id);
 	if ((rc = store_sqlite_exists(st, stmt, cause)) != 0)
 		return rc == 1 ? 0 : -1;
-	xasprintf(cause, "'%s' is the only owner of account '%s': an account keeps at least one "
-	    "owner (make another member owner first, or delete the account)", log_quote(name, qn),
-	    log_quote(account, qa));
-	return -1;
+	return store_rule_last_owner(account, name, cause);
 }
 
 /* Delete member name of account, with its keys, tokens and API keys (ON DELETE CASCADE). */

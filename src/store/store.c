@@ -100,6 +100,34 @@ store_changes(struct store *st, int64_t *seq, char **cause)
 	return st->backend->changes(st, seq, cause);
 }
 
+/*
+ * Which accounts the changes store_changes saw since the last call concern: 0 with *accounts
+ * (n of them, for store_changed_free; none when the change was no session's, such as a
+ * tunnel of a gateway asked to close), or 1 when any account may have changed. SQLite cannot
+ * say; PostgreSQL says what its notifications named, and any after a notification may have
+ * been missed.
+ */
+int
+store_changed_accounts(struct store *st, char ***accounts, size_t *n)
+{
+	*accounts = NULL;
+	*n = 0;
+	if (st->backend->changed_accounts == NULL)
+		return 1;
+	return st->backend->changed_accounts(st, accounts, n);
+}
+
+/* Free what store_changed_accounts gave. */
+void
+store_changed_free(char **accounts, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(accounts[i]);
+	free(accounts);
+}
+
 /* Check the whole database; 0 when it is sound. */
 int
 store_integrity(struct store *st, char **cause)
